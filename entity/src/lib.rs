@@ -1,0 +1,11 @@
+//! SeaORM entities, one module per table. These are storage shapes only: `src/store/` maps them
+//! to domain types, and they never appear on the wire.
+
+pub mod clients;
+pub mod group_permissions;
+pub mod groups;
+pub mod permissions;
+pub mod roles;
+pub mod user_groups;
+pub mod user_roles;
+pub mod users;

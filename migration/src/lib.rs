@@ -1,0 +1,24 @@
+//! ferrid's schema, as an ordered list of SeaORM migrations.
+//!
+//! Every migration has a working `down`, so `ferrid migrate down` can walk the schema back one
+//! step at a time; a test runs up → down → up on SQLite and PostgreSQL.
+
+pub use sea_orm_migration::MigrationStatus;
+pub use sea_orm_migration::prelude::*;
+
+mod m20261124_000001_create_users;
+mod m20261124_000002_create_clients;
+mod m20261124_000003_create_access_control;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261124_000001_create_users::Migration),
+            Box::new(m20261124_000002_create_clients::Migration),
+            Box::new(m20261124_000003_create_access_control::Migration),
+        ]
+    }
+}

@@ -1,0 +1,86 @@
+//! End-user accounts: who they are, how their password is checked, and the administrative
+//! operations on them (the CLI and the admin API call these; the public flows come later).
+
+mod password;
+mod user;
+
+use std::sync::Arc;
+
+pub use password::{Password, PasswordError, PasswordHasher};
+pub use user::{Email, EmailError, NewUser, User, UserId};
+
+use crate::{
+    clock::Clock,
+    store::{StoreError, sql::UserRepository},
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    /// Only administrative callers may see this; public endpoints must answer identically for
+    /// taken and new emails (DESIGN §7.2).
+    #[error("an account with this email already exists")]
+    EmailTaken,
+    #[error("no such user")]
+    NotFound,
+    #[error(transparent)]
+    Password(#[from] PasswordError),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for AccountError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Conflict(_) => Self::EmailTaken,
+            other => Self::Store(other),
+        }
+    }
+}
+
+/// Administrative operations on accounts.
+#[derive(Clone)]
+pub struct Accounts {
+    users: UserRepository,
+    hasher: PasswordHasher,
+    clock: Arc<dyn Clock>,
+}
+
+impl Accounts {
+    pub fn new(users: UserRepository, hasher: PasswordHasher, clock: Arc<dyn Clock>) -> Self {
+        Self { users, hasher, clock }
+    }
+
+    /// Creates an account. An administrator vouches for the address, so it starts verified.
+    pub async fn create_user(&self, new: NewUser, password: Option<Password>) -> Result<User, AccountError> {
+        let password_hash = match password {
+            Some(password) => Some(self.hasher.hash(password).await?),
+            None => None,
+        };
+        Ok(self.users.insert(&new, password_hash.as_deref(), true, self.clock.now()).await?)
+    }
+
+    pub async fn list_users(&self, offset: u64, limit: u64) -> Result<Vec<User>, AccountError> {
+        Ok(self.users.list(offset, limit).await?)
+    }
+
+    pub async fn find_by_email(&self, email: &Email) -> Result<User, AccountError> {
+        self.users.find_by_email(email).await?.ok_or(AccountError::NotFound)
+    }
+
+    pub async fn set_disabled(&self, id: UserId, disabled: bool) -> Result<(), AccountError> {
+        if self.users.set_disabled(id, disabled, self.clock.now()).await? {
+            Ok(())
+        } else {
+            Err(AccountError::NotFound)
+        }
+    }
+
+    pub async fn set_password(&self, id: UserId, password: Password) -> Result<(), AccountError> {
+        let hash = self.hasher.hash(password).await?;
+        if self.users.set_password_hash(id, &hash, self.clock.now()).await? {
+            Ok(())
+        } else {
+            Err(AccountError::NotFound)
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! Passwords: argon2id hashes (PHC strings) computed on the blocking pool, so that a login storm
+//! never stalls the async runtime (DESIGN §6).
+
+use std::fmt;
+
+use argon2::{
+    Algorithm, Argon2, Params, Version, password_hash::PasswordHasher as _, password_hash::PasswordVerifier as _,
+};
+
+use crate::config::PasswordHashing;
+
+/// A clear-text password on its way to being hashed or checked. `Debug` never shows it.
+pub struct Password(String);
+
+impl Password {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password([redacted])")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordError {
+    #[error("password must not be empty")]
+    Empty,
+    #[error("password hashing failed: {0}")]
+    Hashing(String),
+}
+
+#[derive(Clone, Debug)]
+pub struct PasswordHasher {
+    params: Params,
+}
+
+impl PasswordHasher {
+    pub fn new(cost: PasswordHashing) -> Result<Self, PasswordError> {
+        let params = Params::new(cost.memory_kib, cost.iterations, cost.parallelism, None)
+            .map_err(|e| PasswordError::Hashing(e.to_string()))?;
+        Ok(Self { params })
+    }
+
+    fn argon2(params: Params) -> Argon2<'static> {
+        Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+    }
+
+    /// Hashes with a fresh random salt; returns a PHC string (`$argon2id$v=19$…`).
+    pub async fn hash(&self, password: Password) -> Result<String, PasswordError> {
+        if password.0.is_empty() {
+            return Err(PasswordError::Empty);
+        }
+        let params = self.params.clone();
+        tokio::task::spawn_blocking(move || {
+            Self::argon2(params)
+                .hash_password(password.0.as_bytes())
+                .map(|hash| hash.to_string())
+                .map_err(|e| PasswordError::Hashing(e.to_string()))
+        })
+        .await
+        .map_err(|e| PasswordError::Hashing(e.to_string()))?
+    }
+
+    /// Checks `password` against a stored PHC string, with the parameters recorded in it.
+    pub async fn verify(&self, password: Password, phc: String) -> bool {
+        let params = self.params.clone();
+        tokio::task::spawn_blocking(move || {
+            Self::argon2(params).verify_password(password.0.as_bytes(), phc.as_str()).is_ok()
+        })
+        .await
+        .unwrap_or(false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn light() -> PasswordHasher {
+        PasswordHasher::new(PasswordHashing { memory_kib: 64, iterations: 1, parallelism: 1 }).unwrap()
+    }
+
+    #[tokio::test]
+    async fn hashes_are_argon2id_salted_and_verifiable() {
+        let hasher = light();
+        let first = hasher.hash(Password::new("correct horse battery")).await.unwrap();
+        let second = hasher.hash(Password::new("correct horse battery")).await.unwrap();
+        assert!(first.starts_with("$argon2id$v=19$m=64,t=1,p=1$"));
+        assert_ne!(first, second, "salts must differ");
+        assert!(hasher.verify(Password::new("correct horse battery"), first.clone()).await);
+        assert!(!hasher.verify(Password::new("wrong"), first).await);
+    }
+
+    #[tokio::test]
+    async fn empty_passwords_are_refused() {
+        assert!(matches!(light().hash(Password::new("")).await, Err(PasswordError::Empty)));
+    }
+}

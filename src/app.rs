@@ -1,0 +1,160 @@
+//! Wiring: builds the services from the configuration and runs the HTTP server with graceful
+//! shutdown. Both `ferrid serve` and the test harness start ferrid through here.
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use poem::{
+    Server,
+    listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
+};
+
+use crate::{
+    accounts::{Accounts, PasswordHasher},
+    clock::{Clock, SystemClock},
+    config::Config,
+    http,
+    oauth::ClientRegistry,
+    store::{
+        self, Database, ShortLivedStore,
+        sql::{ClientRepository, UserRepository},
+    },
+};
+
+/// Readiness probes give up after this long, so /ready answers even when a backend hangs.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Everything a request (or a CLI command) needs, cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub database: Database,
+    pub short_lived: Arc<dyn ShortLivedStore>,
+    pub accounts: Accounts,
+    pub clients: ClientRegistry,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Each dependency's probe result: `ok` or a short reason.
+pub struct ReadinessReport {
+    pub checks: Vec<(&'static str, String)>,
+}
+
+impl ReadinessReport {
+    pub fn is_ready(&self) -> bool {
+        self.checks.iter().all(|(_, check)| check == "ok")
+    }
+}
+
+impl AppState {
+    /// Connects to the database and prepares the short-lived store. Does not migrate.
+    pub async fn connect(config: Config) -> anyhow::Result<Self> {
+        let database = Database::connect(&config.database_url, config.database_max_connections)
+            .await
+            .context("FERRID_DATABASE_URL: cannot open the database")?;
+        let short_lived = store::short_lived::connect(config.redis_url.as_ref(), &config.redis_prefix)
+            .context("FERRID_REDIS_URL: cannot prepare the Redis client")?;
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let hasher = PasswordHasher::new(config.password_hashing).context("invalid argon2 parameters")?;
+        let connection = database.connection().clone();
+        Ok(Self {
+            accounts: Accounts::new(UserRepository::new(connection.clone()), hasher, clock.clone()),
+            clients: ClientRegistry::new(ClientRepository::new(connection), clock.clone()),
+            config: Arc::new(config),
+            database,
+            short_lived,
+            clock,
+        })
+    }
+
+    /// Probes the database and, when configured, Redis — concurrently and with a timeout.
+    pub async fn readiness(&self) -> ReadinessReport {
+        let probe = |result: Result<Result<(), store::StoreError>, tokio::time::error::Elapsed>| match result {
+            Ok(Ok(())) => "ok".to_owned(),
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "readiness probe failed");
+                "unreachable".to_owned()
+            }
+            Err(_) => "timed out".to_owned(),
+        };
+        let (database, short_lived) = tokio::join!(
+            tokio::time::timeout(PROBE_TIMEOUT, self.database.ping()),
+            tokio::time::timeout(PROBE_TIMEOUT, self.short_lived.ping()),
+        );
+        let mut checks = vec![("database", probe(database))];
+        if self.short_lived.backend() == "redis" {
+            checks.push(("redis", probe(short_lived)));
+        }
+        ReadinessReport { checks }
+    }
+}
+
+/// A server bound to its address but not yet serving.
+pub struct BoundServer {
+    state: AppState,
+    acceptor: TcpAcceptor,
+}
+
+impl BoundServer {
+    pub async fn bind(state: AppState, address: SocketAddr) -> anyhow::Result<Self> {
+        let acceptor = TcpListener::bind(address)
+            .into_acceptor()
+            .await
+            .with_context(|| format!("FERRID_BIND: cannot listen on {address}"))?;
+        Ok(Self { state, acceptor })
+    }
+
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.acceptor.local_addr().first().and_then(|a| a.as_socket_addr().copied())
+    }
+
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish (up to the
+    /// configured grace period).
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+        let grace = self.state.config.shutdown_grace;
+        Server::new_with_acceptor(self.acceptor)
+            .run_with_graceful_shutdown(http::endpoint(self.state), shutdown, Some(grace))
+            .await
+            .context("the HTTP server stopped with an error")
+    }
+}
+
+/// `ferrid serve`: migrate, bind, serve until SIGINT or SIGTERM.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let bind = config.bind;
+    let issuer = config.issuer.clone();
+    let state = AppState::connect(config).await?;
+    state.database.migrate_up(None).await.context("database migration failed")?;
+    let database = state.database.clone();
+    let server = BoundServer::bind(state, bind).await?;
+    tracing::info!(address = %bind, %issuer, "ferrid is listening");
+    server.run(shutdown_signal()).await?;
+    database.close().await;
+    tracing::info!("ferrid stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        // If the handler cannot be installed we still stop on SIGTERM.
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}

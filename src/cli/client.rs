@@ -1,0 +1,124 @@
+use anyhow::Context;
+use clap::Subcommand;
+
+use crate::{
+    app::AppState,
+    oauth::{Client, ClientId, ClientMetadata, ClientType, GrantType, RedirectUri, TokenEndpointAuthMethod},
+};
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Register a client. A confidential client's secret is printed once and never again.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// A redirect URI (repeatable), matched exactly at /authorize.
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        /// A post-logout redirect URI (repeatable).
+        #[arg(long = "post-logout-redirect-uri")]
+        post_logout_redirect_uris: Vec<String>,
+        /// A public client (SPA, mobile, CLI): no secret, PKCE required.
+        #[arg(long)]
+        public: bool,
+        /// Grant types (repeatable; default authorization_code and refresh_token).
+        #[arg(long = "grant-type")]
+        grant_types: Vec<String>,
+        /// Allowed scopes (repeatable; default openid profile email offline_access).
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// client_secret_basic (default), client_secret_post or private_key_jwt.
+        #[arg(long)]
+        auth_method: Option<String>,
+    },
+    /// List clients.
+    List {
+        #[arg(long, default_value_t = 100)]
+        limit: u64,
+        #[arg(long, default_value_t = 0)]
+        offset: u64,
+    },
+    /// Show a client's metadata (never its secret).
+    Show { client_id: String },
+    /// Delete a client.
+    Delete { client_id: String },
+}
+
+fn client_id(value: &str) -> anyhow::Result<ClientId> {
+    ClientId::parse(value).with_context(|| format!("{value:?} is not a client_id"))
+}
+
+fn redirect_uris(values: &[String]) -> anyhow::Result<Vec<RedirectUri>> {
+    values.iter().map(|v| RedirectUri::parse(v).map_err(anyhow::Error::from)).collect()
+}
+
+pub async fn run(command: ClientCommand, state: AppState) -> anyhow::Result<()> {
+    let registry = &state.clients;
+    match command {
+        ClientCommand::Create {
+            name,
+            redirect_uris: redirects,
+            post_logout_redirect_uris,
+            public,
+            grant_types,
+            scopes,
+            auth_method,
+        } => {
+            let client_type = if public { ClientType::Public } else { ClientType::Confidential };
+            let mut metadata = ClientMetadata::new(name, client_type);
+            metadata.redirect_uris = redirect_uris(&redirects)?;
+            metadata.post_logout_redirect_uris = redirect_uris(&post_logout_redirect_uris)?;
+            if !grant_types.is_empty() {
+                metadata.grant_types = grant_types
+                    .iter()
+                    .map(|g| g.parse::<GrantType>())
+                    .collect::<Result<_, _>>()
+                    .map_err(anyhow::Error::msg)?;
+            }
+            if !scopes.is_empty() {
+                metadata.allowed_scopes = scopes;
+            }
+            if let Some(method) = auth_method {
+                metadata.token_endpoint_auth_method =
+                    method.parse::<TokenEndpointAuthMethod>().map_err(anyhow::Error::msg)?;
+            }
+            let (client, secret) = registry.register(metadata).await?;
+            print_client(&client);
+            if let Some(secret) = secret {
+                println!("client_secret: {}", secret.expose());
+                eprintln!("Store the client_secret now: ferrid keeps only its digest and cannot show it again.");
+            }
+        }
+        ClientCommand::List { limit, offset } => {
+            for client in registry.list(offset, limit).await? {
+                println!("{}  {:12}  {}", client.id, client.metadata.client_type, client.metadata.name);
+            }
+        }
+        ClientCommand::Show { client_id: id } => print_client(&registry.find(&client_id(&id)?).await?),
+        ClientCommand::Delete { client_id: id } => {
+            registry.delete(&client_id(&id)?).await?;
+            println!("deleted {id}");
+        }
+    }
+    Ok(())
+}
+
+fn print_client(client: &Client) {
+    let m = &client.metadata;
+    let join = |values: Vec<&str>| values.join(" ");
+    println!("client_id: {}", client.id);
+    println!("client_name: {}", m.name);
+    println!("client_type: {}", m.client_type);
+    println!("token_endpoint_auth_method: {}", m.token_endpoint_auth_method);
+    println!("redirect_uris: {}", join(m.redirect_uris.iter().map(RedirectUri::as_str).collect()));
+    println!(
+        "post_logout_redirect_uris: {}",
+        join(m.post_logout_redirect_uris.iter().map(RedirectUri::as_str).collect())
+    );
+    println!("grant_types: {}", join(m.grant_types.iter().map(|g| g.as_str()).collect()));
+    println!("scope: {}", m.allowed_scopes.join(" "));
+    println!("require_pkce: {}", m.require_pkce);
+    println!("id_token_signed_response_alg: {}", m.id_token_signed_response_alg);
+    println!("access_token_format: {}", m.access_token_format);
+    println!("created_at: {}", client.created_at.to_rfc3339());
+}

@@ -1,0 +1,86 @@
+//! The command line: `ferrid [serve]`, `migrate`, `user`, `client`, `openapi`.
+//! Secrets are read from a prompt or stdin, never from argv (argv is visible to every user of
+//! the machine through `ps`).
+
+mod client;
+mod migrate;
+mod user;
+
+use std::io::{BufRead, IsTerminal};
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+
+use crate::{accounts::Password, app::AppState, config::Config};
+
+#[derive(Debug, Parser)]
+#[command(name = "ferrid", version, about = "An OAuth 2.0 / OpenID Connect provider")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Migrate the database and serve HTTP (the default).
+    Serve,
+    /// Apply, revert or list database migrations.
+    #[command(subcommand)]
+    Migrate(migrate::MigrateCommand),
+    /// Manage end users.
+    #[command(subcommand)]
+    User(user::UserCommand),
+    /// Manage OAuth clients.
+    #[command(subcommand)]
+    Client(client::ClientCommand),
+    /// Print the OpenAPI document.
+    Openapi,
+}
+
+impl Command {
+    /// Whether the command needs the configuration (and so the environment) at all.
+    pub fn needs_config(&self) -> bool {
+        !matches!(self, Command::Openapi)
+    }
+}
+
+/// Runs an administrative command. The schema is brought up to date first so that commands work
+/// on a fresh embedded database, as `serve` would.
+pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => crate::app::serve(config).await,
+        Command::Migrate(command) => migrate::run(command, config).await,
+        Command::User(command) => user::run(command, migrated_state(config).await?).await,
+        Command::Client(command) => client::run(command, migrated_state(config).await?).await,
+        Command::Openapi => {
+            println!("{}", crate::http::openapi_document());
+            Ok(())
+        }
+    }
+}
+
+async fn migrated_state(config: Config) -> anyhow::Result<AppState> {
+    let state = AppState::connect(config).await?;
+    state.database.migrate_up(None).await.context("database migration failed")?;
+    Ok(state)
+}
+
+/// Reads a new password: twice from the terminal, or one line from piped stdin.
+fn read_new_password() -> anyhow::Result<Password> {
+    let password = if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ")?;
+        let second = rpassword::prompt_password("Repeat password: ")?;
+        if first != second {
+            bail!("the passwords do not match");
+        }
+        first
+    } else {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).context("cannot read the password from stdin")?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    };
+    if password.is_empty() {
+        bail!("the password must not be empty");
+    }
+    Ok(Password::new(password))
+}

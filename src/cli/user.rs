@@ -1,0 +1,82 @@
+use anyhow::Context;
+use clap::Subcommand;
+
+use super::read_new_password;
+use crate::{
+    accounts::{Accounts, Email, NewUser},
+    app::AppState,
+};
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; the password is prompted for (or read from stdin).
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// Create the account without a password (e.g. for federated sign-in only).
+        #[arg(long)]
+        no_password: bool,
+    },
+    /// List users.
+    List {
+        #[arg(long, default_value_t = 100)]
+        limit: u64,
+        #[arg(long, default_value_t = 0)]
+        offset: u64,
+    },
+    /// Disable a user: they can no longer sign in.
+    Disable {
+        #[arg(long)]
+        email: String,
+    },
+    /// Re-enable a disabled user.
+    Enable {
+        #[arg(long)]
+        email: String,
+    },
+    /// Set a user's password; it is prompted for (or read from stdin).
+    SetPassword {
+        #[arg(long)]
+        email: String,
+    },
+}
+
+fn email(value: &str) -> anyhow::Result<Email> {
+    Email::parse(value).with_context(|| format!("--email {value:?}"))
+}
+
+pub async fn run(command: UserCommand, state: AppState) -> anyhow::Result<()> {
+    let accounts = &state.accounts;
+    match command {
+        UserCommand::Create { email: address, name, no_password } => {
+            let new = NewUser { email: email(&address)?, name };
+            let password = if no_password { None } else { Some(read_new_password()?) };
+            let user = accounts.create_user(new, password).await?;
+            println!("user_id: {}", user.id);
+            println!("email:   {}", user.email);
+        }
+        UserCommand::List { limit, offset } => {
+            for user in accounts.list_users(offset, limit).await? {
+                let status = if user.disabled { "disabled" } else { "active" };
+                println!("{}  {:8}  {}  {}", user.id, status, user.email, user.name.as_deref().unwrap_or(""));
+            }
+        }
+        UserCommand::Disable { email: address } => set_disabled(accounts, &address, true).await?,
+        UserCommand::Enable { email: address } => set_disabled(accounts, &address, false).await?,
+        UserCommand::SetPassword { email: address } => {
+            let user = accounts.find_by_email(&email(&address)?).await?;
+            accounts.set_password(user.id, read_new_password()?).await?;
+            println!("password set for {}", user.email);
+        }
+    }
+    Ok(())
+}
+
+async fn set_disabled(accounts: &Accounts, address: &str, disabled: bool) -> anyhow::Result<()> {
+    let user = accounts.find_by_email(&email(address)?).await?;
+    accounts.set_disabled(user.id, disabled).await?;
+    println!("{} {}", if disabled { "disabled" } else { "enabled" }, user.email);
+    Ok(())
+}

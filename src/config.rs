@@ -1,0 +1,350 @@
+//! ferrid's configuration: read once in `main` from a `.env` file, an optional TOML file
+//! (`FERRID_CONFIG`) and `FERRID_*` environment variables (later sources win), then validated
+//! into typed values. An invalid value stops start-up with one line naming the variable.
+
+use std::{
+    collections::BTreeMap,
+    fmt,
+    net::{IpAddr, SocketAddr},
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+/// The validated configuration, passed to everything that needs it (never a global).
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub issuer: Issuer,
+    pub bind: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database_url: Sensitive,
+    pub redis_url: Option<Sensitive>,
+    /// Prepended to every Redis key, so deployments (or test runs) can share one Redis.
+    pub redis_prefix: String,
+    pub smtp_url: Option<Sensitive>,
+    pub log_format: LogFormat,
+    pub log_filter: String,
+    pub password_hashing: PasswordHashing,
+    pub shutdown_grace: Duration,
+    pub database_max_connections: u32,
+}
+
+/// The issuer identifier (OIDC Core §2, `iss`): an absolute https URL — or http on a loopback
+/// host for development — without query or fragment, kept without a trailing slash so that
+/// `{issuer}/path` joins cleanly and `iss` compares exactly.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Issuer(String);
+
+impl Issuer {
+    pub fn parse(value: &str) -> Result<Self, String> {
+        let url = Url::parse(value).map_err(|_| "must be an absolute URL".to_owned())?;
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err("must not have a query or fragment".to_owned());
+        }
+        match url.scheme() {
+            "https" => {}
+            "http" if is_loopback_host(&url) => {}
+            "http" => return Err("must use https unless the host is loopback".to_owned()),
+            _ => return Err("must be an http(s) URL".to_owned()),
+        }
+        Ok(Self(url.as_str().trim_end_matches('/').to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_https(&self) -> bool {
+        self.0.starts_with("https://")
+    }
+}
+
+impl fmt::Display for Issuer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn is_loopback_host(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(domain)) => domain == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// A value that may carry credentials (a database URL with a password): never printed.
+#[derive(Clone)]
+pub struct Sensitive(String);
+
+impl Sensitive {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Sensitive {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// argon2id cost parameters (defaults: OWASP's m=19 MiB, t=2, p=1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PasswordHashing {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+/// The configuration as read, before validation: every field is text so that a bad value is
+/// reported by our own validation, which names the variable.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RawConfig {
+    pub issuer: Option<String>,
+    pub bind: Option<String>,
+    pub data_dir: Option<String>,
+    pub database_url: Option<String>,
+    pub redis_url: Option<String>,
+    pub redis_prefix: Option<String>,
+    pub smtp_url: Option<String>,
+    pub log_format: Option<String>,
+    pub log: Option<String>,
+    pub argon2_memory_kib: Option<String>,
+    pub argon2_iterations: Option<String>,
+    pub argon2_parallelism: Option<String>,
+    pub shutdown_grace_secs: Option<String>,
+    pub database_max_connections: Option<String>,
+}
+
+/// A configuration error: the variable and what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("FERRID_{variable}: {problem}")]
+    Invalid { variable: &'static str, problem: String },
+    #[error("configuration could not be read: {0}")]
+    Unreadable(String),
+}
+
+impl Config {
+    /// Reads `.env` (if present), `FERRID_CONFIG` (if set) and the `FERRID_*` variables.
+    pub fn load() -> Result<Self, ConfigError> {
+        // `.env` fills only variables that are not already set; a missing file is normal.
+        let _ = dotenvy::dotenv();
+        let mut figment = Figment::from(Serialized::defaults(RawConfig::default()));
+        if let Ok(path) = std::env::var("FERRID_CONFIG") {
+            if !Path::new(&path).is_file() {
+                return Err(ConfigError::Invalid { variable: "CONFIG", problem: format!("no such file: {path}") });
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        let raw: RawConfig = figment
+            .merge(Env::prefixed("FERRID_").only(&RawConfig::KEYS))
+            .extract()
+            .map_err(|e| ConfigError::Unreadable(e.to_string()))?;
+        raw.validate()
+    }
+}
+
+impl RawConfig {
+    const KEYS: [&'static str; 14] = [
+        "issuer",
+        "bind",
+        "data_dir",
+        "database_url",
+        "redis_url",
+        "redis_prefix",
+        "smtp_url",
+        "log_format",
+        "log",
+        "argon2_memory_kib",
+        "argon2_iterations",
+        "argon2_parallelism",
+        "shutdown_grace_secs",
+        "database_max_connections",
+    ];
+
+    /// Builds a raw configuration from `(VARIABLE, value)` pairs without touching the process
+    /// environment (for tests and embedding).
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        let map: BTreeMap<String, String> = pairs
+            .into_iter()
+            .map(|(k, v)| (k.trim_start_matches("FERRID_").to_ascii_lowercase(), v.to_owned()))
+            .collect();
+        serde_json::to_value(map).and_then(serde_json::from_value).unwrap_or_default()
+    }
+
+    pub fn validate(self) -> Result<Config, ConfigError> {
+        let issuer = Issuer::parse(self.issuer.as_deref().unwrap_or("http://localhost:8080"))
+            .map_err(|problem| invalid("ISSUER", problem))?;
+        let bind =
+            parse_bind(self.bind.as_deref().unwrap_or("127.0.0.1:8080")).map_err(|problem| invalid("BIND", problem))?;
+        let data_dir = PathBuf::from(self.data_dir.as_deref().unwrap_or("./data"));
+        let database_url = match self.database_url.filter(|v| !v.is_empty()) {
+            Some(url) => validate_database_url(&url).map(|()| url),
+            None => Ok(format!("sqlite://{}?mode=rwc", data_dir.join("ferrid.db").display())),
+        }
+        .map_err(|problem| invalid("DATABASE_URL", problem))?;
+        let redis_url =
+            optional_url(self.redis_url, &["redis", "rediss"]).map_err(|problem| invalid("REDIS_URL", problem))?;
+        let smtp_url =
+            optional_url(self.smtp_url, &["smtp", "smtps"]).map_err(|problem| invalid("SMTP_URL", problem))?;
+        let log_format = match self.log_format.as_deref().unwrap_or("text") {
+            "text" | "pretty" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => return Err(invalid("LOG_FORMAT", format!("must be text or json, not {other:?}"))),
+        };
+        let password_hashing = PasswordHashing {
+            memory_kib: number("ARGON2_MEMORY_KIB", self.argon2_memory_kib, 19_456, 8..=4_194_304)?,
+            iterations: number("ARGON2_ITERATIONS", self.argon2_iterations, 2, 1..=100)?,
+            parallelism: number("ARGON2_PARALLELISM", self.argon2_parallelism, 1, 1..=64)?,
+        };
+        let shutdown_grace =
+            Duration::from_secs(number("SHUTDOWN_GRACE_SECS", self.shutdown_grace_secs, 30, 0..=3600)?.into());
+        let database_max_connections = number("DATABASE_MAX_CONNECTIONS", self.database_max_connections, 10, 1..=1000)?;
+        Ok(Config {
+            issuer,
+            bind,
+            data_dir,
+            database_url: Sensitive::new(database_url),
+            redis_url,
+            redis_prefix: self.redis_prefix.unwrap_or_else(|| "ferrid:".to_owned()),
+            smtp_url,
+            log_format,
+            log_filter: self.log.unwrap_or_else(|| "info".to_owned()),
+            password_hashing,
+            shutdown_grace,
+            database_max_connections,
+        })
+    }
+}
+
+fn invalid(variable: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { variable, problem: problem.into() }
+}
+
+fn parse_bind(value: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = value.parse() {
+        return Ok(addr);
+    }
+    // Allow "localhost:8080" as a convenience; anything else must be an IP address and port.
+    match value.rsplit_once(':') {
+        Some(("localhost", port)) => port
+            .parse()
+            .map(|port| SocketAddr::new(IpAddr::from([127, 0, 0, 1]), port))
+            .map_err(|_| format!("{value:?} has an invalid port")),
+        _ => Err(format!("{value:?} is not an address:port such as 127.0.0.1:8080")),
+    }
+}
+
+fn validate_database_url(url: &str) -> Result<(), String> {
+    match url.split_once("://").map(|(scheme, _)| scheme) {
+        Some("sqlite" | "postgres" | "postgresql") => Ok(()),
+        _ => Err("must start with sqlite:// or postgres://".to_owned()),
+    }
+}
+
+fn optional_url(value: Option<String>, schemes: &[&str]) -> Result<Option<Sensitive>, String> {
+    let Some(value) = value.filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let url = Url::parse(&value).map_err(|_| "must be an absolute URL".to_owned())?;
+    if !schemes.contains(&url.scheme()) {
+        return Err(format!("must use one of the schemes {}", schemes.join(", ")));
+    }
+    Ok(Some(Sensitive::new(value)))
+}
+
+fn number(
+    variable: &'static str,
+    value: Option<String>,
+    default: u32,
+    range: std::ops::RangeInclusive<u32>,
+) -> Result<u32, ConfigError> {
+    let Some(value) = value else {
+        return Ok(default);
+    };
+    value
+        .trim()
+        .parse()
+        .ok()
+        .filter(|n| range.contains(n))
+        .ok_or_else(|| invalid(variable, format!("must be a whole number in {range:?}, not {value:?}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn validate(pairs: &[(&str, &str)]) -> Result<Config, String> {
+        RawConfig::from_pairs(pairs.iter().copied()).validate().map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn defaults_are_the_embedded_setup() {
+        let config = validate(&[]).unwrap();
+        assert_eq!(config.issuer.as_str(), "http://localhost:8080");
+        assert_eq!(config.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.database_url.expose(), "sqlite://./data/ferrid.db?mode=rwc");
+        assert!(config.redis_url.is_none());
+        assert_eq!(config.log_format, LogFormat::Text);
+        assert_eq!(config.password_hashing.memory_kib, 19_456);
+    }
+
+    #[test]
+    fn issuer_must_be_absolute_and_https_off_loopback() {
+        assert_eq!(
+            validate(&[("FERRID_ISSUER", "auth.example.com")]).unwrap_err(),
+            "FERRID_ISSUER: must be an absolute URL"
+        );
+        assert_eq!(
+            validate(&[("FERRID_ISSUER", "http://auth.example.com")]).unwrap_err(),
+            "FERRID_ISSUER: must use https unless the host is loopback"
+        );
+        assert!(validate(&[("FERRID_ISSUER", "http://127.0.0.1:9000")]).is_ok());
+        assert!(validate(&[("FERRID_ISSUER", "https://auth.example.com/?x=1")]).is_err());
+        let config = validate(&[("FERRID_ISSUER", "https://auth.example.com/tenant/")]).unwrap();
+        assert_eq!(config.issuer.as_str(), "https://auth.example.com/tenant");
+    }
+
+    #[test]
+    fn every_bad_value_names_its_variable() {
+        for (variable, value) in [
+            ("FERRID_BIND", "nowhere"),
+            ("FERRID_DATABASE_URL", "mysql://x"),
+            ("FERRID_REDIS_URL", "http://x"),
+            ("FERRID_SMTP_URL", "not a url"),
+            ("FERRID_LOG_FORMAT", "xml"),
+            ("FERRID_ARGON2_MEMORY_KIB", "lots"),
+            ("FERRID_SHUTDOWN_GRACE_SECS", "-1"),
+        ] {
+            let error = validate(&[(variable, value)]).unwrap_err();
+            assert!(error.starts_with(&format!("{variable}: ")), "{error}");
+            assert!(!error.contains('\n'));
+        }
+    }
+
+    #[test]
+    fn secrets_in_urls_are_not_printed() {
+        let config = validate(&[("FERRID_DATABASE_URL", "postgres://u:hunter2@db/ferrid")]).unwrap();
+        assert!(!format!("{config:?}").contains("hunter2"));
+    }
+}

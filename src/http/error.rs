@@ -1,0 +1,71 @@
+//! The one place where errors become HTTP responses: an RFC 6749 §5.2-style JSON body
+//! (`error`, `error_description`) with `Cache-Control: no-store`. Server errors expose nothing
+//! but the request id; their cause goes to the log.
+
+use poem::{
+    Response,
+    http::{StatusCode, header},
+};
+use poem_openapi::Object;
+use serde::Serialize;
+
+#[derive(Debug, Serialize, Object)]
+pub struct ErrorBody {
+    /// A machine-readable error code.
+    pub error: String,
+    /// A human-readable explanation (never present on server errors).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[oai(skip_serializing_if_is_none)]
+    pub error_description: Option<String>,
+    /// The request id to quote when reporting a server error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[oai(skip_serializing_if_is_none)]
+    pub request_id: Option<String>,
+}
+
+/// Maps a framework error (no route, bad parameter, body too large, …) to the JSON shape.
+pub(super) fn framework_error_response(error: poem::Error, request_id: &str) -> Response {
+    let status = error.status();
+    if status.is_server_error() {
+        tracing::error!(error = %error, "request failed");
+        return server_error(request_id);
+    }
+    let code = match status {
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "request_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::NOT_ACCEPTABLE => "not_acceptable",
+        StatusCode::TOO_MANY_REQUESTS => "too_many_requests",
+        _ => "invalid_request",
+    };
+    let description = match status {
+        StatusCode::NOT_FOUND => "no such resource".to_owned(),
+        StatusCode::METHOD_NOT_ALLOWED => "this method is not allowed on this resource".to_owned(),
+        StatusCode::PAYLOAD_TOO_LARGE => "the request body is too large".to_owned(),
+        _ => error.to_string(),
+    };
+    json(status, &ErrorBody { error: code.to_owned(), error_description: Some(description), request_id: None })
+}
+
+/// A 500 that reveals nothing but the request id.
+pub(super) fn server_error(request_id: &str) -> Response {
+    json(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        &ErrorBody {
+            error: "server_error".to_owned(),
+            error_description: None,
+            request_id: Some(request_id.to_owned()),
+        },
+    )
+}
+
+fn json(status: StatusCode, body: &ErrorBody) -> Response {
+    // Serialising a struct of strings cannot fail; fall back to a fixed body regardless.
+    let body = serde_json::to_vec(body).unwrap_or_else(|_| br#"{"error":"server_error"}"#.to_vec());
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(body)
+}

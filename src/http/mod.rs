@@ -1,0 +1,47 @@
+//! The HTTP surface (poem). Handlers are thin: extract, call the domain, map the result.
+//! This is the only module that imports poem.
+
+mod body_limit;
+mod error;
+mod ops;
+mod request_context;
+
+use body_limit::BodyLimit;
+use poem::{Endpoint, EndpointExt, Route};
+use poem_openapi::OpenApiService;
+
+pub use error::ErrorBody;
+use request_context::RequestContext;
+
+use crate::app::AppState;
+
+/// Request bodies larger than this are refused with 413 before a handler sees them.
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Every API group; grows into a tuple as endpoints land.
+type Apis = ops::OperationsApi;
+
+/// The OpenAPI service: the single source of the document served at /openapi.json, shown at
+/// /swagger and committed under openapi/.
+pub fn api() -> OpenApiService<Apis, ()> {
+    OpenApiService::new(ops::OperationsApi, "ferrid", env!("CARGO_PKG_VERSION"))
+        .description("ferrid — an OAuth 2.0 / OpenID Connect provider.")
+        .license(poem_openapi::LicenseObject::new("Apache-2.0"))
+}
+
+/// The OpenAPI document as committed under openapi/openapi.json.
+pub fn openapi_document() -> String {
+    api().spec()
+}
+
+/// The whole application as one endpoint.
+pub fn endpoint(state: AppState) -> impl Endpoint {
+    let api = api();
+    Route::new()
+        .at("/openapi.json", api.spec_endpoint())
+        .nest("/swagger", api.swagger_ui())
+        .nest("/", api)
+        .with(BodyLimit(MAX_BODY_BYTES))
+        .data(state)
+        .with(RequestContext)
+}

@@ -1,0 +1,60 @@
+//! Operational endpoints: liveness and readiness probes.
+
+use std::collections::BTreeMap;
+
+use poem::web::Data;
+use poem_openapi::{ApiResponse, Object, OpenApi, Tags, payload::Json};
+
+use crate::app::AppState;
+
+#[derive(Tags)]
+enum ApiTags {
+    /// Health and readiness probes for orchestrators and load balancers.
+    Operations,
+}
+
+pub struct OperationsApi;
+
+#[derive(Debug, Object)]
+struct Health {
+    /// Always `ok` while the process serves requests.
+    status: String,
+}
+
+#[derive(Debug, Object)]
+struct Readiness {
+    /// `ready` when every dependency answers, else `unavailable`.
+    status: String,
+    /// Each dependency (`database`, and `redis` when configured) with `ok` or what failed.
+    checks: BTreeMap<String, String>,
+}
+
+#[derive(ApiResponse)]
+enum ReadyResponse {
+    /// Every dependency answers.
+    #[oai(status = 200)]
+    Ready(Json<Readiness>),
+    /// At least one dependency does not answer; `checks` names it.
+    #[oai(status = 503)]
+    Unavailable(Json<Readiness>),
+}
+
+#[OpenApi(tag = "ApiTags::Operations")]
+impl OperationsApi {
+    /// Liveness: the process is up and serving.
+    #[oai(path = "/health", method = "get", operation_id = "health")]
+    async fn health(&self) -> Json<Health> {
+        Json(Health { status: "ok".to_owned() })
+    }
+
+    /// Readiness: the database (and Redis, if configured) answer.
+    #[oai(path = "/ready", method = "get", operation_id = "ready")]
+    async fn ready(&self, state: Data<&AppState>) -> ReadyResponse {
+        let report = state.readiness().await;
+        let body = Readiness {
+            status: if report.is_ready() { "ready" } else { "unavailable" }.to_owned(),
+            checks: report.checks.into_iter().map(|(name, check)| (name.to_owned(), check)).collect(),
+        };
+        if body.status == "ready" { ReadyResponse::Ready(Json(body)) } else { ReadyResponse::Unavailable(Json(body)) }
+    }
+}

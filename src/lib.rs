@@ -1,0 +1,13 @@
+//! ferrid: a standalone OAuth 2.0 / OpenID Connect provider.
+//!
+//! Dependencies point one way: `http` → domain (`oauth`, `accounts`) → `store` / `keys`.
+
+pub mod accounts;
+pub mod app;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod http;
+pub mod oauth;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,63 @@
+//! The client registry: registering, reading and removing clients. A confidential client's
+//! secret is generated here, returned once, and stored only as a digest (DESIGN §6).
+
+use std::sync::Arc;
+
+use keys::OpaqueSecret;
+
+use super::client::{Client, ClientId, ClientMetadata, ClientType, MetadataError};
+use crate::{
+    clock::Clock,
+    store::{StoreError, sql::ClientRepository},
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error(transparent)]
+    Metadata(#[from] MetadataError),
+    #[error("no such client")]
+    NotFound,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Clone)]
+pub struct ClientRegistry {
+    clients: ClientRepository,
+    clock: Arc<dyn Clock>,
+}
+
+impl ClientRegistry {
+    pub fn new(clients: ClientRepository, clock: Arc<dyn Clock>) -> Self {
+        Self { clients, clock }
+    }
+
+    /// Registers a client. Returns it with its secret for confidential clients: the only moment
+    /// the clear secret exists outside the client's hands.
+    pub async fn register(&self, metadata: ClientMetadata) -> Result<(Client, Option<OpaqueSecret>), RegistryError> {
+        metadata.validate()?;
+        let secret = (metadata.client_type == ClientType::Confidential).then(OpaqueSecret::generate);
+        let now = self.clock.now();
+        let client = Client {
+            id: ClientId::generate(),
+            secret_digest: secret.as_ref().map(OpaqueSecret::digest),
+            metadata,
+            created_at: now,
+            updated_at: now,
+        };
+        self.clients.insert(&client).await?;
+        Ok((client, secret))
+    }
+
+    pub async fn find(&self, id: &ClientId) -> Result<Client, RegistryError> {
+        self.clients.find(id).await?.ok_or(RegistryError::NotFound)
+    }
+
+    pub async fn list(&self, offset: u64, limit: u64) -> Result<Vec<Client>, RegistryError> {
+        Ok(self.clients.list(offset, limit).await?)
+    }
+
+    pub async fn delete(&self, id: &ClientId) -> Result<(), RegistryError> {
+        if self.clients.delete(id).await? { Ok(()) } else { Err(RegistryError::NotFound) }
+    }
+}

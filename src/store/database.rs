@@ -1,0 +1,105 @@
+//! The SQL connection pool, migrations and the readiness probe.
+
+use std::{path::Path, time::Duration};
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, ConnectionTrait, DatabaseConnection, DbBackend};
+
+use super::StoreError;
+use crate::config::Sensitive;
+
+/// A migration and whether it has been applied, for `ferrid migrate status`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MigrationState {
+    pub name: String,
+    pub applied: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct Database {
+    connection: DatabaseConnection,
+}
+
+impl Database {
+    /// Opens the pool. For SQLite the parent folder is created first so that the embedded
+    /// default works on a fresh clone.
+    pub async fn connect(url: &Sensitive, max_connections: u32) -> Result<Self, StoreError> {
+        let url = url.expose();
+        if let Some(path) = sqlite_path(url) {
+            if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent).map_err(|e| StoreError::Unavailable {
+                    backend: "database",
+                    detail: format!("cannot create {}: {e}", parent.display()),
+                })?;
+            }
+        }
+        let mut options = ConnectOptions::new(url.to_owned());
+        options
+            .max_connections(max_connections)
+            .connect_timeout(Duration::from_secs(5))
+            .acquire_timeout(Duration::from_secs(5))
+            .sqlx_logging(false);
+        let connection = sea_orm::Database::connect(options)
+            .await
+            .map_err(|e| StoreError::Unavailable { backend: "database", detail: e.to_string() })?;
+        if connection.get_database_backend() == DbBackend::Sqlite {
+            // WAL lets readers proceed during a write; a busy timeout turns brief lock
+            // contention into a short wait instead of an error.
+            connection
+                .execute_unprepared("PRAGMA journal_mode=WAL; PRAGMA busy_timeout=5000; PRAGMA foreign_keys=ON;")
+                .await?;
+        }
+        Ok(Self { connection })
+    }
+
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.connection
+    }
+
+    pub async fn migrate_up(&self, steps: Option<u32>) -> Result<(), StoreError> {
+        Ok(Migrator::up(&self.connection, steps).await?)
+    }
+
+    pub async fn migrate_down(&self, steps: Option<u32>) -> Result<(), StoreError> {
+        Ok(Migrator::down(&self.connection, steps).await?)
+    }
+
+    pub async fn migration_status(&self) -> Result<Vec<MigrationState>, StoreError> {
+        Ok(Migrator::get_migration_with_status(&self.connection)
+            .await?
+            .iter()
+            .map(|m| MigrationState {
+                name: m.name().to_owned(),
+                applied: m.status() == migration::MigrationStatus::Applied,
+            })
+            .collect())
+    }
+
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.connection.ping().await.map_err(|e| StoreError::Unavailable { backend: "database", detail: e.to_string() })
+    }
+
+    pub async fn close(self) {
+        // Closing can only fail if the pool is already gone, which is what we want anyway.
+        let _ = self.connection.close().await;
+    }
+}
+
+fn sqlite_path(url: &str) -> Option<&str> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or(rest);
+    (!path.is_empty() && path != ":memory:").then_some(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_paths_are_found_in_urls() {
+        assert_eq!(sqlite_path("sqlite://./data/ferrid.db?mode=rwc"), Some("./data/ferrid.db"));
+        assert_eq!(sqlite_path("sqlite:/tmp/x.db"), Some("/tmp/x.db"));
+        assert_eq!(sqlite_path("sqlite::memory:"), None);
+        assert_eq!(sqlite_path("postgres://db/ferrid"), None);
+    }
+}

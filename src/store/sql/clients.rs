@@ -1,0 +1,131 @@
+use entity::clients;
+use keys::SecretDigest;
+use sea_orm::{ActiveValue::Set, DatabaseConnection, QueryOrder, QuerySelect, entity::prelude::*};
+use serde_json::Value;
+use url::Url;
+
+use super::on_unique_violation;
+use crate::{
+    oauth::{Client, ClientId, ClientMetadata, RedirectUri},
+    store::StoreError,
+};
+
+#[derive(Clone, Debug)]
+pub struct ClientRepository {
+    db: DatabaseConnection,
+}
+
+impl ClientRepository {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+
+    pub async fn insert(&self, client: &Client) -> Result<(), StoreError> {
+        let m = &client.metadata;
+        clients::ActiveModel {
+            id: Set(client.id.as_str().to_owned()),
+            name: Set(m.name.clone()),
+            client_type: Set(m.client_type.as_str().to_owned()),
+            secret_digest: Set(client.secret_digest.as_ref().map(|d| d.as_str().to_owned())),
+            redirect_uris: Set(strings(m.redirect_uris.iter().map(RedirectUri::as_str))),
+            post_logout_redirect_uris: Set(strings(m.post_logout_redirect_uris.iter().map(RedirectUri::as_str))),
+            grant_types: Set(strings(m.grant_types.iter().map(|g| g.as_str()))),
+            response_types: Set(strings(m.response_types.iter().map(String::as_str))),
+            token_endpoint_auth_method: Set(m.token_endpoint_auth_method.as_str().to_owned()),
+            allowed_scopes: Set(strings(m.allowed_scopes.iter().map(String::as_str))),
+            jwks: Set(m.jwks.clone()),
+            jwks_uri: Set(m.jwks_uri.as_ref().map(Url::to_string)),
+            require_pkce: Set(m.require_pkce),
+            id_token_signed_response_alg: Set(m.id_token_signed_response_alg.clone()),
+            id_token_encrypted_response_alg: Set(m.id_token_encrypted_response_alg.clone()),
+            id_token_encrypted_response_enc: Set(m.id_token_encrypted_response_enc.clone()),
+            userinfo_signed_response_alg: Set(m.userinfo_signed_response_alg.clone()),
+            access_token_format: Set(m.access_token_format.as_str().to_owned()),
+            access_token_signed_response_alg: Set(m.access_token_signed_response_alg.clone()),
+            access_token_lifetime_secs: Set(seconds(m.access_token_lifetime_secs)?),
+            id_token_lifetime_secs: Set(seconds(m.id_token_lifetime_secs)?),
+            refresh_token_lifetime_secs: Set(seconds(m.refresh_token_lifetime_secs)?),
+            created_at: Set(client.created_at),
+            updated_at: Set(client.updated_at),
+        }
+        .insert(&self.db)
+        .await
+        .map_err(on_unique_violation("client_id"))?;
+        Ok(())
+    }
+
+    pub async fn find(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
+        clients::Entity::find_by_id(id.as_str()).one(&self.db).await?.map(to_domain).transpose()
+    }
+
+    pub async fn list(&self, offset: u64, limit: u64) -> Result<Vec<Client>, StoreError> {
+        clients::Entity::find()
+            .order_by_asc(clients::Column::CreatedAt)
+            .order_by_asc(clients::Column::Id)
+            .offset(offset)
+            .limit(limit)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(to_domain)
+            .collect()
+    }
+
+    /// Returns whether a client was deleted.
+    pub async fn delete(&self, id: &ClientId) -> Result<bool, StoreError> {
+        Ok(clients::Entity::delete_by_id(id.as_str()).exec(&self.db).await?.rows_affected == 1)
+    }
+}
+
+fn strings<'a>(values: impl Iterator<Item = &'a str>) -> Value {
+    Value::Array(values.map(|v| Value::String(v.to_owned())).collect())
+}
+
+fn seconds(value: u32) -> Result<i32, StoreError> {
+    i32::try_from(value).map_err(|_| StoreError::Malformed("token lifetime"))
+}
+
+fn string_list(value: Value) -> Result<Vec<String>, StoreError> {
+    serde_json::from_value(value).map_err(|_| StoreError::Malformed("client list column"))
+}
+
+fn parsed<T, E>(values: Vec<String>, parse: impl Fn(&str) -> Result<T, E>) -> Result<Vec<T>, StoreError> {
+    values.iter().map(|v| parse(v).map_err(|_| StoreError::Malformed("client metadata"))).collect()
+}
+
+fn to_domain(model: clients::Model) -> Result<Client, StoreError> {
+    let malformed = |_| StoreError::Malformed("client metadata");
+    let lifetime = |secs: i32| u32::try_from(secs).map_err(|_| StoreError::Malformed("token lifetime"));
+    Ok(Client {
+        id: ClientId::parse(&model.id).ok_or(StoreError::Malformed("client_id"))?,
+        secret_digest: model.secret_digest.map(SecretDigest::from_stored),
+        metadata: ClientMetadata {
+            name: model.name,
+            client_type: model.client_type.parse().map_err(malformed)?,
+            redirect_uris: parsed(string_list(model.redirect_uris)?, RedirectUri::parse)?,
+            post_logout_redirect_uris: parsed(string_list(model.post_logout_redirect_uris)?, RedirectUri::parse)?,
+            grant_types: parsed(string_list(model.grant_types)?, str::parse)?,
+            response_types: string_list(model.response_types)?,
+            token_endpoint_auth_method: model.token_endpoint_auth_method.parse().map_err(malformed)?,
+            allowed_scopes: string_list(model.allowed_scopes)?,
+            jwks: model.jwks,
+            jwks_uri: model
+                .jwks_uri
+                .map(|u| Url::parse(&u))
+                .transpose()
+                .map_err(|_| StoreError::Malformed("jwks_uri"))?,
+            require_pkce: model.require_pkce,
+            id_token_signed_response_alg: model.id_token_signed_response_alg,
+            id_token_encrypted_response_alg: model.id_token_encrypted_response_alg,
+            id_token_encrypted_response_enc: model.id_token_encrypted_response_enc,
+            userinfo_signed_response_alg: model.userinfo_signed_response_alg,
+            access_token_format: model.access_token_format.parse().map_err(malformed)?,
+            access_token_signed_response_alg: model.access_token_signed_response_alg,
+            access_token_lifetime_secs: lifetime(model.access_token_lifetime_secs)?,
+            id_token_lifetime_secs: lifetime(model.id_token_lifetime_secs)?,
+            refresh_token_lifetime_secs: lifetime(model.refresh_token_lifetime_secs)?,
+        },
+        created_at: model.created_at,
+        updated_at: model.updated_at,
+    })
+}

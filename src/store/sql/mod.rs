@@ -1,0 +1,20 @@
+//! SeaORM repositories: the only code that reads or writes SQL tables. They run unchanged on
+//! SQLite and PostgreSQL.
+
+mod clients;
+mod users;
+
+pub use clients::ClientRepository;
+pub use users::UserRepository;
+
+use sea_orm::{DbErr, SqlErr};
+
+use super::StoreError;
+
+/// Turns a unique-constraint violation into [`StoreError::Conflict`] naming `what`.
+fn on_unique_violation(what: &'static str) -> impl FnOnce(DbErr) -> StoreError {
+    move |error| match error.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(_)) => StoreError::Conflict(what),
+        _ => StoreError::Database(error),
+    }
+}
