@@ -12,7 +12,7 @@ use std::{
 
 use figment::{
     Figment,
-    providers::{Env, Format, Serialized, Toml},
+    providers::{Env, Format, Toml},
 };
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -149,18 +149,24 @@ impl Config {
     pub fn load() -> Result<Self, ConfigError> {
         // `.env` fills only variables that are not already set; a missing file is normal.
         let _ = dotenvy::dotenv();
-        let mut figment = Figment::from(Serialized::defaults(RawConfig::default()));
+        let mut figment = Figment::new();
         if let Ok(path) = std::env::var("FERRID_CONFIG") {
             if !Path::new(&path).is_file() {
                 return Err(ConfigError::Invalid { variable: "CONFIG", problem: format!("no such file: {path}") });
             }
             figment = figment.merge(Toml::file(path));
         }
-        let raw: RawConfig = figment
+        // Env and TOML values arrive typed (`1` is a number); take every value as text so that
+        // our validation, which names the variable, is the one that judges it.
+        let values: BTreeMap<String, serde_json::Value> = figment
             .merge(Env::prefixed("FERRID_").only(&RawConfig::KEYS))
             .extract()
             .map_err(|e| ConfigError::Unreadable(e.to_string()))?;
-        raw.validate()
+        let text = values.into_iter().filter(|(_, v)| !v.is_null()).map(|(key, value)| match value {
+            serde_json::Value::String(text) => (key, text),
+            other => (key, other.to_string()),
+        });
+        RawConfig::from_map(text.collect()).validate()
     }
 }
 
@@ -185,10 +191,15 @@ impl RawConfig {
     /// Builds a raw configuration from `(VARIABLE, value)` pairs without touching the process
     /// environment (for tests and embedding).
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
-        let map: BTreeMap<String, String> = pairs
-            .into_iter()
-            .map(|(k, v)| (k.trim_start_matches("FERRID_").to_ascii_lowercase(), v.to_owned()))
-            .collect();
+        Self::from_map(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k.trim_start_matches("FERRID_").to_ascii_lowercase(), v.to_owned()))
+                .collect(),
+        )
+    }
+
+    fn from_map(map: BTreeMap<String, String>) -> Self {
         serde_json::to_value(map).and_then(serde_json::from_value).unwrap_or_default()
     }
 

@@ -1,1 +1,15 @@
+//! ferrid's integration suite: one binary, one file per endpoint or area. Every test starts the
+//! real server in-process on a random port. Tests declared with `on_every_backend!` run once on
+//! the embedded defaults (SQLite + in-process store) and once on PostgreSQL + Redis when
+//! `FERRID_TEST_DATABASE_URL` / `FERRID_TEST_REDIS_URL` are set (CI sets them).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[macro_use]
+mod helpers;
+
+mod cli;
+mod health;
+mod migrations;
+mod openapi;
+mod short_lived_store;

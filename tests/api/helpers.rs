@@ -1,0 +1,219 @@
+//! `spawn_app()` and friends: a fresh database (SQLite file, or a PostgreSQL schema), a fresh
+//! Redis key prefix, the real server on 127.0.0.1:0, and cleanup when the test ends.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use ferrid::{
+    app::{AppState, BoundServer},
+    config::RawConfig,
+};
+use sea_orm::{ConnectionTrait, Database};
+use tokio::sync::oneshot;
+
+/// Which backends a test runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite in a temporary folder and the in-process short-lived store.
+    Embedded,
+    /// PostgreSQL (a fresh schema) and Redis (a fresh key prefix) from the environment.
+    External,
+}
+
+pub const TEST_DATABASE_URL: &str = "FERRID_TEST_DATABASE_URL";
+pub const TEST_REDIS_URL: &str = "FERRID_TEST_REDIS_URL";
+
+/// Generates, for each named `async fn(Backend)`, a module with one test per backend.
+macro_rules! on_every_backend {
+    ($($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn embedded() {
+                    super::$name(crate::helpers::Backend::Embedded).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres_redis() {
+                    if crate::helpers::external_backend_configured() {
+                        super::$name(crate::helpers::Backend::External).await;
+                    } else {
+                        eprintln!("skipped: set FERRID_TEST_DATABASE_URL and FERRID_TEST_REDIS_URL to run on PostgreSQL + Redis");
+                    }
+                }
+            }
+        )+
+    };
+}
+
+pub fn external_backend_configured() -> bool {
+    std::env::var(TEST_DATABASE_URL).is_ok() && std::env::var(TEST_REDIS_URL).is_ok()
+}
+
+fn unique_suffix() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// A database (and Redis prefix) that exists for one test and is removed afterwards.
+pub struct TestResources {
+    pub database_url: String,
+    pub redis_url: Option<String>,
+    pub redis_prefix: String,
+    pub data_dir: PathBuf,
+    postgres: Option<(String, String)>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestResources {
+    pub async fn create(backend: Backend) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = dir.path().to_path_buf();
+        let redis_prefix = format!("ferrid-test:{}:", unique_suffix());
+        match backend {
+            Backend::Embedded => Self {
+                database_url: format!("sqlite://{}?mode=rwc", data_dir.join("ferrid.db").display()),
+                redis_url: None,
+                redis_prefix,
+                data_dir,
+                postgres: None,
+                _dir: dir,
+            },
+            Backend::External => {
+                let base = std::env::var(TEST_DATABASE_URL).unwrap();
+                let schema = format!("t_{}", unique_suffix());
+                let admin = Database::connect(&base).await.unwrap();
+                admin.execute_unprepared(&format!("CREATE SCHEMA \"{schema}\"")).await.unwrap();
+                admin.close().await.unwrap();
+                let separator = if base.contains('?') { '&' } else { '?' };
+                Self {
+                    database_url: format!("{base}{separator}options=-c%20search_path%3D{schema}"),
+                    redis_url: Some(std::env::var(TEST_REDIS_URL).unwrap()),
+                    redis_prefix,
+                    data_dir,
+                    postgres: Some((base, schema)),
+                    _dir: dir,
+                }
+            }
+        }
+    }
+
+    /// The `FERRID_*` variables that point ferrid at these resources.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        let mut env = vec![
+            ("FERRID_DATABASE_URL", self.database_url.clone()),
+            ("FERRID_DATA_DIR", self.data_dir.display().to_string()),
+            ("FERRID_REDIS_PREFIX", self.redis_prefix.clone()),
+            // Light argon2 parameters keep tests fast; production defaults are OWASP's.
+            ("FERRID_ARGON2_MEMORY_KIB", "64".to_owned()),
+            ("FERRID_ARGON2_ITERATIONS", "1".to_owned()),
+            ("FERRID_SHUTDOWN_GRACE_SECS", "2".to_owned()),
+        ];
+        if let Some(url) = &self.redis_url {
+            env.push(("FERRID_REDIS_URL", url.clone()));
+        }
+        env
+    }
+}
+
+impl Drop for TestResources {
+    fn drop(&mut self) {
+        let postgres = self.postgres.take();
+        let redis = self.redis_url.clone().map(|url| (url, self.redis_prefix.clone()));
+        if postgres.is_none() && redis.is_none() {
+            return;
+        }
+        // Drop runs inside the test's runtime, which cannot be blocked on: clean up on a thread
+        // with its own small runtime and wait for it.
+        let cleanup = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async move {
+                if let Some((base, schema)) = postgres {
+                    if let Ok(db) = Database::connect(&base).await {
+                        let _ = db.execute_unprepared(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")).await;
+                        let _ = db.close().await;
+                    }
+                }
+                if let Some((url, prefix)) = redis {
+                    delete_redis_prefix(&url, &prefix).await;
+                }
+            });
+        });
+        let _ = cleanup.join();
+    }
+}
+
+async fn delete_redis_prefix(url: &str, prefix: &str) {
+    let Ok(client) = redis::Client::open(url) else { return };
+    let Ok(mut connection) = client.get_multiplexed_async_connection().await else { return };
+    let keys: Vec<String> =
+        redis::cmd("KEYS").arg(format!("{prefix}*")).query_async(&mut connection).await.unwrap_or_default();
+    if !keys.is_empty() {
+        let _: Result<(), _> = redis::cmd("DEL").arg(keys).query_async(&mut connection).await;
+    }
+}
+
+/// A running ferrid and the handles a test drives it with.
+pub struct TestApp {
+    /// `http://127.0.0.1:<port>`
+    pub address: String,
+    pub http: reqwest::Client,
+    /// The admin handle: the same services the CLI uses.
+    pub state: AppState,
+    /// Kept alive for the test; dropping it removes the database and Redis keys.
+    _resources: TestResources,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, &[]).await
+}
+
+/// Starts ferrid with extra `FERRID_*` settings on top of the test resources.
+pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp {
+    let resources = TestResources::create(backend).await;
+    let env = resources.env();
+    let pairs = env
+        .iter()
+        .map(|(k, v)| (*k, v.as_str()))
+        .chain([("FERRID_BIND", "127.0.0.1:0"), ("FERRID_ISSUER", "http://127.0.0.1:8080")])
+        .chain(extra.iter().copied());
+    let config = RawConfig::from_pairs(pairs).validate().unwrap();
+    let state = AppState::connect(config).await.unwrap();
+    state.database.migrate_up(None).await.unwrap();
+    let server = BoundServer::bind(state.clone(), SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
+    let address = format!("http://{}", server.local_addr().unwrap());
+    let (shutdown, stop) = oneshot::channel::<()>();
+    let server = tokio::spawn(server.run(async move {
+        let _ = stop.await;
+    }));
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    TestApp { address, http, state, _resources: resources, shutdown: Some(shutdown), server: Some(server) }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http.get(self.url(path)).send().await.unwrap()
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap().unwrap();
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}

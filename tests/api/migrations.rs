@@ -1,0 +1,55 @@
+//! Every migration has a working `down`: up → down (all) → up leaves a working schema.
+
+use ferrid::{config::Sensitive, store::Database};
+use sea_orm::{ConnectionTrait, Statement};
+
+use crate::helpers::{Backend, TestResources};
+
+on_every_backend!(migrations_go_up_down_and_up_again);
+
+async fn table_exists(database: &Database, table: &str) -> bool {
+    let connection = database.connection();
+    let backend = connection.get_database_backend();
+    let sql = match backend {
+        sea_orm::DbBackend::Sqlite => {
+            format!("SELECT name FROM sqlite_master WHERE type = 'table' AND name = '{table}'")
+        }
+        _ => format!(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = '{table}'"
+        ),
+    };
+    connection.query_one_raw(Statement::from_string(backend, sql)).await.unwrap().is_some()
+}
+
+const TABLES: [&str; 8] =
+    ["users", "clients", "roles", "groups", "permissions", "user_roles", "user_groups", "group_permissions"];
+
+async fn migrations_go_up_down_and_up_again(backend: Backend) {
+    let resources = TestResources::create(backend).await;
+    let database = Database::connect(&Sensitive::new(resources.database_url.clone()), 2).await.unwrap();
+    let total = database.migration_status().await.unwrap().len();
+    assert!(total >= 3);
+
+    database.migrate_up(None).await.unwrap();
+    for table in TABLES {
+        assert!(table_exists(&database, table).await, "{table} missing after up");
+    }
+    assert!(database.migration_status().await.unwrap().iter().all(|m| m.applied));
+
+    // One step down removes only the newest migration's tables.
+    database.migrate_down(Some(1)).await.unwrap();
+    assert!(!table_exists(&database, "group_permissions").await);
+    assert!(table_exists(&database, "clients").await);
+
+    database.migrate_down(Some(u32::try_from(total).unwrap())).await.unwrap();
+    for table in TABLES {
+        assert!(!table_exists(&database, table).await, "{table} left behind by down");
+    }
+    assert!(database.migration_status().await.unwrap().iter().all(|m| !m.applied));
+
+    database.migrate_up(None).await.unwrap();
+    for table in TABLES {
+        assert!(table_exists(&database, table).await, "{table} missing after second up");
+    }
+    database.close().await;
+}
