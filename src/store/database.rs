@@ -25,13 +25,13 @@ impl Database {
     /// default works on a fresh clone.
     pub async fn connect(url: &Sensitive, max_connections: u32) -> Result<Self, StoreError> {
         let url = url.expose();
-        if let Some(path) = sqlite_path(url) {
-            if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
-                std::fs::create_dir_all(parent).map_err(|e| StoreError::Unavailable {
-                    backend: "database",
-                    detail: format!("cannot create {}: {e}", parent.display()),
-                })?;
-            }
+        if let Some(path) = sqlite_path(url)
+            && let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(parent).map_err(|e| StoreError::Unavailable {
+                backend: "database",
+                detail: format!("cannot create {}: {e}", parent.display()),
+            })?;
         }
         let mut options = ConnectOptions::new(url.to_owned());
         options

@@ -126,11 +126,11 @@ impl Drop for TestResources {
         let cleanup = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             runtime.block_on(async move {
-                if let Some((base, schema)) = postgres {
-                    if let Ok(db) = Database::connect(&base).await {
-                        let _ = db.execute_unprepared(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")).await;
-                        let _ = db.close().await;
-                    }
+                if let Some((base, schema)) = postgres
+                    && let Ok(db) = Database::connect(&base).await
+                {
+                    let _ = db.execute_unprepared(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")).await;
+                    let _ = db.close().await;
                 }
                 if let Some((url, prefix)) = redis {
                     delete_redis_prefix(&url, &prefix).await;
