@@ -17,6 +17,8 @@ use figment::{
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use crate::loopback::has_loopback_host;
+
 /// The validated configuration, passed to everything that needs it (never a global).
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -49,7 +51,7 @@ impl Issuer {
         }
         match url.scheme() {
             "https" => {}
-            "http" if is_loopback_host(&url) => {}
+            "http" if has_loopback_host(&url) => {}
             "http" => return Err("must use https unless the host is loopback".to_owned()),
             _ => return Err("must be an http(s) URL".to_owned()),
         }
@@ -68,15 +70,6 @@ impl Issuer {
 impl fmt::Display for Issuer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
-    }
-}
-
-fn is_loopback_host(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(domain)) => domain == "localhost",
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
     }
 }
 

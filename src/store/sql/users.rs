@@ -72,19 +72,23 @@ impl UserRepository {
 
     /// Returns whether a user was updated.
     pub async fn set_disabled(&self, id: UserId, disabled: bool, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        let result = users::Entity::update_many()
-            .col_expr(users::Column::Disabled, Expr::value(disabled))
-            .col_expr(users::Column::UpdatedAt, Expr::value(now))
-            .filter(users::Column::Id.eq(id.0))
-            .exec(&self.db)
-            .await?;
-        Ok(result.rows_affected == 1)
+        self.update_column(id, users::Column::Disabled, disabled.into(), now).await
     }
 
     /// Returns whether a user was updated.
     pub async fn set_password_hash(&self, id: UserId, hash: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        self.update_column(id, users::Column::PasswordHash, hash.into(), now).await
+    }
+
+    async fn update_column(
+        &self,
+        id: UserId,
+        column: users::Column,
+        value: sea_orm::Value,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
         let result = users::Entity::update_many()
-            .col_expr(users::Column::PasswordHash, Expr::value(hash))
+            .col_expr(column, Expr::value(value))
             .col_expr(users::Column::UpdatedAt, Expr::value(now))
             .filter(users::Column::Id.eq(id.0))
             .exec(&self.db)
