@@ -113,8 +113,8 @@ fn alg_confusion_is_refused() {
     let body = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims(300)).unwrap());
 
     let hs_header = URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"HS256","kid":"{}"}}"#, rsa.kid()));
-    let mac = ring::hmac::sign(
-        &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, rsa.public_jwk().to_json().as_bytes()),
+    let mac = ::ring::hmac::sign(
+        &::ring::hmac::Key::new(::ring::hmac::HMAC_SHA256, rsa.public_jwk().to_json().as_bytes()),
         format!("{hs_header}.{body}").as_bytes(),
     );
     let hs = format!("{hs_header}.{body}.{}", URL_SAFE_NO_PAD.encode(mac.as_ref()));

@@ -16,10 +16,16 @@ mod jwk;
 mod jws;
 mod key;
 mod opaque;
+mod record;
+mod ring;
+mod rotation;
 mod seal;
+mod store;
 
 #[cfg(test)]
 mod jose_tests;
+#[cfg(test)]
+mod ring_tests;
 
 pub use alg::{ContentEncryptionAlg, KeyAlg, KeyEncryptionAlg, KeyUse, SigningAlg};
 pub use error::{KeyError, Result};
@@ -31,4 +37,8 @@ pub use jwk::{Jwks, PublicJwk};
 pub use jws::{SigningKey, Validation, VerifiedJws, VerifyingKey, sign_jws, sign_jwt, verify_jws, verify_jwt};
 pub use key::PrivateKey;
 pub use opaque::{OpaqueSecret, SecretDigest, random_id};
+pub use record::{KeyRecord, KeyState, Transition};
+pub use ring::{KeyRing, RotationOutcome, jwks_json};
+pub use rotation::{Change, RotationPolicy, plan_rotation};
 pub use seal::{Kek, open, seal};
+pub use store::{KeyStore, MemoryKeyStore};
