@@ -11,8 +11,10 @@ use serde_json::Value;
 use crate::alg::{KeyAlg, KeyEncryptionAlg, SigningAlg};
 use crate::error::{KeyError, Result};
 
-/// A public JWK of type RSA, EC or OKP. Members serialize in a fixed order.
+/// A public JWK of type RSA, EC or OKP. Members serialize in a fixed order; deserializing
+/// validates like [`PublicJwk::from_json`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "RawJwk")]
 pub struct PublicJwk {
     kty: String,
     #[serde(rename = "use", default, skip_serializing_if = "Option::is_none")]
@@ -33,19 +35,48 @@ pub struct PublicJwk {
     e: Option<String>,
 }
 
+/// The unvalidated wire form of [`PublicJwk`]: the same members, nothing private.
+#[derive(Deserialize)]
+struct RawJwk {
+    kty: String,
+    #[serde(rename = "use", default)]
+    key_use: Option<String>,
+    #[serde(default)]
+    alg: Option<String>,
+    #[serde(default)]
+    kid: Option<String>,
+    #[serde(default)]
+    crv: Option<String>,
+    #[serde(default)]
+    x: Option<String>,
+    #[serde(default)]
+    y: Option<String>,
+    #[serde(default)]
+    n: Option<String>,
+    #[serde(default)]
+    e: Option<String>,
+}
+
+impl TryFrom<RawJwk> for PublicJwk {
+    type Error = KeyError;
+
+    fn try_from(r: RawJwk) -> Result<Self> {
+        let jwk =
+            Self { kty: r.kty, key_use: r.key_use, alg: r.alg, kid: r.kid, crv: r.crv, x: r.x, y: r.y, n: r.n, e: r.e };
+        jwk.thumbprint()?;
+        Ok(jwk)
+    }
+}
+
 impl PublicJwk {
     /// Parses one JWK, keeping only public members; fails on an unsupported `kty` or a missing
     /// required member (RFC 7518 §6).
     pub fn from_json(json: &str) -> Result<Self> {
-        let jwk: Self = serde_json::from_str(json).map_err(|e| KeyError::InvalidKey(e.to_string()))?;
-        jwk.validate()?;
-        Ok(jwk)
+        serde_json::from_str(json).map_err(|e| KeyError::InvalidKey(e.to_string()))
     }
 
     pub fn from_value(value: Value) -> Result<Self> {
-        let jwk: Self = serde_json::from_value(value).map_err(|e| KeyError::InvalidKey(e.to_string()))?;
-        jwk.validate()?;
-        Ok(jwk)
+        serde_json::from_value(value).map_err(|e| KeyError::InvalidKey(e.to_string()))
     }
 
     pub fn to_json(&self) -> String {
@@ -134,14 +165,10 @@ impl PublicJwk {
             _ => Err(KeyError::InvalidKey("not a JSON object".into())),
         }
     }
-
-    fn validate(&self) -> Result<()> {
-        self.thumbprint().map(|_| ())
-    }
 }
 
-/// A JWK Set (RFC 7517 §5), e.g. a client's registered `jwks`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// A JWK Set (RFC 7517 §5), e.g. a client's registered `jwks`. Parse with [`Jwks::from_json`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Jwks {
     pub keys: Vec<PublicJwk>,
 }
@@ -207,6 +234,14 @@ mod tests {
         let set = Jwks::from_json(&json).unwrap();
         assert_eq!(set.keys.len(), 1);
         assert_eq!(set.keys[0].kid(), Some("2011-04-29"));
+    }
+
+    #[test]
+    fn deserializing_validates_required_members() {
+        let no_y = r#"{"kty":"EC","crv":"P-256","x":"Ze2loSV3wrroKUN_4zhwGhCqo3Xhu1td4QjeQ5wIVR0"}"#;
+        assert!(PublicJwk::from_json(no_y).is_err());
+        assert!(serde_json::from_str::<PublicJwk>(no_y).is_err());
+        assert!(serde_json::from_str::<PublicJwk>(r#"{"kty":"oct","k":"AAAA"}"#).is_err());
     }
 
     #[test]
