@@ -120,7 +120,7 @@ fn alg_confusion_is_refused() {
     let hs = format!("{hs_header}.{body}.{}", URL_SAFE_NO_PAD.encode(mac.as_ref()));
     assert!(matches!(verify_jwt(&hs, &keys, &v), Err(KeyError::UnsupportedAlgorithm(_))));
 
-    // A PS256 signature made with the same RSA private key, presented under the RS256 key's kid.
+    // A PS256 token refused when only RS256 is allowed, and refused under the RS256-bound kid.
     let pss = PrivateKey::generate(SigningAlg::PS256.into()).unwrap().signing_key().unwrap();
     let ps_token = sign_jwt(&pss, None, &claims(300)).unwrap();
     let ps_keys = verifiers(&[&pss]);
