@@ -14,10 +14,11 @@ use crate::{
     clock::{Clock, SystemClock},
     config::Config,
     http,
+    keyring::{KeyRingService, load_kek},
     oauth::ClientRegistry,
     store::{
         self, Database, ShortLivedStore,
-        sql::{ClientRepository, UserRepository},
+        sql::{ClientRepository, SqlKeyStore, UserRepository},
     },
 };
 
@@ -32,6 +33,7 @@ pub struct AppState {
     pub short_lived: Arc<dyn ShortLivedStore>,
     pub accounts: Accounts,
     pub clients: ClientRegistry,
+    pub keys: Arc<KeyRingService>,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -47,19 +49,30 @@ impl ReadinessReport {
 }
 
 impl AppState {
-    /// Connects to the database and prepares the short-lived store. Does not migrate.
-    pub async fn connect(config: Config) -> anyhow::Result<Self> {
+    /// Connects to the database (migrating it), prepares the short-lived store and loads the
+    /// key ring.
+    pub async fn start(config: Config) -> anyhow::Result<Self> {
+        Self::start_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// [`AppState::start`] with a given clock (tests drive rotation and expiry with a fixed one).
+    pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         let database = Database::connect(&config.database_url, config.database_max_connections)
             .await
             .context("FERRID_DATABASE_URL: cannot open the database")?;
+        database.migrate_up(None).await.context("database migration failed")?;
         let short_lived = store::short_lived::connect(config.redis_url.as_ref(), &config.redis_prefix)
             .context("FERRID_REDIS_URL: cannot prepare the Redis client")?;
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let hasher = PasswordHasher::new(config.password_hashing).context("invalid argon2 parameters")?;
         let connection = database.connection().clone();
+        let kek = load_kek(config.key_ring.kek.as_ref(), &config.data_dir)?;
+        let keys =
+            KeyRingService::start(Arc::new(SqlKeyStore::new(connection.clone())), kek, &config.key_ring, clock.clone())
+                .await?;
         Ok(Self {
             accounts: Accounts::new(UserRepository::new(connection.clone()), hasher, clock.clone()),
             clients: ClientRegistry::new(ClientRepository::new(connection), clock.clone()),
+            keys: Arc::new(keys),
             config: Arc::new(config),
             database,
             short_lived,
@@ -112,10 +125,13 @@ impl BoundServer {
     /// configured grace period).
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         let grace = self.state.config.shutdown_grace;
-        Server::new_with_acceptor(self.acceptor)
+        let refresher = self.state.keys.clone().spawn_refresher(self.state.config.key_ring.refresh_every);
+        let served = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(http::endpoint(self.state), shutdown, Some(grace))
             .await
-            .context("the HTTP server stopped with an error")
+            .context("the HTTP server stopped with an error");
+        refresher.abort();
+        served
     }
 }
 
@@ -123,8 +139,7 @@ impl BoundServer {
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let bind = config.bind;
     let issuer = config.issuer.clone();
-    let state = AppState::connect(config).await?;
-    state.database.migrate_up(None).await.context("database migration failed")?;
+    let state = AppState::start(config).await?;
     let database = state.database.clone();
     let server = BoundServer::bind(state, bind).await?;
     tracing::info!(address = %bind, %issuer, "ferrid is listening");

@@ -14,6 +14,7 @@ use figment::{
     Figment,
     providers::{Env, Format, Toml},
 };
+use keys::{KeyAlg, KeyEncryptionAlg, SigningAlg};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
@@ -35,6 +36,25 @@ pub struct Config {
     pub password_hashing: PasswordHashing,
     pub shutdown_grace: Duration,
     pub database_max_connections: u32,
+    pub key_ring: KeyRingSettings,
+}
+
+/// How the key ring is protected and rotated (DESIGN §6, §7.6).
+#[derive(Clone, Debug)]
+pub struct KeyRingSettings {
+    /// `FERRID_KEK`; when absent the embedded default keeps a generated KEK in the data folder.
+    pub kek: Option<Sensitive>,
+    /// Algorithms that always have an active key.
+    pub algs: Vec<KeyAlg>,
+    pub rotate_every: Duration,
+    /// How long a new key is published before it signs; never shorter than `jwks_max_age`.
+    pub publish_ahead: Duration,
+    /// How long a retired key stays published: the longest lifetime of a token it signed.
+    pub retain_retired: Duration,
+    /// How often every node re-reads the ring (and rotates when due).
+    pub refresh_every: Duration,
+    /// `Cache-Control: max-age` of /jwks.
+    pub jwks_max_age: Duration,
 }
 
 /// The issuer identifier (OIDC Core §2, `iss`): an absolute https URL — or http on a loopback
@@ -126,6 +146,13 @@ pub struct RawConfig {
     pub argon2_parallelism: Option<String>,
     pub shutdown_grace_secs: Option<String>,
     pub database_max_connections: Option<String>,
+    pub kek: Option<String>,
+    pub key_algs: Option<String>,
+    pub key_rotation_days: Option<String>,
+    pub key_publish_ahead_secs: Option<String>,
+    pub key_retain_retired_secs: Option<String>,
+    pub key_refresh_secs: Option<String>,
+    pub jwks_max_age_secs: Option<String>,
 }
 
 /// A configuration error: the variable and what is wrong with it.
@@ -164,7 +191,7 @@ impl Config {
 }
 
 impl RawConfig {
-    const KEYS: [&'static str; 14] = [
+    const KEYS: [&'static str; 21] = [
         "issuer",
         "bind",
         "data_dir",
@@ -179,6 +206,13 @@ impl RawConfig {
         "argon2_parallelism",
         "shutdown_grace_secs",
         "database_max_connections",
+        "kek",
+        "key_algs",
+        "key_rotation_days",
+        "key_publish_ahead_secs",
+        "key_retain_retired_secs",
+        "key_refresh_secs",
+        "jwks_max_age_secs",
     ];
 
     /// Builds a raw configuration from `(VARIABLE, value)` pairs without touching the process
@@ -197,6 +231,7 @@ impl RawConfig {
     }
 
     pub fn validate(self) -> Result<Config, ConfigError> {
+        let key_ring = self.key_ring_settings()?;
         let issuer = Issuer::parse(self.issuer.as_deref().unwrap_or("http://localhost:8080"))
             .map_err(|problem| invalid("ISSUER", problem))?;
         let bind =
@@ -237,7 +272,52 @@ impl RawConfig {
             password_hashing,
             shutdown_grace,
             database_max_connections,
+            key_ring,
         })
+    }
+
+    fn key_ring_settings(&self) -> Result<KeyRingSettings, ConfigError> {
+        let algs = match self.key_algs.as_deref() {
+            None => SigningAlg::ALL
+                .into_iter()
+                .map(KeyAlg::Signing)
+                .chain(KeyEncryptionAlg::ALL.into_iter().map(KeyAlg::Encryption))
+                .collect(),
+            Some(list) => list
+                .split([',', ' '])
+                .filter(|alg| !alg.is_empty())
+                .map(|alg| {
+                    alg.parse::<KeyAlg>().map_err(|_| invalid("KEY_ALGS", format!("unsupported algorithm {alg:?}")))
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        };
+        if !algs.contains(&KeyAlg::Signing(SigningAlg::RS256)) {
+            return Err(invalid("KEY_ALGS", "must include RS256, the algorithm every OIDC client accepts"));
+        }
+        let secs = |variable, value: &Option<String>, default, max| {
+            number(variable, value.clone(), default, 1..=max).map(|n| Duration::from_secs(n.into()))
+        };
+        let settings = KeyRingSettings {
+            kek: self.kek.clone().filter(|k| !k.is_empty()).map(Sensitive::new),
+            algs,
+            rotate_every: Duration::from_secs(
+                u64::from(number("KEY_ROTATION_DAYS", self.key_rotation_days.clone(), 30, 1..=3650)?) * 86_400,
+            ),
+            publish_ahead: secs("KEY_PUBLISH_AHEAD_SECS", &self.key_publish_ahead_secs, 86_400, 30 * 86_400)?,
+            retain_retired: secs("KEY_RETAIN_RETIRED_SECS", &self.key_retain_retired_secs, 86_400, 365 * 86_400)?,
+            refresh_every: secs("KEY_REFRESH_SECS", &self.key_refresh_secs, 60, 3_600)?,
+            jwks_max_age: secs("JWKS_MAX_AGE_SECS", &self.jwks_max_age_secs, 3_600, 86_400)?,
+        };
+        if settings.publish_ahead < settings.jwks_max_age {
+            return Err(invalid(
+                "KEY_PUBLISH_AHEAD_SECS",
+                "must be at least FERRID_JWKS_MAX_AGE_SECS, so caches hold a key before it signs",
+            ));
+        }
+        if settings.publish_ahead >= settings.rotate_every {
+            return Err(invalid("KEY_PUBLISH_AHEAD_SECS", "must be shorter than the rotation period"));
+        }
+        Ok(settings)
     }
 }
 
@@ -347,8 +427,26 @@ mod tests {
     }
 
     #[test]
+    fn key_ring_settings_are_consistent() {
+        let config = validate(&[]).unwrap();
+        assert_eq!(config.key_ring.algs.len(), 7, "every signing and encryption algorithm by default");
+        assert!(config.key_ring.publish_ahead >= config.key_ring.jwks_max_age);
+        let config = validate(&[("FERRID_KEY_ALGS", "RS256, ES256")]).unwrap();
+        assert_eq!(config.key_ring.algs.len(), 2);
+        assert!(validate(&[("FERRID_KEY_ALGS", "ES256")]).unwrap_err().starts_with("FERRID_KEY_ALGS: "));
+        assert!(validate(&[("FERRID_KEY_ALGS", "RS256,HS256")]).unwrap_err().starts_with("FERRID_KEY_ALGS: "));
+        assert!(
+            validate(&[("FERRID_KEY_PUBLISH_AHEAD_SECS", "60")])
+                .unwrap_err()
+                .starts_with("FERRID_KEY_PUBLISH_AHEAD_SECS: ")
+        );
+    }
+
+    #[test]
     fn secrets_in_urls_are_not_printed() {
-        let config = validate(&[("FERRID_DATABASE_URL", "postgres://u:hunter2@db/ferrid")]).unwrap();
+        let config =
+            validate(&[("FERRID_DATABASE_URL", "postgres://u:hunter2@db/ferrid"), ("FERRID_KEK", "hunter3")]).unwrap();
         assert!(!format!("{config:?}").contains("hunter2"));
+        assert!(!format!("{config:?}").contains("hunter3"));
     }
 }

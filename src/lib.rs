@@ -8,6 +8,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod http;
+pub mod keyring;
 pub mod loopback;
 pub mod oauth;
 pub mod store;

@@ -4,6 +4,7 @@
 pub mod clients;
 pub mod group_permissions;
 pub mod groups;
+pub mod key_ring;
 pub mod permissions;
 pub mod roles;
 pub mod user_groups;

@@ -20,6 +20,7 @@ const SLOW: u32 = 300;
 const FAST: u32 = 2_000;
 
 fn main() -> Result<(), KeyError> {
+    #[allow(clippy::disallowed_methods)] // a benchmark program, not domain code
     let now = Utc::now();
     let claims: Map<String, Value> = json!({
         "iss": "https://ferrid.example", "sub": "248289761001", "aud": "s6BhdRkqt3", "scope": "openid profile",

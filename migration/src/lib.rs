@@ -9,6 +9,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261124_000001_create_users;
 mod m20261124_000002_create_clients;
 mod m20261124_000003_create_access_control;
+mod m20261124_000004_create_key_ring;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000001_create_users::Migration),
             Box::new(m20261124_000002_create_clients::Migration),
             Box::new(m20261124_000003_create_access_control::Migration),
+            Box::new(m20261124_000004_create_key_ring::Migration),
         ]
     }
 }

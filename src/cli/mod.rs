@@ -3,6 +3,7 @@
 //! the machine through `ps`).
 
 mod client;
+mod keys;
 mod migrate;
 mod user;
 
@@ -33,6 +34,9 @@ pub enum Command {
     /// Manage OAuth clients.
     #[command(subcommand)]
     Client(client::ClientCommand),
+    /// Inspect, rotate and revoke signing and encryption keys.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
     /// Print the OpenAPI document.
     Openapi,
 }
@@ -44,25 +48,20 @@ impl Command {
     }
 }
 
-/// Runs an administrative command. The schema is brought up to date first so that commands work
-/// on a fresh embedded database, as `serve` would.
+/// Runs a command. Administrative commands start the same state as `serve` (migrating the schema
+/// and loading the key ring), so they work on a fresh embedded database.
 pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
         Command::Serve => crate::app::serve(config).await,
         Command::Migrate(command) => migrate::run(command, config).await,
-        Command::User(command) => user::run(command, migrated_state(config).await?).await,
-        Command::Client(command) => client::run(command, migrated_state(config).await?).await,
+        Command::User(command) => user::run(command, AppState::start(config).await?).await,
+        Command::Client(command) => client::run(command, AppState::start(config).await?).await,
+        Command::Keys(command) => keys::run(command, AppState::start(config).await?).await,
         Command::Openapi => {
             println!("{}", crate::http::openapi_document());
             Ok(())
         }
     }
-}
-
-async fn migrated_state(config: Config) -> anyhow::Result<AppState> {
-    let state = AppState::connect(config).await?;
-    state.database.migrate_up(None).await.context("database migration failed")?;
-    Ok(state)
 }
 
 /// Reads a new password: twice from the terminal, or one line from piped stdin.

@@ -2,7 +2,9 @@
 //! This is the only module that imports poem.
 
 mod body_limit;
+mod cached_json;
 mod error;
+mod jwks;
 mod ops;
 mod request_context;
 
@@ -18,13 +20,13 @@ use crate::app::AppState;
 /// Request bodies larger than this are refused with 413 before a handler sees them.
 const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// Every API group; grows into a tuple as endpoints land.
-type Apis = ops::OperationsApi;
+/// Every API group, in the order Swagger shows them.
+type Apis = (jwks::JwksApi, ops::OperationsApi);
 
 /// The OpenAPI service: the single source of the document served at /openapi.json, shown at
 /// /swagger and committed under openapi/.
 pub fn api() -> OpenApiService<Apis, ()> {
-    OpenApiService::new(ops::OperationsApi, "ferrid", env!("CARGO_PKG_VERSION"))
+    OpenApiService::new((jwks::JwksApi, ops::OperationsApi), "ferrid", env!("CARGO_PKG_VERSION"))
         .description("ferrid — an OAuth 2.0 / OpenID Connect provider.")
         .license(poem_openapi::LicenseObject::new("Apache-2.0"))
 }

@@ -148,10 +148,51 @@ async fn user_administration(backend: Backend) {
     )
     .validate()
     .unwrap();
-    let state = ferrid::app::AppState::connect(config).await.unwrap();
+    let state = ferrid::app::AppState::start(config).await.unwrap();
     let user = state.accounts.find_by_email(&Email::parse("ANN.LEE@example.com").unwrap()).await.unwrap();
     assert!(!user.disabled && user.has_password && user.email_verified);
     state.database.close().await;
+}
+
+#[tokio::test]
+async fn keys_list_rotate_and_revoke_from_the_cli() {
+    let resources = TestResources::create(Backend::Embedded).await;
+    let env = [("FERRID_KEY_ALGS", "RS256,ES256")];
+    let run = |args: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ferrid"));
+        command.args(args).current_dir(&resources.data_dir);
+        for (key, value) in resources.env().into_iter().chain(env.map(|(k, v)| (k, v.to_owned()))) {
+            command.env(key, value);
+        }
+        stdout(&command.output().unwrap())
+    };
+    let active = |listing: &str, alg: &str| -> String {
+        listing
+            .lines()
+            .find(|l| l.split_whitespace().nth(1) == Some(alg) && l.split_whitespace().nth(3) == Some("active"))
+            .and_then(|l| l.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no active {alg} key in:\n{listing}"))
+            .to_owned()
+    };
+
+    let listing = run(&["keys", "list"]);
+    assert!(listing.starts_with("kid "), "{listing}");
+    let first = active(&listing, "RS256");
+    let es256 = active(&listing, "ES256");
+    // DESIGN §7.3: the CLI never prints private key material.
+    for private in ["\"d\"", "PRIVATE KEY", "\"p\""] {
+        assert!(!listing.contains(private));
+    }
+
+    let listing = run(&["keys", "rotate", "--alg", "RS256"]);
+    let second = active(&listing, "RS256");
+    assert_ne!(second, first);
+    assert_eq!(active(&listing, "ES256"), es256, "only the named algorithm rotates");
+    assert!(listing.lines().any(|l| l.starts_with(&first) && l.contains(" retired ")), "{listing}");
+
+    let listing = run(&["keys", "revoke", &first]);
+    assert!(listing.lines().any(|l| l.starts_with(&first) && l.contains(" revoked ")), "{listing}");
+    assert_eq!(active(&listing, "RS256"), second);
 }
 
 #[tokio::test]

@@ -3,9 +3,12 @@
 
 use std::{net::SocketAddr, path::PathBuf};
 
+use std::sync::Arc;
+
 use ferrid::{
     app::{AppState, BoundServer},
-    config::RawConfig,
+    clock::{Clock, SystemClock},
+    config::{Config, RawConfig},
 };
 use sea_orm::{ConnectionTrait, Database};
 use tokio::sync::oneshot;
@@ -60,7 +63,9 @@ pub struct TestResources {
     pub redis_prefix: String,
     pub data_dir: PathBuf,
     postgres: Option<(String, String)>,
-    _dir: tempfile::TempDir,
+    /// Only the original removes the database and keys; shared copies do not.
+    owner: bool,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl TestResources {
@@ -75,7 +80,8 @@ impl TestResources {
                 redis_prefix,
                 data_dir,
                 postgres: None,
-                _dir: dir,
+                owner: true,
+                _dir: Some(dir),
             },
             Backend::External => {
                 let base = std::env::var(TEST_DATABASE_URL).unwrap();
@@ -90,7 +96,8 @@ impl TestResources {
                     redis_prefix,
                     data_dir,
                     postgres: Some((base, schema)),
-                    _dir: dir,
+                    owner: true,
+                    _dir: Some(dir),
                 }
             }
         }
@@ -116,6 +123,9 @@ impl TestResources {
 
 impl Drop for TestResources {
     fn drop(&mut self) {
+        if !self.owner {
+            return;
+        }
         let postgres = self.postgres.take();
         let redis = self.redis_url.clone().map(|url| (url, self.redis_prefix.clone()));
         if postgres.is_none() && redis.is_none() {
@@ -159,7 +169,7 @@ pub struct TestApp {
     /// The admin handle: the same services the CLI uses.
     pub state: AppState,
     /// Kept alive for the test; dropping it removes the database and Redis keys.
-    _resources: TestResources,
+    resources: Option<TestResources>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -168,26 +178,54 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     spawn_app_with(backend, &[]).await
 }
 
-/// Starts ferrid with extra `FERRID_*` settings on top of the test resources.
+/// Starts ferrid with extra `FERRID_*` settings on top of fresh test resources.
 pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp {
-    let resources = TestResources::create(backend).await;
-    let env = resources.env();
-    let pairs = env
-        .iter()
-        .map(|(k, v)| (*k, v.as_str()))
-        .chain([("FERRID_BIND", "127.0.0.1:0"), ("FERRID_ISSUER", "http://127.0.0.1:8080")])
-        .chain(extra.iter().copied());
-    let config = RawConfig::from_pairs(pairs).validate().unwrap();
-    let state = AppState::connect(config).await.unwrap();
-    state.database.migrate_up(None).await.unwrap();
-    let server = BoundServer::bind(state.clone(), SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
+    start_app(TestResources::create(backend).await, extra, Arc::new(SystemClock)).await.unwrap()
+}
+
+/// Starts ferrid on existing resources (a restart, or a second node on the same stores) with a
+/// given clock; fails the way start-up fails (e.g. a wrong KEK).
+pub async fn start_app(
+    resources: TestResources,
+    extra: &[(&str, &str)],
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<TestApp> {
+    let config = resources.config(extra);
+    let state = AppState::start_with_clock(config, clock).await?;
+    let server = BoundServer::bind(state.clone(), SocketAddr::from(([127, 0, 0, 1], 0))).await?;
     let address = format!("http://{}", server.local_addr().unwrap());
     let (shutdown, stop) = oneshot::channel::<()>();
     let server = tokio::spawn(server.run(async move {
         let _ = stop.await;
     }));
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    TestApp { address, http, state, _resources: resources, shutdown: Some(shutdown), server: Some(server) }
+    Ok(TestApp { address, http, state, resources: Some(resources), shutdown: Some(shutdown), server: Some(server) })
+}
+
+impl TestResources {
+    /// The configuration ferrid gets on these resources, plus `extra` settings.
+    pub fn config(&self, extra: &[(&str, &str)]) -> Config {
+        let env = self.env();
+        let pairs = env
+            .iter()
+            .map(|(k, v)| (*k, v.as_str()))
+            .chain([("FERRID_BIND", "127.0.0.1:0"), ("FERRID_ISSUER", "http://127.0.0.1:8080")])
+            .chain(extra.iter().copied());
+        RawConfig::from_pairs(pairs).validate().unwrap()
+    }
+
+    /// A copy that points at the same database and Redis keys but does not remove them.
+    pub fn share(&self) -> TestResources {
+        TestResources {
+            database_url: self.database_url.clone(),
+            redis_url: self.redis_url.clone(),
+            redis_prefix: self.redis_prefix.clone(),
+            data_dir: self.data_dir.clone(),
+            postgres: None,
+            owner: false,
+            _dir: None,
+        }
+    }
 }
 
 impl TestApp {
@@ -199,14 +237,16 @@ impl TestApp {
         self.http.get(self.url(path)).send().await.unwrap()
     }
 
-    /// Stops the server gracefully and waits for it.
-    pub async fn stop(mut self) {
+    /// Stops the server gracefully and hands back its resources (for a restart).
+    pub async fn stop(mut self) -> TestResources {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
         if let Some(server) = self.server.take() {
             server.await.unwrap().unwrap();
         }
+        self.state.database.clone().close().await;
+        self.resources.take().unwrap()
     }
 }
 

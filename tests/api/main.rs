@@ -10,6 +10,8 @@ mod helpers;
 
 mod cli;
 mod health;
+mod jose_interop;
+mod key_ring;
 mod migrations;
 mod openapi;
 mod short_lived_store;

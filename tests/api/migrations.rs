@@ -21,8 +21,17 @@ async fn table_exists(database: &Database, table: &str) -> bool {
     connection.query_one_raw(Statement::from_string(backend, sql)).await.unwrap().is_some()
 }
 
-const TABLES: [&str; 8] =
-    ["users", "clients", "roles", "groups", "permissions", "user_roles", "user_groups", "group_permissions"];
+const TABLES: [&str; 9] = [
+    "users",
+    "clients",
+    "roles",
+    "groups",
+    "permissions",
+    "user_roles",
+    "user_groups",
+    "group_permissions",
+    "key_ring",
+];
 
 async fn migrations_go_up_down_and_up_again(backend: Backend) {
     let resources = TestResources::create(backend).await;
@@ -38,8 +47,8 @@ async fn migrations_go_up_down_and_up_again(backend: Backend) {
 
     // One step down removes only the newest migration's tables.
     database.migrate_down(Some(1)).await.unwrap();
-    assert!(!table_exists(&database, "group_permissions").await);
-    assert!(table_exists(&database, "clients").await);
+    assert!(!table_exists(&database, "key_ring").await);
+    assert!(table_exists(&database, "group_permissions").await);
 
     database.migrate_down(Some(u32::try_from(total).unwrap())).await.unwrap();
     for table in TABLES {

@@ -2,9 +2,11 @@
 //! SQLite and PostgreSQL.
 
 mod clients;
+mod key_ring;
 mod users;
 
 pub use clients::ClientRepository;
+pub use key_ring::SqlKeyStore;
 pub use users::UserRepository;
 
 use sea_orm::{DbErr, SqlErr};

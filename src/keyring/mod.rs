@@ -1,0 +1,153 @@
+//! The key ring as the server uses it: loaded at start-up (after proving the KEK opens the
+//! stored keys), rotated on schedule by whichever node gets there first, re-read by every node
+//! at a bounded interval, and published as a cached JWKS with an ETag.
+
+mod kek;
+
+use std::{
+    sync::{Arc, RwLock},
+    time::Duration,
+};
+
+use keys::{Kek, KeyAlg, KeyRing, KeyStore, RotationPolicy};
+use ring::digest;
+
+pub use kek::{KEK_FILE, KekError, load_kek};
+
+use crate::{clock::Clock, config::KeyRingSettings};
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyRingError {
+    #[error(transparent)]
+    Kek(#[from] KekError),
+    #[error(
+        "the key-encryption key does not open the stored keys; refusing to start (set FERRID_KEK to the KEK they were sealed with)"
+    )]
+    WrongKek,
+    #[error("key ring: {0}")]
+    Keys(keys::KeyError),
+}
+
+impl From<keys::KeyError> for KeyRingError {
+    fn from(error: keys::KeyError) -> Self {
+        match error {
+            keys::KeyError::WrongKek => Self::WrongKek,
+            other => Self::Keys(other),
+        }
+    }
+}
+
+/// The ring in use plus its JWKS document, built once per change of the ring.
+pub struct PublishedRing {
+    pub ring: KeyRing,
+    pub jwks: Arc<str>,
+    /// A strong ETag over the JWKS bytes (RFC 9110 §8.8.3), quoted.
+    pub etag: String,
+}
+
+impl PublishedRing {
+    fn new(ring: KeyRing) -> Self {
+        let jwks = keys::jwks_json(&ring);
+        let hash = digest::digest(&digest::SHA256, jwks.as_bytes());
+        let hex: String = hash.as_ref()[..16].iter().map(|b| format!("{b:02x}")).collect();
+        let etag = format!("\"{hex}\"");
+        Self { ring, jwks: jwks.into(), etag }
+    }
+}
+
+pub struct KeyRingService {
+    store: Arc<dyn KeyStore>,
+    kek: Kek,
+    policy: RotationPolicy,
+    clock: Arc<dyn Clock>,
+    current: RwLock<Arc<PublishedRing>>,
+}
+
+impl KeyRingService {
+    /// Loads the ring, refusing a KEK that does not open the stored keys before anything is
+    /// written, then creates or rotates whatever is due (on first start: one active key per
+    /// configured algorithm).
+    pub async fn start(
+        store: Arc<dyn KeyStore>,
+        kek: Kek,
+        settings: &KeyRingSettings,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, KeyRingError> {
+        KeyRing::from_store(store.as_ref(), &kek).await?;
+        let policy = policy(settings);
+        let outcome = KeyRing::rotate_if_due(store.as_ref(), &kek, clock.now(), &policy).await?;
+        for change in &outcome.applied {
+            tracing::info!(?change, "key ring changed");
+        }
+        let current = RwLock::new(Arc::new(PublishedRing::new(outcome.ring)));
+        Ok(Self { store, kek, policy, clock, current })
+    }
+
+    /// The ring as last loaded.
+    pub fn current(&self) -> Arc<PublishedRing> {
+        self.current.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    fn publish(&self, ring: KeyRing) -> bool {
+        let published = PublishedRing::new(ring);
+        let mut current = self.current.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let changed = current.ring.records() != published.ring.records();
+        if changed {
+            *current = Arc::new(published);
+        }
+        changed
+    }
+
+    /// Rotates if due and re-reads the ring; returns whether the ring this node uses changed.
+    pub async fn refresh(&self) -> Result<bool, KeyRingError> {
+        let outcome = KeyRing::rotate_if_due(self.store.as_ref(), &self.kek, self.clock.now(), &self.policy).await?;
+        for change in &outcome.applied {
+            tracing::info!(?change, "key ring rotated");
+        }
+        Ok(self.publish(outcome.ring))
+    }
+
+    /// Rotates `alg` now (operator request): the next key becomes active, the active one retires.
+    pub async fn rotate(&self, alg: KeyAlg) -> Result<(), KeyRingError> {
+        let outcome = KeyRing::rotate(self.store.as_ref(), &self.kek, alg, self.clock.now(), &self.policy).await?;
+        tracing::info!(alg = %alg, applied = outcome.applied.len(), "key rotated on request");
+        self.publish(outcome.ring);
+        Ok(())
+    }
+
+    /// Revokes `kid` at once: it leaves the JWKS and signs nothing more.
+    pub async fn revoke(&self, kid: &str) -> Result<(), KeyRingError> {
+        let outcome = KeyRing::revoke(self.store.as_ref(), &self.kek, kid, self.clock.now(), &self.policy).await?;
+        tracing::warn!(kid, "key revoked");
+        self.publish(outcome.ring);
+        Ok(())
+    }
+
+    /// Re-reads the ring every `every` until the returned task is aborted, so that every node
+    /// sees a rotation made by another within that bound.
+    pub fn spawn_refresher(self: Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            ticks.tick().await;
+            loop {
+                ticks.tick().await;
+                match self.refresh().await {
+                    Ok(true) => tracing::info!("key ring reloaded"),
+                    Ok(false) => {}
+                    Err(error) => tracing::warn!(%error, "key ring refresh failed; keeping the loaded ring"),
+                }
+            }
+        })
+    }
+}
+
+fn policy(settings: &KeyRingSettings) -> RotationPolicy {
+    let duration = |d: Duration| chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
+    RotationPolicy {
+        algs: settings.algs.clone(),
+        rotate_every: duration(settings.rotate_every),
+        publish_ahead: duration(settings.publish_ahead),
+        max_token_lifetime: duration(settings.retain_retired),
+    }
+}
