@@ -1,11 +1,20 @@
 //! OAuth 2.0 / OpenID Connect domain: clients today; grants, tokens and sessions as they land.
 //! Nothing here knows about HTTP or SQL.
 
+pub mod authorize;
 pub mod client;
+pub mod pkce;
 pub mod registry;
+pub mod scope;
 
+pub use authorize::{
+    AuthorizationRequest, AuthorizeError, AuthorizeErrorKind, ErrorRedirect, Prompt, PromptError, ResponseMode,
+    build_redirect, client_id_param, success_params, validate_authorization_request,
+};
 pub use client::{
     AccessTokenFormat, Client, ClientId, ClientMetadata, ClientType, GrantType, MetadataError, RedirectUri,
     TokenEndpointAuthMethod,
 };
+pub use pkce::{CodeChallenge, CodeVerifier, PkceError, verify_pkce};
 pub use registry::{ClientRegistry, RegistryError};
+pub use scope::{Scope, ScopeError};
