@@ -1,4 +1,5 @@
-//! OAuth 2.0 / OpenID Connect domain: clients today; grants, tokens and sessions as they land.
+//! OAuth 2.0 / OpenID Connect domain: clients, scopes, PKCE and authorization requests; grants,
+//! tokens and sessions as they land.
 //! Nothing here knows about HTTP or SQL.
 
 pub mod authorize;
