@@ -5,11 +5,13 @@
 mod kek;
 
 use std::{
+    future::Future,
     sync::{Arc, RwLock},
     time::Duration,
 };
 
-use keys::{Kek, KeyAlg, KeyRing, KeyStore, RotationPolicy};
+use chrono::{DateTime, Utc};
+use keys::{Kek, KeyAlg, KeyRing, KeyStore, RotationOutcome, RotationPolicy};
 use ring::digest;
 
 pub use kek::{KEK_FILE, KekError, load_kek};
@@ -57,7 +59,7 @@ impl PublishedRing {
 
 pub struct KeyRingService {
     store: Arc<dyn KeyStore>,
-    kek: Kek,
+    kek: Arc<Kek>,
     policy: RotationPolicy,
     clock: Arc<dyn Clock>,
     current: RwLock<Arc<PublishedRing>>,
@@ -80,7 +82,7 @@ impl KeyRingService {
             tracing::info!(?change, "key ring changed");
         }
         let current = RwLock::new(Arc::new(PublishedRing::new(outcome.ring)));
-        Ok(Self { store, kek, policy, clock, current })
+        Ok(Self { store, kek: Arc::new(kek), policy, clock, current })
     }
 
     /// The ring as last loaded.
@@ -98,26 +100,53 @@ impl KeyRingService {
         changed
     }
 
+    /// Runs a ring operation on the blocking pool: generating a key (RSA especially) takes tens
+    /// of milliseconds and must not stall the workers serving requests.
+    async fn off_the_request_path<F, Fut>(&self, operation: F) -> Result<RotationOutcome, KeyRingError>
+    where
+        F: FnOnce(Arc<dyn KeyStore>, Arc<Kek>, RotationPolicy, DateTime<Utc>) -> Fut + Send + 'static,
+        Fut: Future<Output = keys::Result<RotationOutcome>>,
+    {
+        let (store, kek, policy, now) = (self.store.clone(), self.kek.clone(), self.policy.clone(), self.clock.now());
+        let runtime = tokio::runtime::Handle::current();
+        let outcome = tokio::task::spawn_blocking(move || runtime.block_on(operation(store, kek, policy, now)))
+            .await
+            .map_err(|e| KeyRingError::Keys(keys::KeyError::Crypto(e.to_string())))??;
+        for change in &outcome.applied {
+            tracing::info!(?change, "key ring changed");
+        }
+        Ok(outcome)
+    }
+
     /// Rotates if due and re-reads the ring; returns whether the ring this node uses changed.
     pub async fn refresh(&self) -> Result<bool, KeyRingError> {
-        let outcome = KeyRing::rotate_if_due(self.store.as_ref(), &self.kek, self.clock.now(), &self.policy).await?;
-        for change in &outcome.applied {
-            tracing::info!(?change, "key ring rotated");
-        }
+        let outcome = self
+            .off_the_request_path(|store, kek, policy, now| async move {
+                KeyRing::rotate_if_due(store.as_ref(), &kek, now, &policy).await
+            })
+            .await?;
         Ok(self.publish(outcome.ring))
     }
 
     /// Rotates `alg` now (operator request): the next key becomes active, the active one retires.
     pub async fn rotate(&self, alg: KeyAlg) -> Result<(), KeyRingError> {
-        let outcome = KeyRing::rotate(self.store.as_ref(), &self.kek, alg, self.clock.now(), &self.policy).await?;
-        tracing::info!(alg = %alg, applied = outcome.applied.len(), "key rotated on request");
+        let outcome = self
+            .off_the_request_path(move |store, kek, policy, now| async move {
+                KeyRing::rotate(store.as_ref(), &kek, alg, now, &policy).await
+            })
+            .await?;
         self.publish(outcome.ring);
         Ok(())
     }
 
     /// Revokes `kid` at once: it leaves the JWKS and signs nothing more.
     pub async fn revoke(&self, kid: &str) -> Result<(), KeyRingError> {
-        let outcome = KeyRing::revoke(self.store.as_ref(), &self.kek, kid, self.clock.now(), &self.policy).await?;
+        let kid_owned = kid.to_owned();
+        let outcome = self
+            .off_the_request_path(move |store, kek, policy, now| async move {
+                KeyRing::revoke(store.as_ref(), &kek, &kid_owned, now, &policy).await
+            })
+            .await?;
         tracing::warn!(kid, "key revoked");
         self.publish(outcome.ring);
         Ok(())
