@@ -2,11 +2,14 @@
 //! to domain types, and they never appear on the wire.
 
 pub mod clients;
+pub mod consents;
 pub mod group_permissions;
 pub mod groups;
 pub mod key_ring;
 pub mod permissions;
+pub mod refresh_tokens;
 pub mod roles;
+pub mod sessions;
 pub mod user_groups;
 pub mod user_roles;
 pub mod users;

@@ -10,6 +10,7 @@ mod m20261124_000001_create_users;
 mod m20261124_000002_create_clients;
 mod m20261124_000003_create_access_control;
 mod m20261124_000004_create_key_ring;
+mod m20261124_000005_create_sessions_and_grants;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000002_create_clients::Migration),
             Box::new(m20261124_000003_create_access_control::Migration),
             Box::new(m20261124_000004_create_key_ring::Migration),
+            Box::new(m20261124_000005_create_sessions_and_grants::Migration),
         ]
     }
 }

@@ -21,7 +21,7 @@ async fn table_exists(database: &Database, table: &str) -> bool {
     connection.query_one_raw(Statement::from_string(backend, sql)).await.unwrap().is_some()
 }
 
-const TABLES: [&str; 9] = [
+const TABLES: [&str; 12] = [
     "users",
     "clients",
     "roles",
@@ -31,6 +31,9 @@ const TABLES: [&str; 9] = [
     "user_groups",
     "group_permissions",
     "key_ring",
+    "sessions",
+    "consents",
+    "refresh_tokens",
 ];
 
 async fn migrations_go_up_down_and_up_again(backend: Backend) {
@@ -47,8 +50,8 @@ async fn migrations_go_up_down_and_up_again(backend: Backend) {
 
     // One step down removes only the newest migration's tables.
     database.migrate_down(Some(1)).await.unwrap();
-    assert!(!table_exists(&database, "key_ring").await);
-    assert!(table_exists(&database, "group_permissions").await);
+    assert!(!table_exists(&database, "refresh_tokens").await);
+    assert!(table_exists(&database, "key_ring").await);
 
     database.migrate_down(Some(u32::try_from(total).unwrap())).await.unwrap();
     for table in TABLES {
