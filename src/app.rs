@@ -18,7 +18,7 @@ use crate::{
     oauth::ClientRegistry,
     store::{
         self, Database, ShortLivedStore,
-        sql::{ClientRepository, SqlKeyStore, UserRepository},
+        sql::{ClientRepository, ConsentRepository, SessionRepository, SqlKeyStore, UserRepository},
     },
 };
 
@@ -34,6 +34,8 @@ pub struct AppState {
     pub accounts: Accounts,
     pub clients: ClientRegistry,
     pub keys: Arc<KeyRingService>,
+    pub sessions: SessionRepository,
+    pub consents: ConsentRepository,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -71,7 +73,9 @@ impl AppState {
                 .await?;
         Ok(Self {
             accounts: Accounts::new(UserRepository::new(connection.clone()), hasher, clock.clone()),
-            clients: ClientRegistry::new(ClientRepository::new(connection), clock.clone()),
+            clients: ClientRegistry::new(ClientRepository::new(connection.clone()), clock.clone()),
+            sessions: SessionRepository::new(connection.clone()),
+            consents: ConsentRepository::new(connection),
             keys: Arc::new(keys),
             config: Arc::new(config),
             database,

@@ -26,6 +26,7 @@ pub struct Model {
     pub access_token_lifetime_secs: i32,
     pub id_token_lifetime_secs: i32,
     pub refresh_token_lifetime_secs: i32,
+    pub first_party: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -11,6 +11,7 @@ mod m20261124_000002_create_clients;
 mod m20261124_000003_create_access_control;
 mod m20261124_000004_create_key_ring;
 mod m20261124_000005_create_sessions_and_grants;
+mod m20261124_000006_add_client_first_party;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000003_create_access_control::Migration),
             Box::new(m20261124_000004_create_key_ring::Migration),
             Box::new(m20261124_000005_create_sessions_and_grants::Migration),
+            Box::new(m20261124_000006_add_client_first_party::Migration),
         ]
     }
 }

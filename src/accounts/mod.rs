@@ -22,6 +22,9 @@ pub enum AccountError {
     EmailTaken,
     #[error("no such user")]
     NotFound,
+    /// Wrong email or password, or a disabled account: deliberately one answer (DESIGN §7.2).
+    #[error("wrong email or password")]
+    InvalidCredentials,
     #[error(transparent)]
     Password(#[from] PasswordError),
     #[error(transparent)]
@@ -57,6 +60,28 @@ impl Accounts {
             None => None,
         };
         Ok(self.users.insert(&new, password_hash.as_deref(), true, self.clock.now()).await?)
+    }
+
+    /// Checks an email and password. Takes the same time whether or not the account exists, is
+    /// disabled or has a password, so the answer reveals nothing but "wrong email or password".
+    pub async fn authenticate(&self, email: &str, password: Password) -> Result<User, AccountError> {
+        let found = match Email::parse(email) {
+            Ok(email) => self.users.find_credentials(&email).await?,
+            Err(_) => None,
+        };
+        let (user, hash) = match found {
+            Some((user, Some(hash))) => (Some(user), hash),
+            _ => (None, self.hasher.decoy_hash().to_owned()),
+        };
+        let verified = self.hasher.verify(password, hash).await;
+        match user {
+            Some(user) if verified && !user.disabled => Ok(user),
+            _ => Err(AccountError::InvalidCredentials),
+        }
+    }
+
+    pub async fn find(&self, id: UserId) -> Result<User, AccountError> {
+        self.users.find(id).await?.ok_or(AccountError::NotFound)
     }
 
     pub async fn list_users(&self, offset: u64, limit: u64) -> Result<Vec<User>, AccountError> {

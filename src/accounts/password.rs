@@ -39,13 +39,24 @@ pub enum PasswordError {
 #[derive(Clone, Debug)]
 pub struct PasswordHasher {
     params: Params,
+    /// A hash of a random password with the configured cost, verified when an account does not
+    /// exist so that sign-in takes the same time either way.
+    decoy: std::sync::Arc<str>,
 }
 
 impl PasswordHasher {
     pub fn new(cost: PasswordHashing) -> Result<Self, PasswordError> {
         let params = Params::new(cost.memory_kib, cost.iterations, cost.parallelism, None)
             .map_err(|e| PasswordError::Hashing(e.to_string()))?;
-        Ok(Self { params })
+        let decoy = Self::argon2(params.clone())
+            .hash_password(keys::random_id(32).as_bytes())
+            .map_err(|e| PasswordError::Hashing(e.to_string()))?
+            .to_string();
+        Ok(Self { params, decoy: decoy.into() })
+    }
+
+    pub fn decoy_hash(&self) -> &str {
+        &self.decoy
     }
 
     fn argon2(params: Params) -> Argon2<'static> {

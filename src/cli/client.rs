@@ -30,6 +30,9 @@ pub enum ClientCommand {
         /// client_secret_basic (default), client_secret_post or private_key_jwt.
         #[arg(long)]
         auth_method: Option<String>,
+        /// The operator's own application: its users are not asked to consent.
+        #[arg(long)]
+        first_party: bool,
     },
     /// List clients.
     List {
@@ -63,9 +66,11 @@ pub async fn run(command: ClientCommand, state: AppState) -> anyhow::Result<()> 
             grant_types,
             scopes,
             auth_method,
+            first_party,
         } => {
             let client_type = if public { ClientType::Public } else { ClientType::Confidential };
             let mut metadata = ClientMetadata::new(name, client_type);
+            metadata.first_party = first_party;
             metadata.redirect_uris = redirect_uris(&redirects)?;
             metadata.post_logout_redirect_uris = redirect_uris(&post_logout_redirect_uris)?;
             if !grant_types.is_empty() {
@@ -118,6 +123,7 @@ fn print_client(client: &Client) {
     println!("grant_types: {}", join(m.grant_types.iter().map(|g| g.as_str()).collect()));
     println!("scope: {}", m.allowed_scopes.join(" "));
     println!("require_pkce: {}", m.require_pkce);
+    println!("first_party: {}", m.first_party);
     println!("id_token_signed_response_alg: {}", m.id_token_signed_response_alg);
     println!("access_token_format: {}", m.access_token_format);
     println!("created_at: {}", client.created_at.to_rfc3339());

@@ -1,15 +1,18 @@
 //! The HTTP surface (poem). Handlers are thin: extract, call the domain, map the result.
 //! This is the only module that imports poem.
 
+mod authorize;
 mod body_limit;
 mod cached_json;
+mod cookies;
 mod error;
 mod jwks;
 mod ops;
+mod pages;
 mod request_context;
 
 use body_limit::BodyLimit;
-use poem::{Endpoint, EndpointExt, Route};
+use poem::{Endpoint, EndpointExt, Route, get};
 use poem_openapi::OpenApiService;
 
 pub use error::ErrorBody;
@@ -18,7 +21,7 @@ use request_context::RequestContext;
 use crate::app::AppState;
 
 /// Request bodies larger than this are refused with 413 before a handler sees them.
-const MAX_BODY_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// Every API group, in the order Swagger shows them.
 type Apis = (jwks::JwksApi, ops::OperationsApi);
@@ -42,6 +45,10 @@ pub fn endpoint(state: AppState) -> impl Endpoint {
     Route::new()
         .at("/openapi.json", api.spec_endpoint())
         .nest("/swagger", api.swagger_ui())
+        .at("/authorize", get(authorize::authorize_get).post(authorize::authorize_post))
+        .at("/authorize/resume", get(authorize::resume))
+        .at("/login", get(authorize::login_page).post(authorize::login_submit))
+        .at("/consent", get(authorize::consent_page).post(authorize::consent_submit))
         .nest("/", api)
         .with(BodyLimit(MAX_BODY_BYTES))
         .data(state)

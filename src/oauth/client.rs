@@ -162,6 +162,8 @@ pub struct ClientMetadata {
     pub access_token_lifetime_secs: u32,
     pub id_token_lifetime_secs: u32,
     pub refresh_token_lifetime_secs: u32,
+    /// The operator's own application: users are not asked to consent.
+    pub first_party: bool,
 }
 
 impl ClientMetadata {
@@ -192,6 +194,7 @@ impl ClientMetadata {
             access_token_lifetime_secs: 900,
             id_token_lifetime_secs: 3600,
             refresh_token_lifetime_secs: 30 * 24 * 3600,
+            first_party: false,
         }
     }
 

@@ -4,9 +4,16 @@
 
 pub mod authorize;
 pub mod client;
+pub mod code;
+pub mod consent;
+pub mod flow;
+pub mod interaction;
+pub mod pending;
 pub mod pkce;
 pub mod registry;
 pub mod scope;
+pub mod session;
+pub mod tokens;
 
 pub use authorize::{
     AuthorizationRequest, AuthorizeError, AuthorizeErrorKind, ErrorRedirect, Prompt, PromptError, ResponseMode,

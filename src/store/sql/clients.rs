@@ -45,6 +45,7 @@ impl ClientRepository {
             access_token_lifetime_secs: Set(seconds(m.access_token_lifetime_secs)?),
             id_token_lifetime_secs: Set(seconds(m.id_token_lifetime_secs)?),
             refresh_token_lifetime_secs: Set(seconds(m.refresh_token_lifetime_secs)?),
+            first_party: Set(m.first_party),
             created_at: Set(client.created_at),
             updated_at: Set(client.updated_at),
         }
@@ -124,6 +125,7 @@ fn to_domain(model: clients::Model) -> Result<Client, StoreError> {
             access_token_lifetime_secs: lifetime(model.access_token_lifetime_secs)?,
             id_token_lifetime_secs: lifetime(model.id_token_lifetime_secs)?,
             refresh_token_lifetime_secs: lifetime(model.refresh_token_lifetime_secs)?,
+            first_party: model.first_party,
         },
         created_at: model.created_at,
         updated_at: model.updated_at,

@@ -2,11 +2,15 @@
 //! SQLite and PostgreSQL.
 
 mod clients;
+mod consents;
 mod key_ring;
+mod sessions;
 mod users;
 
 pub use clients::ClientRepository;
+pub use consents::ConsentRepository;
 pub use key_ring::SqlKeyStore;
+pub use sessions::SessionRepository;
 pub use users::UserRepository;
 
 use sea_orm::{DbErr, SqlErr};

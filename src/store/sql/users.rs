@@ -54,6 +54,17 @@ impl UserRepository {
             .transpose()
     }
 
+    /// The user with this email and their stored password hash (for sign-in only).
+    pub async fn find_credentials(&self, email: &Email) -> Result<Option<(User, Option<String>)>, StoreError> {
+        let Some(model) =
+            users::Entity::find().filter(users::Column::EmailNormalized.eq(email.normalized())).one(&self.db).await?
+        else {
+            return Ok(None);
+        };
+        let hash = model.password_hash.clone();
+        Ok(Some((to_domain(model)?, hash)))
+    }
+
     pub async fn find(&self, id: UserId) -> Result<Option<User>, StoreError> {
         users::Entity::find_by_id(id.0).one(&self.db).await?.map(to_domain).transpose()
     }

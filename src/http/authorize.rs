@@ -1,0 +1,335 @@
+//! The browser side of the authorization code flow: `/authorize` (GET and POST, OIDC Core
+//! §3.1.2.1), the login and consent pages, and `/authorize/resume` which continues a pending
+//! request after either. Handlers only translate; the flow lives in `oauth::flow`.
+
+use poem::{
+    Body, Request, Response, handler,
+    http::{StatusCode, header},
+    web::{Data, Form, Query},
+};
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+
+use super::{
+    cookies::{self, CSRF_COOKIE, SESSION_COOKIE},
+    pages,
+};
+use crate::{
+    accounts::{AccountError, Password},
+    app::AppState,
+    oauth::{
+        ResponseMode,
+        consent::describe_scope,
+        flow::{self, FlowError, FlowOutcome, current_session},
+        pending::{PendingAuthorization, find_pending, update_pending},
+        scope::Scope,
+        session::{OpSession, SESSION_LIFETIME, SessionOrigin},
+    },
+};
+
+/// Parameters of an urlencoded query or form body, in order, duplicates kept (the validator
+/// rejects duplicates, RFC 6749 §3.1).
+fn parameters(encoded: &[u8]) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(encoded).into_owned().collect()
+}
+
+#[handler]
+pub async fn authorize_get(request: &Request, state: Data<&AppState>) -> Response {
+    let params = parameters(request.uri().query().unwrap_or_default().as_bytes());
+    start(request, &state, params).await
+}
+
+#[handler]
+pub async fn authorize_post(request: &Request, state: Data<&AppState>, body: Body) -> Response {
+    match body.into_bytes_limit(super::MAX_BODY_BYTES).await {
+        Ok(bytes) => start(request, &state, parameters(&bytes)).await,
+        Err(_) => bad_request("The request body could not be read."),
+    }
+}
+
+async fn start(request: &Request, state: &AppState, params: Vec<(String, String)>) -> Response {
+    let pending = PendingAuthorization { params, ..PendingAuthorization::default() };
+    let outcome = flow::authorize(state, pending, None, cookies::read(request, SESSION_COOKIE).as_deref()).await;
+    respond(state, outcome)
+}
+
+#[derive(Deserialize)]
+pub struct PendingQuery {
+    request: String,
+}
+
+#[handler]
+pub async fn resume(request: &Request, state: Data<&AppState>, Query(query): Query<PendingQuery>) -> Response {
+    let pending = match find_pending(state.short_lived.as_ref(), &query.request).await {
+        Ok(Some(pending)) => pending,
+        Ok(None) => return expired(),
+        Err(error) => return respond(&state, Err(error.into())),
+    };
+    let cookie = cookies::read(request, SESSION_COOKIE);
+    respond(&state, flow::authorize(&state, pending, Some(query.request), cookie.as_deref()).await)
+}
+
+fn respond(state: &AppState, outcome: Result<FlowOutcome, FlowError>) -> Response {
+    match outcome {
+        Ok(FlowOutcome::ErrorPage { title, message, code }) => {
+            pages::error(StatusCode::BAD_REQUEST, title, &message, Some(code))
+        }
+        Ok(FlowOutcome::Respond { location, mode: ResponseMode::Query, .. }) => see_other(&location),
+        Ok(FlowOutcome::Respond { redirect_uri, mode: ResponseMode::FormPost, params, .. }) => {
+            pages::form_post(&redirect_uri, &params, &origin_of(&redirect_uri))
+        }
+        Ok(FlowOutcome::ShowLogin { pending_id }) => see_other(&format!("/login?request={pending_id}")),
+        Ok(FlowOutcome::ShowConsent { pending_id }) => see_other(&format!("/consent?request={pending_id}")),
+        Err(error) => {
+            tracing::error!(%error, issuer = %state.config.issuer, "authorization failed");
+            let status = match error {
+                FlowError::Store(crate::store::StoreError::Unavailable { .. }) => StatusCode::SERVICE_UNAVAILABLE,
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            pages::error(status, "Something went wrong", "Please try again in a moment.", None)
+        }
+    }
+}
+
+/// The scheme, host and port of a redirect URI: what CSP `form-action` must allow for form_post.
+fn origin_of(uri: &str) -> String {
+    url::Url::parse(uri).map(|u| u.origin().ascii_serialization()).unwrap_or_else(|_| "'none'".to_owned())
+}
+
+fn see_other(location: &str) -> Response {
+    Response::builder()
+        .status(StatusCode::SEE_OTHER)
+        .header(header::LOCATION, location)
+        .header(header::CACHE_CONTROL, "no-store")
+        .finish()
+}
+
+fn bad_request(message: &str) -> Response {
+    pages::error(StatusCode::BAD_REQUEST, "Bad request", message, Some("invalid_request"))
+}
+
+fn expired() -> Response {
+    pages::error(
+        StatusCode::BAD_REQUEST,
+        "This sign-in has expired",
+        "Go back to the application and start again.",
+        Some("invalid_request"),
+    )
+}
+
+/// The browser's CSRF cookie value, or a new one to set (double-submit: the form echoes it,
+/// and a cross-site page can neither read it nor, with SameSite=Lax, send it on a POST).
+fn csrf_token(request: &Request) -> (String, bool) {
+    match cookies::read(request, CSRF_COOKIE).filter(|v| v.len() >= 32) {
+        Some(value) => (value, false),
+        None => (keys::random_id(32), true),
+    }
+}
+
+fn csrf_valid(request: &Request, submitted: &str) -> bool {
+    cookies::read(request, CSRF_COOKIE)
+        .is_some_and(|cookie| cookie.len() >= 32 && bool::from(cookie.as_bytes().ct_eq(submitted.as_bytes())))
+}
+
+fn with_csrf_cookie(mut response: Response, token: &str, is_new: bool, secure: bool) -> Response {
+    if is_new && let Ok(value) = cookies::set(CSRF_COOKIE, token, None, secure).parse() {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+struct PageContext {
+    pending: PendingAuthorization,
+    client_name: String,
+}
+
+async fn load_page_context(state: &AppState, pending_id: &str) -> Result<PageContext, Response> {
+    let pending = match find_pending(state.short_lived.as_ref(), pending_id).await {
+        Ok(Some(pending)) => pending,
+        Ok(None) => return Err(expired()),
+        Err(error) => return Err(respond(state, Err(error.into()))),
+    };
+    match flow::pending_client(state, &pending).await {
+        Ok(Some(client)) => Ok(PageContext { pending, client_name: client.metadata.name }),
+        Ok(None) => Err(expired()),
+        Err(error) => Err(respond(state, Err(error))),
+    }
+}
+
+fn login_hint(pending: &PendingAuthorization) -> String {
+    pending.params.iter().find(|(k, _)| k == "login_hint").map(|(_, v)| v.clone()).unwrap_or_default()
+}
+
+#[handler]
+pub async fn login_page(request: &Request, state: Data<&AppState>, Query(query): Query<PendingQuery>) -> Response {
+    let context = match load_page_context(&state, &query.request).await {
+        Ok(context) => context,
+        Err(response) => return response,
+    };
+    let signed_in_as = match current_session(&state, cookies::read(request, SESSION_COOKIE).as_deref()).await {
+        Ok(Some(session)) => state.accounts.find(session.user_id).await.ok().map(|u| u.email.to_string()),
+        _ => None,
+    };
+    let email = signed_in_as.clone().unwrap_or_else(|| login_hint(&context.pending));
+    let (csrf, new_csrf) = csrf_token(request);
+    let page = pages::LoginPage {
+        request: &query.request,
+        csrf: &csrf,
+        client_name: &context.client_name,
+        email: &email,
+        signed_in_as: signed_in_as.as_deref(),
+        error: None,
+    };
+    with_csrf_cookie(pages::login(&page, StatusCode::OK), &csrf, new_csrf, state.config.issuer.is_https())
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    request: String,
+    csrf: String,
+    email: String,
+    password: String,
+}
+
+#[handler]
+pub async fn login_submit(request: &Request, state: Data<&AppState>, Form(form): Form<LoginForm>) -> Response {
+    if !csrf_valid(request, &form.csrf) {
+        return pages::error(
+            StatusCode::FORBIDDEN,
+            "Please try again",
+            "The form expired; reload the page.",
+            Some("csrf"),
+        );
+    }
+    let mut context = match load_page_context(&state, &form.request).await {
+        Ok(context) => context,
+        Err(response) => return response,
+    };
+    let user = match state.accounts.authenticate(&form.email, Password::new(form.password)).await {
+        Ok(user) => user,
+        Err(AccountError::InvalidCredentials) => {
+            let page = pages::LoginPage {
+                request: &form.request,
+                csrf: &form.csrf,
+                client_name: &context.client_name,
+                email: &form.email,
+                signed_in_as: None,
+                error: Some("Wrong email or password."),
+            };
+            return pages::login(&page, StatusCode::UNAUTHORIZED);
+        }
+        Err(error) => {
+            tracing::error!(%error, "sign-in failed");
+            return pages::error(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", "Please try again.", None);
+        }
+    };
+    let (cookie, session) = OpSession::start(user.id, vec!["pwd".to_owned()], state.clock.now());
+    let origin = SessionOrigin {
+        ip: request.remote_addr().as_socket_addr().map(|a| a.ip().to_string()),
+        user_agent: request.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
+    };
+    if let Err(error) = state.sessions.insert(&session, &origin).await {
+        return respond(&state, Err(error.into()));
+    }
+    context.pending.fresh_login_sid = Some(session.sid.clone());
+    if let Err(error) = update_pending(state.short_lived.as_ref(), &form.request, &context.pending).await {
+        return respond(&state, Err(error.into()));
+    }
+    let mut response = see_other(&format!("/authorize/resume?request={}", form.request));
+    let secure = state.config.issuer.is_https();
+    let max_age = Some(SESSION_LIFETIME.num_seconds());
+    if let Ok(value) = cookies::set(SESSION_COOKIE, cookie.expose(), max_age, secure).parse() {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+#[handler]
+pub async fn consent_page(request: &Request, state: Data<&AppState>, Query(query): Query<PendingQuery>) -> Response {
+    let context = match load_page_context(&state, &query.request).await {
+        Ok(context) => context,
+        Err(response) => return response,
+    };
+    let user = match current_session(&state, cookies::read(request, SESSION_COOKIE).as_deref()).await {
+        Ok(Some(session)) => state.accounts.find(session.user_id).await.ok(),
+        _ => None,
+    };
+    let Some(user) = user else {
+        return see_other(&format!("/login?request={}", query.request));
+    };
+    let scope = requested_scope(&context.pending);
+    let (csrf, new_csrf) = csrf_token(request);
+    let email = user.email.to_string();
+    let page = pages::ConsentPage {
+        request: &query.request,
+        csrf: &csrf,
+        client_name: &context.client_name,
+        user_email: &email,
+        scopes: scope.iter().map(describe_scope).collect(),
+    };
+    with_csrf_cookie(pages::consent(&page), &csrf, new_csrf, state.config.issuer.is_https())
+}
+
+fn requested_scope(pending: &PendingAuthorization) -> Scope {
+    pending
+        .params
+        .iter()
+        .find(|(k, _)| k == "scope")
+        .and_then(|(_, v)| Scope::parse(v).ok())
+        .unwrap_or_else(|| Scope::from_allowed(&[]))
+}
+
+#[derive(Deserialize)]
+pub struct ConsentForm {
+    request: String,
+    csrf: String,
+    decision: String,
+}
+
+#[handler]
+pub async fn consent_submit(request: &Request, state: Data<&AppState>, Form(form): Form<ConsentForm>) -> Response {
+    if !csrf_valid(request, &form.csrf) {
+        return pages::error(
+            StatusCode::FORBIDDEN,
+            "Please try again",
+            "The form expired; reload the page.",
+            Some("csrf"),
+        );
+    }
+    let mut context = match load_page_context(&state, &form.request).await {
+        Ok(context) => context,
+        Err(response) => return response,
+    };
+    let session = match current_session(&state, cookies::read(request, SESSION_COOKIE).as_deref()).await {
+        Ok(Some(session)) => session,
+        Ok(None) => return see_other(&format!("/login?request={}", form.request)),
+        Err(error) => return respond(&state, Err(error)),
+    };
+    if form.decision != "allow" {
+        return respond(&state, flow::deny(&state, &context.pending, &form.request).await);
+    }
+    let client = match flow::pending_client(&state, &context.pending).await {
+        Ok(Some(client)) => client,
+        Ok(None) => return expired(),
+        Err(error) => return respond(&state, Err(error)),
+    };
+    let scope = requested_scope(&context.pending);
+    let now = state.clock.now();
+    let granted = match state.consents.granted(session.user_id, &client.id).await {
+        Ok(granted) => granted,
+        Err(error) => return respond(&state, Err(error.into())),
+    };
+    // Remember the union, so consenting to one scope does not forget another.
+    let remembered = match granted {
+        Some(granted) => Scope::parse(&format!("{granted} {scope}")).unwrap_or(scope),
+        None => scope,
+    };
+    if let Err(error) = state.consents.grant(session.user_id, &client.id, &remembered, now).await {
+        return respond(&state, Err(error.into()));
+    }
+    context.pending.consented = true;
+    if let Err(error) = update_pending(state.short_lived.as_ref(), &form.request, &context.pending).await {
+        return respond(&state, Err(error.into()));
+    }
+    see_other(&format!("/authorize/resume?request={}", form.request))
+}

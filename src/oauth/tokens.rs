@@ -1,0 +1,161 @@
+//! Minting ferrid's tokens from the key ring: RFC 9068 JWT access tokens and OIDC ID tokens
+//! (OIDC Core §2), optionally encrypted to the client's key (OIDC Core §10.2).
+
+use chrono::{DateTime, Duration, Utc};
+use keys::{ContentEncryptionAlg, Jwks, KeyEncryptionAlg, KeyError, KeyRing, SigningAlg};
+use ring::digest;
+use serde_json::{Map, Value, json};
+
+use super::{Client, scope::Scope};
+use crate::config::Issuer;
+
+/// The JWS `typ` of an access token (RFC 9068 §2.1).
+pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
+
+/// An access token and what a revocation or introspection later needs to know about it.
+#[derive(Debug)]
+pub struct IssuedAccessToken {
+    pub token: String,
+    pub jti: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+fn seconds(at: DateTime<Utc>) -> Value {
+    json!(at.timestamp())
+}
+
+fn signing_alg(name: &str) -> Result<SigningAlg, KeyError> {
+    name.parse()
+}
+
+/// The audience of access tokens that ferrid itself accepts (userinfo), until resource
+/// indicators (RFC 8707) name others.
+pub fn default_audience(issuer: &Issuer) -> String {
+    issuer.as_str().to_owned()
+}
+
+/// An RFC 9068 access token: `iss`, `sub`, `aud`, `client_id`, `scope`, `jti`, `iat`, `exp`, and
+/// `auth_time` when a user signed in.
+pub fn issue_access_token(
+    ring: &KeyRing,
+    issuer: &Issuer,
+    client: &Client,
+    subject: &str,
+    scope: &Scope,
+    auth_time: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<IssuedAccessToken, KeyError> {
+    let jti = keys::random_id(16);
+    let expires_at = now + Duration::seconds(client.metadata.access_token_lifetime_secs.into());
+    let mut claims = Map::new();
+    claims.insert("iss".into(), json!(issuer.as_str()));
+    claims.insert("sub".into(), json!(subject));
+    claims.insert("aud".into(), json!(default_audience(issuer)));
+    claims.insert("client_id".into(), json!(client.id.as_str()));
+    claims.insert("scope".into(), json!(scope.to_string()));
+    claims.insert("jti".into(), json!(jti));
+    claims.insert("iat".into(), seconds(now));
+    claims.insert("exp".into(), seconds(expires_at));
+    if let Some(auth_time) = auth_time {
+        claims.insert("auth_time".into(), seconds(auth_time));
+    }
+    let key = ring.signing_key(signing_alg(&client.metadata.access_token_signed_response_alg)?)?;
+    let token = keys::sign_jwt(key, Some(ACCESS_TOKEN_TYP), &claims)?;
+    Ok(IssuedAccessToken { token, jti, expires_at })
+}
+
+/// What an ID token says about the authentication (OIDC Core §2).
+pub struct Authentication<'a> {
+    pub auth_time: DateTime<Utc>,
+    pub amr: &'a [String],
+    pub sid: Option<&'a str>,
+    pub nonce: Option<&'a str>,
+}
+
+/// An ID token for `client`, signed with the client's `id_token_signed_response_alg`, carrying
+/// `user_claims` (sub and the granted scopes' claims), and encrypted when the client registered
+/// `id_token_encrypted_response_alg` with an inline `jwks`.
+pub fn issue_id_token(
+    ring: &KeyRing,
+    issuer: &Issuer,
+    client: &Client,
+    user_claims: Map<String, Value>,
+    authentication: &Authentication<'_>,
+    access_token: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<String, KeyError> {
+    let alg = signing_alg(&client.metadata.id_token_signed_response_alg)?;
+    let mut claims = user_claims;
+    claims.insert("iss".into(), json!(issuer.as_str()));
+    claims.insert("aud".into(), json!(client.id.as_str()));
+    claims.insert("azp".into(), json!(client.id.as_str()));
+    claims.insert("iat".into(), seconds(now));
+    claims.insert("exp".into(), seconds(now + Duration::seconds(client.metadata.id_token_lifetime_secs.into())));
+    claims.insert("auth_time".into(), seconds(authentication.auth_time));
+    claims.insert("amr".into(), json!(authentication.amr));
+    if let Some(sid) = authentication.sid {
+        claims.insert("sid".into(), json!(sid));
+    }
+    if let Some(nonce) = authentication.nonce {
+        claims.insert("nonce".into(), json!(nonce));
+    }
+    if let Some(access_token) = access_token {
+        claims.insert("at_hash".into(), json!(token_hash(alg, access_token)));
+    }
+    let key = ring.signing_key(alg)?;
+    match encryption_for(client)? {
+        None => keys::sign_jwt(key, Some("JWT"), &claims),
+        Some((recipient, key_alg, enc)) => {
+            keys::sign_and_encrypt_jwt(key, Some("JWT"), &claims, &recipient, key_alg, enc)
+        }
+    }
+}
+
+/// The client's ID-token encryption settings and key, if it asked for encryption.
+fn encryption_for(
+    client: &Client,
+) -> Result<Option<(keys::PublicJwk, KeyEncryptionAlg, ContentEncryptionAlg)>, KeyError> {
+    let Some(alg) = client.metadata.id_token_encrypted_response_alg.as_deref() else {
+        return Ok(None);
+    };
+    let alg: KeyEncryptionAlg = alg.parse()?;
+    // OIDC Registration §2: enc defaults to A128CBC-HS256 when only alg is registered.
+    let enc: ContentEncryptionAlg =
+        client.metadata.id_token_encrypted_response_enc.as_deref().unwrap_or("A128CBC-HS256").parse()?;
+    let jwks = client
+        .metadata
+        .jwks
+        .as_ref()
+        .ok_or_else(|| KeyError::InvalidKey("the client registered no jwks to encrypt to".into()))?;
+    let jwks = Jwks::from_json(&jwks.to_string())?;
+    let recipient = jwks.encryption_key(alg).cloned().ok_or(KeyError::NoMatchingKey)?;
+    Ok(Some((recipient, alg, enc)))
+}
+
+/// `at_hash` / `c_hash` (OIDC Core §3.1.3.6): the left half of the hash of the token's ASCII
+/// octets, with the hash of the ID token's `alg` (SHA-512 for Ed25519), base64url-encoded.
+pub fn token_hash(alg: SigningAlg, token: &str) -> String {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    let algorithm = match alg {
+        SigningAlg::EdDSA => &digest::SHA512,
+        SigningAlg::RS256 | SigningAlg::PS256 | SigningAlg::ES256 => &digest::SHA256,
+    };
+    let hash = digest::digest(algorithm, token.as_bytes());
+    let bytes = hash.as_ref();
+    URL_SAFE_NO_PAD.encode(&bytes[..bytes.len() / 2])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn at_hash_is_the_left_half_of_sha256_oidc_core_3_1_3_6() {
+        // OIDC Core Appendix A.3's access token and at_hash.
+        assert_eq!(
+            token_hash(SigningAlg::RS256, "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"),
+            "77QmUPtjPfzWtF2AnpK9RQ"
+        );
+        assert_eq!(token_hash(SigningAlg::EdDSA, "x").len(), 43, "half of SHA-512 is 32 bytes");
+    }
+}

@@ -1,0 +1,71 @@
+use chrono::{DateTime, Utc};
+use entity::sessions;
+use keys::SecretDigest;
+use sea_orm::{ActiveValue::Set, DatabaseConnection, entity::prelude::*};
+
+use crate::{
+    accounts::UserId,
+    oauth::session::{OpSession, SessionOrigin},
+    store::StoreError,
+};
+
+#[derive(Clone, Debug)]
+pub struct SessionRepository {
+    db: DatabaseConnection,
+}
+
+impl SessionRepository {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+
+    pub async fn insert(&self, session: &OpSession, origin: &SessionOrigin) -> Result<(), StoreError> {
+        sessions::ActiveModel {
+            id: Set(session.id.as_str().to_owned()),
+            sid: Set(session.sid.clone()),
+            user_id: Set(session.user_id.0),
+            auth_time: Set(session.auth_time),
+            amr: Set(serde_json::json!(session.amr)),
+            created_at: Set(session.created_at),
+            last_seen_at: Set(session.created_at),
+            expires_at: Set(session.expires_at),
+            ip: Set(origin.ip.clone()),
+            user_agent: Set(origin.user_agent.clone()),
+            ended_at: Set(None),
+        }
+        .insert(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    /// The live (not ended) session with this cookie digest.
+    pub async fn find(&self, id: &SecretDigest) -> Result<Option<OpSession>, StoreError> {
+        sessions::Entity::find_by_id(id.as_str())
+            .filter(sessions::Column::EndedAt.is_null())
+            .one(&self.db)
+            .await?
+            .map(to_domain)
+            .transpose()
+    }
+
+    pub async fn end(&self, id: &SecretDigest, now: DateTime<Utc>) -> Result<(), StoreError> {
+        sessions::Entity::update_many()
+            .col_expr(sessions::Column::EndedAt, Expr::value(now))
+            .filter(sessions::Column::Id.eq(id.as_str()))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+}
+
+fn to_domain(model: sessions::Model) -> Result<OpSession, StoreError> {
+    Ok(OpSession {
+        id: SecretDigest::from_stored(model.id),
+        sid: model.sid,
+        user_id: UserId(model.user_id),
+        auth_time: model.auth_time,
+        amr: serde_json::from_value(model.amr).map_err(|_| StoreError::Malformed("session amr"))?,
+        created_at: model.created_at,
+        expires_at: model.expires_at,
+    })
+}
