@@ -10,7 +10,7 @@ use poem::{
 };
 
 use crate::{
-    accounts::{Accounts, PasswordHasher},
+    accounts::{AccessControl, Accounts, PasswordHasher},
     clock::{Clock, SystemClock},
     config::Config,
     http,
@@ -18,7 +18,7 @@ use crate::{
     oauth::ClientRegistry,
     store::{
         self, Database, ShortLivedStore,
-        sql::{ClientRepository, SqlKeyStore, UserRepository},
+        sql::{AccessControlRepository, ClientRepository, SqlKeyStore, UserRepository},
     },
 };
 
@@ -32,6 +32,7 @@ pub struct AppState {
     pub database: Database,
     pub short_lived: Arc<dyn ShortLivedStore>,
     pub accounts: Accounts,
+    pub access_control: AccessControl,
     pub clients: ClientRegistry,
     pub keys: Arc<KeyRingService>,
     pub clock: Arc<dyn Clock>,
@@ -71,6 +72,7 @@ impl AppState {
                 .await?;
         Ok(Self {
             accounts: Accounts::new(UserRepository::new(connection.clone()), hasher, clock.clone()),
+            access_control: AccessControl::new(AccessControlRepository::new(connection.clone()), clock.clone()),
             clients: ClientRegistry::new(ClientRepository::new(connection), clock.clone()),
             keys: Arc::new(keys),
             config: Arc::new(config),

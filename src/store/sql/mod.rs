@@ -1,10 +1,12 @@
 //! SeaORM repositories: the only code that reads or writes SQL tables. They run unchanged on
 //! SQLite and PostgreSQL.
 
+mod access_control;
 mod clients;
 mod key_ring;
 mod users;
 
+pub use access_control::AccessControlRepository;
 pub use clients::ClientRepository;
 pub use key_ring::SqlKeyStore;
 pub use users::UserRepository;
