@@ -10,7 +10,7 @@ use poem::{
 };
 
 use crate::{
-    accounts::{Accounts, PasswordHasher},
+    accounts::{AccessControl, Accounts, PasswordHasher},
     clock::{Clock, SystemClock},
     config::Config,
     http,
@@ -18,7 +18,10 @@ use crate::{
     oauth::ClientRegistry,
     store::{
         self, Database, ShortLivedStore,
-        sql::{ClientRepository, ConsentRepository, SessionRepository, SqlKeyStore, UserRepository},
+        sql::{
+            AccessControlRepository, ClientRepository, ConsentRepository, SessionRepository, SqlKeyStore,
+            UserRepository,
+        },
     },
 };
 
@@ -32,6 +35,7 @@ pub struct AppState {
     pub database: Database,
     pub short_lived: Arc<dyn ShortLivedStore>,
     pub accounts: Accounts,
+    pub access_control: AccessControl,
     pub clients: ClientRegistry,
     pub keys: Arc<KeyRingService>,
     pub sessions: SessionRepository,
@@ -73,6 +77,7 @@ impl AppState {
                 .await?;
         Ok(Self {
             accounts: Accounts::new(UserRepository::new(connection.clone()), hasher, clock.clone()),
+            access_control: AccessControl::new(AccessControlRepository::new(connection.clone()), clock.clone()),
             clients: ClientRegistry::new(ClientRepository::new(connection.clone()), clock.clone()),
             sessions: SessionRepository::new(connection.clone()),
             consents: ConsentRepository::new(connection),

@@ -1,11 +1,16 @@
 //! End-user accounts: who they are, how their password is checked, and the administrative
 //! operations on them (the CLI and the admin API call these; the public flows come later).
 
+mod access_control;
 mod password;
 mod user;
 
 use std::sync::Arc;
 
+pub use access_control::{
+    AccessControl, AccessControlError, GroupId, GroupName, Link, NameError, PermissionId, PermissionName, RoleId,
+    RoleName, UserAuthorization,
+};
 pub use password::{Password, PasswordError, PasswordHasher};
 pub use user::{Email, EmailError, NewUser, User, UserId};
 

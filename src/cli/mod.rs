@@ -1,7 +1,9 @@
-//! The command line: `ferrid [serve]`, `migrate`, `user`, `client`, `openapi`.
+//! The command line: `ferrid [serve]`, `migrate`, `user`, `role`, `group`, `permission`, `client`,
+//! `keys`, `openapi`.
 //! Secrets are read from a prompt or stdin, never from argv (argv is visible to every user of
 //! the machine through `ps`).
 
+mod access;
 mod client;
 mod keys;
 mod migrate;
@@ -31,6 +33,9 @@ pub enum Command {
     /// Manage end users.
     #[command(subcommand)]
     User(user::UserCommand),
+    /// Roles, groups and permissions: `ferrid role|group|permission …`.
+    #[command(flatten)]
+    Access(access::AccessCommand),
     /// Manage OAuth clients.
     #[command(subcommand)]
     Client(client::ClientCommand),
@@ -55,6 +60,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Serve => crate::app::serve(config).await,
         Command::Migrate(command) => migrate::run(command, config).await,
         Command::User(command) => user::run(command, AppState::start(config).await?).await,
+        Command::Access(command) => access::run(command, AppState::start(config).await?).await,
         Command::Client(command) => client::run(command, AppState::start(config).await?).await,
         Command::Keys(command) => keys::run(command, AppState::start(config).await?).await,
         Command::Openapi => {

@@ -3,6 +3,7 @@
 //! Nothing here knows about HTTP or SQL.
 
 pub mod authorize;
+pub mod claims;
 pub mod client;
 pub mod code;
 pub mod consent;
@@ -19,6 +20,7 @@ pub use authorize::{
     AuthorizationRequest, AuthorizeError, AuthorizeErrorKind, ErrorRedirect, Prompt, PromptError, ResponseMode,
     build_redirect, client_id_param, success_params, validate_authorization_request,
 };
+pub use claims::{SUPPORTED_CLAIMS, scope_claims, user_claims};
 pub use client::{
     AccessTokenFormat, Client, ClientId, ClientMetadata, ClientType, GrantType, MetadataError, RedirectUri,
     TokenEndpointAuthMethod,

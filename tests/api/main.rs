@@ -8,6 +8,7 @@
 #[macro_use]
 mod helpers;
 
+mod access_control;
 mod cli;
 mod health;
 mod jose_interop;

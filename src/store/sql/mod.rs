@@ -1,12 +1,14 @@
 //! SeaORM repositories: the only code that reads or writes SQL tables. They run unchanged on
 //! SQLite and PostgreSQL.
 
+mod access_control;
 mod clients;
 mod consents;
 mod key_ring;
 mod sessions;
 mod users;
 
+pub use access_control::AccessControlRepository;
 pub use clients::ClientRepository;
 pub use consents::ConsentRepository;
 pub use key_ring::SqlKeyStore;
