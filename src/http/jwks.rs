@@ -5,16 +5,10 @@
 use std::sync::Arc;
 
 use poem::web::Data;
-use poem_openapi::{ApiResponse, Object, OpenApi, Tags, param::Header};
+use poem_openapi::{ApiResponse, Object, OpenApi, param::Header};
 
-use super::cached_json::CachedJson;
+use super::{cached_json::CachedJson, tags::ApiTags};
 use crate::app::AppState;
-
-#[derive(Tags)]
-enum ApiTags {
-    /// OpenID Connect discovery and key publication.
-    Discovery,
-}
 
 /// One public key (RFC 7517 §4, RFC 7518 §6). `kid` is the RFC 7638 thumbprint.
 #[derive(Object)]

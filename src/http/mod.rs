@@ -5,11 +5,14 @@ mod authorize;
 mod body_limit;
 mod cached_json;
 mod cookies;
+mod discovery;
 mod error;
 mod jwks;
 mod ops;
 mod pages;
 mod request_context;
+mod tags;
+mod userinfo;
 
 use body_limit::BodyLimit;
 use poem::{Endpoint, EndpointExt, Route, get};
@@ -24,14 +27,18 @@ use crate::app::AppState;
 pub(crate) const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// Every API group, in the order Swagger shows them.
-type Apis = (jwks::JwksApi, ops::OperationsApi);
+type Apis = (discovery::DiscoveryApi, jwks::JwksApi, userinfo::UserInfoApi, ops::OperationsApi);
 
 /// The OpenAPI service: the single source of the document served at /openapi.json, shown at
 /// /swagger and committed under openapi/.
 pub fn api() -> OpenApiService<Apis, ()> {
-    OpenApiService::new((jwks::JwksApi, ops::OperationsApi), "ferrid", env!("CARGO_PKG_VERSION"))
-        .description("ferrid — an OAuth 2.0 / OpenID Connect provider.")
-        .license(poem_openapi::LicenseObject::new("Apache-2.0"))
+    OpenApiService::new(
+        (discovery::DiscoveryApi, jwks::JwksApi, userinfo::UserInfoApi, ops::OperationsApi),
+        "ferrid",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description("ferrid — an OAuth 2.0 / OpenID Connect provider.")
+    .license(poem_openapi::LicenseObject::new("Apache-2.0"))
 }
 
 /// The OpenAPI document as committed under openapi/openapi.json.
@@ -42,6 +49,8 @@ pub fn openapi_document() -> String {
 /// The whole application as one endpoint.
 pub fn endpoint(state: AppState) -> impl Endpoint {
     let api = api();
+    let discovery =
+        discovery::DiscoveryDocument(crate::oauth::discovery::provider_metadata(&state.config).to_string().into());
     Route::new()
         .at("/openapi.json", api.spec_endpoint())
         .nest("/swagger", api.swagger_ui())
@@ -52,5 +61,6 @@ pub fn endpoint(state: AppState) -> impl Endpoint {
         .nest("/", api)
         .with(BodyLimit(MAX_BODY_BYTES))
         .data(state)
+        .data(discovery)
         .with(RequestContext)
 }

@@ -3,15 +3,10 @@
 use std::collections::BTreeMap;
 
 use poem::web::Data;
-use poem_openapi::{ApiResponse, Object, OpenApi, Tags, payload::Json};
+use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 
+use super::tags::ApiTags;
 use crate::app::AppState;
-
-#[derive(Tags)]
-enum ApiTags {
-    /// Health and readiness probes for orchestrators and load balancers.
-    Operations,
-}
 
 pub struct OperationsApi;
 

@@ -2,19 +2,23 @@
 //! tokens and sessions as they land.
 //! Nothing here knows about HTTP or SQL.
 
+pub mod access_token;
 pub mod authorize;
 pub mod claims;
 pub mod client;
 pub mod code;
 pub mod consent;
+pub mod discovery;
 pub mod flow;
 pub mod interaction;
 pub mod pending;
 pub mod pkce;
 pub mod registry;
+pub mod revocation;
 pub mod scope;
 pub mod session;
 pub mod tokens;
+pub mod userinfo;
 
 pub use authorize::{
     AuthorizationRequest, AuthorizeError, AuthorizeErrorKind, ErrorRedirect, Prompt, PromptError, ResponseMode,

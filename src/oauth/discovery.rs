@@ -1,0 +1,48 @@
+//! The provider metadata (OpenID Connect Discovery 1.0 §3, RFC 8414 §2): everything advertised
+//! here works — no endpoint, algorithm or method is listed before it is implemented.
+
+use keys::{ContentEncryptionAlg, KeyAlg, KeyEncryptionAlg, SigningAlg};
+use serde_json::{Value, json};
+
+use super::{claims::SUPPORTED_CLAIMS, client::KNOWN_SCOPES};
+use crate::config::Config;
+
+pub fn provider_metadata(config: &Config) -> Value {
+    let issuer = config.issuer.as_str();
+    let signing: Vec<&str> = config
+        .key_ring
+        .algs
+        .iter()
+        .filter_map(|alg| match alg {
+            KeyAlg::Signing(alg) => Some(alg.as_str()),
+            KeyAlg::Encryption(_) => None,
+        })
+        .collect();
+    let key_encryption: Vec<&str> = KeyEncryptionAlg::ALL.iter().map(|alg| alg.as_str()).collect();
+    let content_encryption: Vec<&str> = ContentEncryptionAlg::ALL.iter().map(|enc| enc.as_str()).collect();
+    debug_assert!(signing.contains(&SigningAlg::RS256.as_str()), "RS256 is mandatory (OIDC Core §15.1)");
+    json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}/authorize"),
+        "token_endpoint": format!("{issuer}/token"),
+        "userinfo_endpoint": format!("{issuer}/userinfo"),
+        "jwks_uri": format!("{issuer}/jwks"),
+        "scopes_supported": KNOWN_SCOPES,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query", "form_post"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": signing,
+        "id_token_encryption_alg_values_supported": key_encryption,
+        "id_token_encryption_enc_values_supported": content_encryption,
+        "userinfo_signing_alg_values_supported": signing,
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "claims_supported": SUPPORTED_CLAIMS,
+        "claims_parameter_supported": false,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+        "code_challenge_methods_supported": ["S256"],
+        "prompt_values_supported": ["none", "login", "consent", "select_account"],
+        "authorization_response_iss_parameter_supported": true,
+    })
+}

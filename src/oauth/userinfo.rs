@@ -1,0 +1,79 @@
+//! The UserInfo endpoint's logic (OIDC Core §5.3): the claims of the scopes the access token
+//! carries, as JSON, or as a JWT signed for the client when it registered
+//! `userinfo_signed_response_alg` (§5.3.2).
+
+use serde_json::{Map, Value, json};
+
+use super::{
+    access_token::{AccessTokenError, verify_access_token},
+    claims::user_claims,
+    registry::RegistryError,
+};
+use crate::{
+    accounts::{AccountError, UserId},
+    app::AppState,
+    oauth::ClientId,
+};
+
+pub enum UserInfo {
+    Json(Map<String, Value>),
+    /// A JWS, served as `application/jwt`.
+    Signed(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UserInfoError {
+    /// RFC 6750 §3.1: 401 with `error="invalid_token"`.
+    #[error("invalid_token")]
+    InvalidToken,
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<AccessTokenError> for UserInfoError {
+    fn from(error: AccessTokenError) -> Self {
+        match error {
+            AccessTokenError::Invalid => Self::InvalidToken,
+            AccessTokenError::Store(store) => Self::Internal(store.into()),
+        }
+    }
+}
+
+pub async fn userinfo(state: &AppState, bearer: &str) -> Result<UserInfo, UserInfoError> {
+    let now = state.clock.now();
+    let published = state.keys.current();
+    let grant =
+        verify_access_token(&published.ring, &state.config.issuer, state.short_lived.as_ref(), bearer, now).await?;
+    if !grant.scope.contains("openid") {
+        // OIDC Core §5.3: UserInfo serves OpenID requests only.
+        return Err(UserInfoError::InvalidToken);
+    }
+    let user_id = uuid::Uuid::parse_str(&grant.subject).map(UserId).map_err(|_| UserInfoError::InvalidToken)?;
+    let user = match state.accounts.find(user_id).await {
+        Ok(user) if !user.disabled => user,
+        Ok(_) | Err(AccountError::NotFound) => return Err(UserInfoError::InvalidToken),
+        Err(error) => return Err(UserInfoError::Internal(error.into())),
+    };
+    let authorization = if grant.scope.contains("roles") {
+        Some(state.access_control.authorization_of(user.id).await.map_err(|e| UserInfoError::Internal(e.into()))?)
+    } else {
+        None
+    };
+    let mut claims = user_claims(&user, authorization.as_ref(), &grant.scope);
+    let client_id = ClientId::parse(&grant.client_id).ok_or(UserInfoError::InvalidToken)?;
+    let client = match state.clients.find(&client_id).await {
+        Ok(client) => client,
+        Err(RegistryError::NotFound) => return Err(UserInfoError::InvalidToken),
+        Err(error) => return Err(UserInfoError::Internal(error.into())),
+    };
+    let Some(alg) = client.metadata.userinfo_signed_response_alg.as_deref() else {
+        return Ok(UserInfo::Json(claims));
+    };
+    claims.insert("iss".into(), json!(state.config.issuer.as_str()));
+    claims.insert("aud".into(), json!(client.id.as_str()));
+    let key = published
+        .ring
+        .signing_key(alg.parse().map_err(|e: keys::KeyError| anyhow::anyhow!(e))?)
+        .map_err(|e| anyhow::anyhow!(e))?;
+    Ok(UserInfo::Signed(keys::sign_jwt(key, Some("JWT"), &claims).map_err(|e| anyhow::anyhow!(e))?))
+}
