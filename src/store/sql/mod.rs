@@ -3,10 +3,12 @@
 
 mod clients;
 mod key_ring;
+mod refresh_tokens;
 mod users;
 
 pub use clients::ClientRepository;
 pub use key_ring::SqlKeyStore;
+pub use refresh_tokens::RefreshTokenRepository;
 pub use users::UserRepository;
 
 use sea_orm::{DbErr, SqlErr};
