@@ -12,7 +12,10 @@ pub mod discovery;
 pub mod flow;
 pub mod interaction;
 pub mod pending;
+pub mod client_auth;
+pub mod error;
 pub mod pkce;
+pub mod refresh_token;
 pub mod registry;
 pub mod revocation;
 pub mod scope;
@@ -29,6 +32,12 @@ pub use client::{
     AccessTokenFormat, Client, ClientId, ClientMetadata, ClientType, GrantType, MetadataError, RedirectUri,
     TokenEndpointAuthMethod,
 };
+pub use client_auth::{ClientCredentials, authenticate_client, credentials_from_request, parse_basic_authorization};
+pub use error::OAuthError;
 pub use pkce::{CodeChallenge, CodeVerifier, PkceError, verify_pkce};
+pub use refresh_token::{
+    FamilyId, NewRefreshToken, RefreshGrant, RefreshLifetimes, RefreshTokenRecord, RotateOutcome, RotatedRefreshToken,
+    issue_refresh_token, rotate_refresh_token,
+};
 pub use registry::{ClientRegistry, RegistryError};
 pub use scope::{Scope, ScopeError};

@@ -15,4 +15,5 @@ mod jose_interop;
 mod key_ring;
 mod migrations;
 mod openapi;
+mod refresh_token_store;
 mod short_lived_store;

@@ -6,6 +6,7 @@ mod clients;
 mod consents;
 mod key_ring;
 mod sessions;
+mod refresh_tokens;
 mod users;
 
 pub use access_control::AccessControlRepository;
@@ -13,6 +14,7 @@ pub use clients::ClientRepository;
 pub use consents::ConsentRepository;
 pub use key_ring::SqlKeyStore;
 pub use sessions::SessionRepository;
+pub use refresh_tokens::RefreshTokenRepository;
 pub use users::UserRepository;
 
 use sea_orm::{DbErr, SqlErr};

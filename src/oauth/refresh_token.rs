@@ -1,0 +1,354 @@
+//! Refresh tokens: issuing the first token of a family, and the refresh_token grant (RFC 6749 §6)
+//! with rotation and reuse detection (RFC 9700 §4.14.2).
+//!
+//! A refresh token is an opaque secret stored only as its digest (DESIGN §6). Each grant starts a
+//! family; every refresh consumes the presented token and issues its successor in the same family.
+//! Presenting a token that was already consumed means two parties hold it, so the whole family,
+//! the newest token included, is revoked.
+
+use chrono::{DateTime, Duration, Utc};
+use keys::{OpaqueSecret, SecretDigest};
+
+use super::{
+    client::{Client, ClientId, GrantType},
+    error::OAuthError,
+    scope::Scope,
+};
+use crate::{accounts::UserId, store::sql::RefreshTokenRepository};
+
+/// The tokens descending from one authorization grant (RFC 9700 §4.14.2). Not a secret.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct FamilyId(String);
+
+impl FamilyId {
+    pub fn generate() -> Self {
+        Self(keys::random_id(16))
+    }
+
+    /// Restores an id read from storage.
+    pub fn from_stored(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for FamilyId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What the user authorized, carried unchanged from token to token within a family: a refresh
+/// never widens the grant (RFC 6749 §6).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefreshGrant {
+    pub client_id: ClientId,
+    pub user_id: UserId,
+    pub scope: Scope,
+    /// The OP session the grant came from (OIDC Core §2 `sid`), for back-channel logout.
+    pub sid: Option<String>,
+    /// When the user authenticated (OIDC Core §2 `auth_time`); ID tokens from refreshes repeat it.
+    pub auth_time: DateTime<Utc>,
+    /// How the user authenticated (RFC 8176 `amr` values).
+    pub amr: Vec<String>,
+}
+
+/// A refresh token about to be stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewRefreshToken {
+    pub digest: SecretDigest,
+    pub family_id: FamilyId,
+    pub grant: RefreshGrant,
+    pub issued_at: DateTime<Utc>,
+    /// Idle expiry: a token unused this long dies (RFC 9700 §4.14.2 suggests expiring inactive tokens).
+    pub expires_at: DateTime<Utc>,
+    /// Absolute expiry of the family: no rotation extends the grant beyond it.
+    pub family_expires_at: DateTime<Utc>,
+}
+
+/// A stored refresh token and what has happened to it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefreshTokenRecord {
+    pub digest: SecretDigest,
+    pub family_id: FamilyId,
+    pub grant: RefreshGrant,
+    pub issued_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub family_expires_at: DateTime<Utc>,
+    /// Set when the token was exchanged for its successor: it may never be used again.
+    pub rotated_at: Option<DateTime<Utc>>,
+    /// Set when the token or its family was revoked.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// The result of atomically consuming a refresh token (see [`RefreshTokenRepository::rotate`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RotateOutcome {
+    /// This call consumed the token and stored its successor; the record is the consumed token.
+    Rotated(Box<RefreshTokenRecord>),
+    /// The token had already been consumed: it is being replayed (RFC 9700 §4.14.2).
+    Reused {
+        family_id: FamilyId,
+    },
+    Revoked,
+    Unknown,
+}
+
+/// How long refresh tokens live: `idle` since the last rotation, `absolute` since the family began.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RefreshLifetimes {
+    pub idle: Duration,
+    pub absolute: Duration,
+}
+
+impl Default for RefreshLifetimes {
+    fn default() -> Self {
+        Self { idle: Duration::days(7), absolute: Duration::days(30) }
+    }
+}
+
+/// A successful refresh: the new token (handed to the client once) and the scope the access
+/// token is issued with, which may be narrower than the grant (RFC 6749 §6).
+#[derive(Debug)]
+pub struct RotatedRefreshToken {
+    /// The stored successor; its `grant.scope` is the original scope of the family.
+    pub record: NewRefreshToken,
+    pub token: OpaqueSecret,
+    pub family_id: FamilyId,
+    /// The scope for the access token issued with this refresh.
+    pub access_scope: Scope,
+}
+
+/// Starts a new family for a grant (the authorization_code grant, RFC 6749 §4.1.4 / §1.5). The
+/// caller stores the record and hands the secret to the client.
+pub fn issue_refresh_token(
+    grant: RefreshGrant,
+    now: DateTime<Utc>,
+    lifetimes: RefreshLifetimes,
+) -> (OpaqueSecret, NewRefreshToken) {
+    let family_expires_at = now + lifetimes.absolute;
+    let token = OpaqueSecret::generate();
+    let record = NewRefreshToken {
+        digest: token.digest(),
+        family_id: FamilyId::generate(),
+        grant,
+        issued_at: now,
+        expires_at: (now + lifetimes.idle).min(family_expires_at),
+        family_expires_at,
+    };
+    (token, record)
+}
+
+/// The next token of `record`'s family: same grant (the original scope, RFC 6749 §6), a fresh
+/// idle lifetime that never outlives the family.
+fn successor(
+    record: &RefreshTokenRecord,
+    now: DateTime<Utc>,
+    lifetimes: RefreshLifetimes,
+) -> (OpaqueSecret, NewRefreshToken) {
+    let token = OpaqueSecret::generate();
+    let next = NewRefreshToken {
+        digest: token.digest(),
+        family_id: record.family_id.clone(),
+        grant: record.grant.clone(),
+        issued_at: now,
+        expires_at: (now + lifetimes.idle).min(record.family_expires_at),
+        family_expires_at: record.family_expires_at,
+    };
+    (token, next)
+}
+
+/// RFC 6749 §6: the requested scope "MUST NOT include any scope not originally granted"; when
+/// omitted it is the original scope.
+fn access_scope(requested: Option<Scope>, granted: &Scope) -> Result<Scope, OAuthError> {
+    match requested {
+        None => Ok(granted.clone()),
+        Some(requested) if requested.is_subset_of(granted) => Ok(requested),
+        Some(_) => Err(OAuthError::InvalidScope("the requested scope exceeds the scope originally granted".to_owned())),
+    }
+}
+
+fn invalid_grant() -> OAuthError {
+    OAuthError::InvalidGrant("the refresh token is invalid, expired or revoked".to_owned())
+}
+
+/// Why a stored token cannot be used, before anything is consumed.
+#[derive(Debug, PartialEq, Eq)]
+enum Unusable {
+    /// Issued to another client (RFC 6749 §6: the token is bound to its client).
+    OtherClient,
+    Revoked,
+    /// Already rotated: a replay (RFC 9700 §4.14.2).
+    Reused,
+    Expired,
+}
+
+fn check_usable(record: &RefreshTokenRecord, client: &ClientId, now: DateTime<Utc>) -> Result<(), Unusable> {
+    if &record.grant.client_id != client {
+        Err(Unusable::OtherClient)
+    } else if record.revoked_at.is_some() {
+        Err(Unusable::Revoked)
+    } else if record.rotated_at.is_some() {
+        Err(Unusable::Reused)
+    } else if now >= record.expires_at || now >= record.family_expires_at {
+        Err(Unusable::Expired)
+    } else {
+        Ok(())
+    }
+}
+
+/// Revokes a family in which a consumed token was presented again (RFC 9700 §4.14.2) and
+/// answers `invalid_grant`. If the revocation itself fails, that failure is the answer: the
+/// replay is then detected again on the next attempt.
+async fn reject_reuse(repo: &RefreshTokenRepository, family_id: &FamilyId, now: DateTime<Utc>) -> OAuthError {
+    match repo.revoke_family(family_id, now).await {
+        Ok(revoked) => {
+            tracing::warn!(family_id = %family_id, revoked, "refresh token reuse detected; the family is revoked");
+            invalid_grant()
+        }
+        Err(error) => error.into(),
+    }
+}
+
+/// The refresh_token grant (RFC 6749 §6) with rotation (RFC 9700 §4.14.2).
+///
+/// Steps: the client may use the grant (`unauthorized_client`); the token exists, belongs to
+/// this client, is neither revoked nor expired (`invalid_grant`) — checked before anything is
+/// consumed, so another client presenting a stolen token cannot burn it; the requested scope is
+/// within the original (`invalid_scope`); then the token is consumed and its successor stored in
+/// one transaction, so that of concurrent refreshes exactly one succeeds. A token that was
+/// already consumed is a replay: its whole family, the newest token included, is revoked.
+#[tracing::instrument(skip_all, fields(client_id = %client.id, grant_type = "refresh_token"))]
+pub async fn rotate_refresh_token(
+    presented: OpaqueSecret,
+    client: &Client,
+    requested_scope: Option<Scope>,
+    now: DateTime<Utc>,
+    repo: &RefreshTokenRepository,
+    lifetimes: RefreshLifetimes,
+) -> Result<RotatedRefreshToken, OAuthError> {
+    if !client.metadata.grant_types.contains(&GrantType::RefreshToken) {
+        return Err(OAuthError::UnauthorizedClient("the client may not use the refresh_token grant".to_owned()));
+    }
+    let digest = presented.digest();
+    let Some(record) = repo.find(&digest).await? else {
+        return Err(invalid_grant());
+    };
+    match check_usable(&record, &client.id, now) {
+        Ok(()) => {}
+        Err(Unusable::Reused) => return Err(reject_reuse(repo, &record.family_id, now).await),
+        Err(reason) => {
+            tracing::info!(?reason, "refresh token rejected");
+            return Err(invalid_grant());
+        }
+    }
+    let access_scope = access_scope(requested_scope, &record.grant.scope)?;
+    let (token, next) = successor(&record, now, lifetimes);
+    match repo.rotate(&digest, now, &next).await? {
+        RotateOutcome::Rotated(_) => {
+            Ok(RotatedRefreshToken { family_id: next.family_id.clone(), record: next, token, access_scope })
+        }
+        // Another request consumed it between our read and our update: a concurrent replay.
+        RotateOutcome::Reused { family_id } => Err(reject_reuse(repo, &family_id, now).await),
+        RotateOutcome::Revoked | RotateOutcome::Unknown => Err(invalid_grant()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use uuid::Uuid;
+
+    use super::*;
+
+    fn t0() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()
+    }
+
+    fn scope(value: &str) -> Scope {
+        Scope::parse(value).unwrap()
+    }
+
+    fn grant() -> RefreshGrant {
+        RefreshGrant {
+            client_id: ClientId::parse("client").unwrap(),
+            user_id: UserId(Uuid::nil()),
+            scope: scope("openid profile offline_access"),
+            sid: Some("sid".to_owned()),
+            auth_time: t0(),
+            amr: vec!["pwd".to_owned()],
+        }
+    }
+
+    fn stored(new: NewRefreshToken) -> RefreshTokenRecord {
+        RefreshTokenRecord {
+            digest: new.digest,
+            family_id: new.family_id,
+            grant: new.grant,
+            issued_at: new.issued_at,
+            expires_at: new.expires_at,
+            family_expires_at: new.family_expires_at,
+            rotated_at: None,
+            revoked_at: None,
+        }
+    }
+
+    #[test]
+    fn a_new_family_has_idle_and_absolute_expiry_rfc_9700_4_14_2() {
+        let (token, record) = issue_refresh_token(grant(), t0(), RefreshLifetimes::default());
+        assert!(record.digest.matches(&token));
+        assert_ne!(record.digest.as_str(), token.expose(), "only the digest is stored");
+        assert_eq!(record.expires_at, t0() + Duration::days(7));
+        assert_eq!(record.family_expires_at, t0() + Duration::days(30));
+        let (_, other) = issue_refresh_token(grant(), t0(), RefreshLifetimes::default());
+        assert_ne!(record.family_id, other.family_id, "each grant starts its own family");
+
+        // An idle lifetime longer than the absolute one is capped by it.
+        let short = RefreshLifetimes { idle: Duration::days(7), absolute: Duration::days(1) };
+        let (_, record) = issue_refresh_token(grant(), t0(), short);
+        assert_eq!(record.expires_at, record.family_expires_at);
+    }
+
+    #[test]
+    fn a_successor_keeps_the_grant_and_never_outlives_the_family_rfc_6749_6() {
+        let (_, first) = issue_refresh_token(grant(), t0(), RefreshLifetimes::default());
+        let first = stored(first);
+        let (token, next) = successor(&first, t0() + Duration::days(1), RefreshLifetimes::default());
+        assert!(next.digest.matches(&token));
+        assert_ne!(next.digest, first.digest);
+        assert_eq!((&next.family_id, &next.grant), (&first.family_id, &first.grant));
+        assert_eq!(next.expires_at, t0() + Duration::days(8));
+
+        let (_, late) = successor(&first, t0() + Duration::days(27), RefreshLifetimes::default());
+        assert_eq!(late.expires_at, first.family_expires_at);
+    }
+
+    #[test]
+    fn requested_scope_may_only_narrow_rfc_6749_6() {
+        let granted = scope("openid profile offline_access");
+        assert_eq!(access_scope(None, &granted).unwrap(), granted);
+        assert_eq!(access_scope(Some(scope("openid")), &granted).unwrap(), scope("openid"));
+        let error = access_scope(Some(scope("openid email")), &granted).unwrap_err();
+        assert_eq!(error.code(), "invalid_scope");
+    }
+
+    #[test]
+    fn only_a_live_token_of_this_client_is_usable_rfc_6749_6() {
+        let (_, record) = issue_refresh_token(grant(), t0(), RefreshLifetimes::default());
+        let record = stored(record);
+        let client = record.grant.client_id.clone();
+        let now = t0() + Duration::hours(1);
+        assert_eq!(check_usable(&record, &client, now), Ok(()));
+        assert_eq!(check_usable(&record, &ClientId::parse("other").unwrap(), now), Err(Unusable::OtherClient));
+        assert_eq!(check_usable(&record, &client, record.expires_at), Err(Unusable::Expired));
+        let rotated = RefreshTokenRecord { rotated_at: Some(now), ..record.clone() };
+        assert_eq!(check_usable(&rotated, &client, now), Err(Unusable::Reused));
+        let revoked = RefreshTokenRecord { revoked_at: Some(now), ..rotated };
+        assert_eq!(check_usable(&revoked, &client, now), Err(Unusable::Revoked));
+        let family_over = RefreshTokenRecord { expires_at: t0() + Duration::days(60), ..record };
+        assert_eq!(check_usable(&family_over, &client, t0() + Duration::days(30)), Err(Unusable::Expired));
+    }
+}

@@ -1,0 +1,134 @@
+//! Refresh tokens at rest: one row per token, keyed by the token's digest, grouped by family
+//! (RFC 9700 §4.14.2). Consuming a token is a single conditional UPDATE, so that of concurrent
+//! requests exactly one wins on SQLite and PostgreSQL alike (DESIGN §7.1).
+
+use chrono::{DateTime, Utc};
+use entity::refresh_tokens;
+use keys::SecretDigest;
+use sea_orm::{ActiveValue::Set, DatabaseConnection, TransactionTrait, entity::prelude::*};
+
+use super::on_unique_violation;
+use crate::{
+    accounts::UserId,
+    oauth::{ClientId, FamilyId, NewRefreshToken, RefreshGrant, RefreshTokenRecord, RotateOutcome, Scope},
+    store::StoreError,
+};
+
+#[derive(Clone, Debug)]
+pub struct RefreshTokenRepository {
+    db: DatabaseConnection,
+}
+
+impl RefreshTokenRepository {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+
+    pub async fn insert(&self, new: &NewRefreshToken) -> Result<(), StoreError> {
+        refresh_tokens::Entity::insert(active_model(new)?)
+            .exec_without_returning(&self.db)
+            .await
+            .map_err(on_unique_violation("refresh token"))?;
+        Ok(())
+    }
+
+    pub async fn find(&self, digest: &SecretDigest) -> Result<Option<RefreshTokenRecord>, StoreError> {
+        refresh_tokens::Entity::find_by_id(digest.as_str()).one(&self.db).await?.map(to_domain).transpose()
+    }
+
+    /// Consumes the token with `digest` and stores `successor`, in one transaction: either both
+    /// happen or neither, so a crash cannot leave a family without its live token.
+    ///
+    /// The consume step is one conditional UPDATE (`rotated_at IS NULL AND revoked_at IS NULL`);
+    /// the database serialises concurrent updates of the row, so exactly one caller sees a row
+    /// affected. The others learn from the row why it was not theirs.
+    pub async fn rotate(
+        &self,
+        digest: &SecretDigest,
+        now: DateTime<Utc>,
+        successor: &NewRefreshToken,
+    ) -> Result<RotateOutcome, StoreError> {
+        let transaction = self.db.begin().await?;
+        let consumed = refresh_tokens::Entity::update_many()
+            .col_expr(refresh_tokens::Column::RotatedAt, Expr::value(now))
+            .filter(refresh_tokens::Column::Id.eq(digest.as_str()))
+            .filter(refresh_tokens::Column::RotatedAt.is_null())
+            .filter(refresh_tokens::Column::RevokedAt.is_null())
+            .exec(&transaction)
+            .await?
+            .rows_affected
+            == 1;
+        if consumed {
+            refresh_tokens::Entity::insert(active_model(successor)?)
+                .exec_without_returning(&transaction)
+                .await
+                .map_err(on_unique_violation("refresh token"))?;
+        }
+        let row = refresh_tokens::Entity::find_by_id(digest.as_str()).one(&transaction).await?;
+        transaction.commit().await?;
+        Ok(match (consumed, row) {
+            (true, Some(row)) => RotateOutcome::Rotated(Box::new(to_domain(row)?)),
+            (false, Some(row)) if row.revoked_at.is_some() => RotateOutcome::Revoked,
+            (false, Some(row)) if row.rotated_at.is_some() => {
+                RotateOutcome::Reused { family_id: FamilyId::from_stored(row.family_id) }
+            }
+            _ => RotateOutcome::Unknown,
+        })
+    }
+
+    /// Revokes every token of a family that is not revoked yet; returns how many were.
+    pub async fn revoke_family(&self, family_id: &FamilyId, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let result = refresh_tokens::Entity::update_many()
+            .col_expr(refresh_tokens::Column::RevokedAt, Expr::value(now))
+            .filter(refresh_tokens::Column::FamilyId.eq(family_id.as_str()))
+            .filter(refresh_tokens::Column::RevokedAt.is_null())
+            .exec(&self.db)
+            .await?;
+        Ok(result.rows_affected)
+    }
+}
+
+fn active_model(new: &NewRefreshToken) -> Result<refresh_tokens::ActiveModel, StoreError> {
+    let grant = &new.grant;
+    Ok(refresh_tokens::ActiveModel {
+        id: Set(new.digest.as_str().to_owned()),
+        family_id: Set(new.family_id.as_str().to_owned()),
+        client_id: Set(grant.client_id.as_str().to_owned()),
+        user_id: Set(grant.user_id.0),
+        scope: Set(grant.scope.to_string()),
+        sid: Set(grant.sid.clone()),
+        auth_time: Set(grant.auth_time),
+        amr: Set(serde_json::to_value(&grant.amr).map_err(|_| StoreError::Malformed("refresh token amr"))?),
+        issued_at: Set(new.issued_at),
+        expires_at: Set(new.expires_at),
+        family_expires_at: Set(new.family_expires_at),
+        rotated_at: Set(None),
+        revoked_at: Set(None),
+    })
+}
+
+fn to_domain(model: refresh_tokens::Model) -> Result<RefreshTokenRecord, StoreError> {
+    // A grant may have been narrowed to no scope at all, stored as the empty string.
+    let scope = if model.scope.is_empty() {
+        Scope::default()
+    } else {
+        Scope::parse(&model.scope).map_err(|_| StoreError::Malformed("refresh token scope"))?
+    };
+    Ok(RefreshTokenRecord {
+        digest: SecretDigest::from_stored(model.id),
+        family_id: FamilyId::from_stored(model.family_id),
+        grant: RefreshGrant {
+            client_id: ClientId::parse(&model.client_id).ok_or(StoreError::Malformed("refresh token client_id"))?,
+            user_id: UserId(model.user_id),
+            scope,
+            sid: model.sid,
+            auth_time: model.auth_time,
+            amr: serde_json::from_value(model.amr).map_err(|_| StoreError::Malformed("refresh token amr"))?,
+        },
+        issued_at: model.issued_at,
+        expires_at: model.expires_at,
+        family_expires_at: model.family_expires_at,
+        rotated_at: model.rotated_at,
+        revoked_at: model.revoked_at,
+    })
+}
