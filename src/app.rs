@@ -19,8 +19,8 @@ use crate::{
     store::{
         self, Database, ShortLivedStore,
         sql::{
-            AccessControlRepository, ClientRepository, ConsentRepository, SessionRepository, SqlKeyStore,
-            UserRepository,
+            AccessControlRepository, ClientRepository, ConsentRepository, RefreshTokenRepository, SessionRepository,
+            SqlKeyStore, UserRepository,
         },
     },
 };
@@ -40,6 +40,7 @@ pub struct AppState {
     pub keys: Arc<KeyRingService>,
     pub sessions: SessionRepository,
     pub consents: ConsentRepository,
+    pub refresh_tokens: RefreshTokenRepository,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -80,7 +81,8 @@ impl AppState {
             access_control: AccessControl::new(AccessControlRepository::new(connection.clone()), clock.clone()),
             clients: ClientRegistry::new(ClientRepository::new(connection.clone()), clock.clone()),
             sessions: SessionRepository::new(connection.clone()),
-            consents: ConsentRepository::new(connection),
+            consents: ConsentRepository::new(connection.clone()),
+            refresh_tokens: RefreshTokenRepository::new(connection),
             keys: Arc::new(keys),
             config: Arc::new(config),
             database,
@@ -119,11 +121,12 @@ pub struct BoundServer {
 
 impl BoundServer {
     pub async fn bind(state: AppState, address: SocketAddr) -> anyhow::Result<Self> {
-        let acceptor = TcpListener::bind(address)
-            .into_acceptor()
-            .await
-            .with_context(|| format!("FERRID_BIND: cannot listen on {address}"))?;
-        Ok(Self { state, acceptor })
+        Ok(Self::on(state, listen(address).await?))
+    }
+
+    /// Serves `state` on an acceptor bound earlier (so the port can be known before start-up).
+    pub fn on(state: AppState, acceptor: TcpAcceptor) -> Self {
+        Self { state, acceptor }
     }
 
     pub fn local_addr(&self) -> Option<SocketAddr> {
@@ -142,6 +145,11 @@ impl BoundServer {
         refresher.abort();
         served
     }
+}
+
+/// Binds the listening socket.
+pub async fn listen(address: SocketAddr) -> anyhow::Result<TcpAcceptor> {
+    TcpListener::bind(address).into_acceptor().await.with_context(|| format!("FERRID_BIND: cannot listen on {address}"))
 }
 
 /// `ferrid serve`: migrate, bind, serve until SIGINT or SIGTERM.

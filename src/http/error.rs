@@ -23,6 +23,17 @@ pub struct ErrorBody {
     pub request_id: Option<String>,
 }
 
+impl From<&crate::oauth::OAuthError> for ErrorBody {
+    /// RFC 6749 §5.2; a server error keeps its cause for the log and shows nothing.
+    fn from(error: &crate::oauth::OAuthError) -> Self {
+        Self {
+            error: error.code().to_owned(),
+            error_description: error.description().map(str::to_owned),
+            request_id: None,
+        }
+    }
+}
+
 /// Maps a framework error (no route, bad parameter, body too large, …) to the JSON shape.
 pub(super) fn framework_error_response(error: poem::Error, request_id: &str) -> Response {
     let status = error.status();

@@ -6,10 +6,11 @@ use std::{net::SocketAddr, path::PathBuf};
 use std::sync::Arc;
 
 use ferrid::{
-    app::{AppState, BoundServer},
+    app::{AppState, BoundServer, listen},
     clock::{Clock, SystemClock},
     config::{Config, RawConfig},
 };
+use poem::listener::Acceptor;
 use sea_orm::{ConnectionTrait, Database};
 use tokio::sync::oneshot;
 
@@ -190,10 +191,14 @@ pub async fn start_app(
     extra: &[(&str, &str)],
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<TestApp> {
-    let config = resources.config(extra);
+    // Bind first: the issuer must be the address clients really use (OIDC Discovery §4.3).
+    let acceptor = listen(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+    let address = format!("http://{}", acceptor.local_addr()[0].as_socket_addr().unwrap());
+    let mut settings = vec![("FERRID_ISSUER", address.as_str())];
+    settings.extend_from_slice(extra);
+    let config = resources.config(&settings);
     let state = AppState::start_with_clock(config, clock).await?;
-    let server = BoundServer::bind(state.clone(), SocketAddr::from(([127, 0, 0, 1], 0))).await?;
-    let address = format!("http://{}", server.local_addr().unwrap());
+    let server = BoundServer::on(state.clone(), acceptor);
     let (shutdown, stop) = oneshot::channel::<()>();
     let server = tokio::spawn(server.run(async move {
         let _ = stop.await;
@@ -209,7 +214,7 @@ impl TestResources {
         let pairs = env
             .iter()
             .map(|(k, v)| (*k, v.as_str()))
-            .chain([("FERRID_BIND", "127.0.0.1:0"), ("FERRID_ISSUER", "http://127.0.0.1:8080")])
+            .chain([("FERRID_BIND", "127.0.0.1:0")])
             .chain(extra.iter().copied());
         RawConfig::from_pairs(pairs).validate().unwrap()
     }

@@ -9,11 +9,14 @@
 mod helpers;
 
 mod access_control;
+mod browser;
 mod cli;
 mod health;
 mod jose_interop;
 mod key_ring;
 mod migrations;
+mod oidc;
+mod oidc_errors;
 mod openapi;
 mod refresh_token_store;
 mod short_lived_store;

@@ -5,16 +5,16 @@ mod access_control;
 mod clients;
 mod consents;
 mod key_ring;
-mod sessions;
 mod refresh_tokens;
+mod sessions;
 mod users;
 
 pub use access_control::AccessControlRepository;
 pub use clients::ClientRepository;
 pub use consents::ConsentRepository;
 pub use key_ring::SqlKeyStore;
-pub use sessions::SessionRepository;
 pub use refresh_tokens::RefreshTokenRepository;
+pub use sessions::SessionRepository;
 pub use users::UserRepository;
 
 use sea_orm::{DbErr, SqlErr};

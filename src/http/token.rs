@@ -1,0 +1,159 @@
+//! `POST /token` (RFC 6749 §3.2): authenticate the client, parse the grant, call the domain,
+//! and answer with `Cache-Control: no-store` (§5.1) — or an RFC 6749 §5.2 error.
+
+use poem::web::Data;
+use poem_openapi::{
+    ApiResponse, Object, OpenApi,
+    param::Header,
+    payload::{Form, Json},
+};
+
+use super::{error::ErrorBody, tags::ApiTags};
+use crate::{
+    app::AppState,
+    oauth::{
+        client_auth::{authenticate_client, credentials_from_request},
+        error::OAuthError,
+        grants::{TokenRequest, TokenResponse, exchange},
+        scope::Scope,
+    },
+};
+
+/// The form fields of every grant ferrid supports; each grant reads its own.
+#[derive(Debug, Object, serde::Deserialize)]
+struct TokenForm {
+    /// `authorization_code` or `refresh_token`.
+    grant_type: String,
+    code: Option<String>,
+    redirect_uri: Option<String>,
+    /// PKCE verifier (RFC 7636 §4.5).
+    code_verifier: Option<String>,
+    refresh_token: Option<String>,
+    /// For `refresh_token`: a narrower scope (RFC 6749 §6).
+    scope: Option<String>,
+    /// `client_secret_post` and public clients (RFC 6749 §2.3.1).
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+impl TryFrom<TokenForm> for TokenRequest {
+    type Error = OAuthError;
+
+    fn try_from(form: TokenForm) -> Result<Self, OAuthError> {
+        let required = |value: Option<String>, name: &str| {
+            value.filter(|v| !v.is_empty()).ok_or_else(|| OAuthError::InvalidRequest(format!("{name} is required")))
+        };
+        match form.grant_type.as_str() {
+            "authorization_code" => Ok(TokenRequest::AuthorizationCode {
+                code: keys::OpaqueSecret::from_presented(required(form.code, "code")?),
+                redirect_uri: required(form.redirect_uri, "redirect_uri")?,
+                code_verifier: form.code_verifier.filter(|v| !v.is_empty()),
+            }),
+            "refresh_token" => Ok(TokenRequest::RefreshToken {
+                refresh_token: keys::OpaqueSecret::from_presented(required(form.refresh_token, "refresh_token")?),
+                scope: form
+                    .scope
+                    .filter(|s| !s.is_empty())
+                    .map(|s| Scope::parse(&s))
+                    .transpose()
+                    .map_err(|_| OAuthError::InvalidScope("scope is malformed".into()))?,
+            }),
+            other => Err(OAuthError::UnsupportedGrantType(format!("grant_type {other:?} is not supported"))),
+        }
+    }
+}
+
+/// RFC 6749 §5.1 (and OIDC Core §3.1.3.3 `id_token`).
+#[derive(Debug, Object)]
+struct TokenBody {
+    access_token: String,
+    /// Always `Bearer`.
+    token_type: String,
+    expires_in: i64,
+    #[oai(skip_serializing_if_is_none)]
+    id_token: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    refresh_token: Option<String>,
+    scope: String,
+}
+
+impl From<TokenResponse> for TokenBody {
+    fn from(response: TokenResponse) -> Self {
+        Self {
+            access_token: response.access_token,
+            token_type: "Bearer".to_owned(),
+            expires_in: response.expires_in,
+            id_token: response.id_token,
+            refresh_token: response.refresh_token,
+            scope: response.scope,
+        }
+    }
+}
+
+const NO_STORE: &str = "no-store";
+
+#[derive(ApiResponse)]
+enum TokenEndpointResponse {
+    /// Tokens issued.
+    #[oai(status = 200)]
+    Ok(Json<TokenBody>, #[oai(header = "Cache-Control")] String, #[oai(header = "Pragma")] String),
+    /// RFC 6749 §5.2 error.
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>, #[oai(header = "Cache-Control")] String),
+    /// Client authentication failed (RFC 6749 §5.2 `invalid_client`).
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>, #[oai(header = "WWW-Authenticate")] String, #[oai(header = "Cache-Control")] String),
+    /// A backing store is unreachable; retry later.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>, #[oai(header = "Cache-Control")] String),
+    /// A server error; the body carries only the request id.
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>, #[oai(header = "Cache-Control")] String),
+}
+
+impl From<OAuthError> for TokenEndpointResponse {
+    fn from(error: OAuthError) -> Self {
+        let body = Json(ErrorBody::from(&error));
+        match error.status() {
+            401 => Self::Unauthorized(body, "Basic realm=\"ferrid\"".to_owned(), NO_STORE.to_owned()),
+            503 => Self::Unavailable(body, NO_STORE.to_owned()),
+            500 => Self::Internal(body, NO_STORE.to_owned()),
+            _ => Self::BadRequest(body, NO_STORE.to_owned()),
+        }
+    }
+}
+
+pub struct TokenApi;
+
+#[OpenApi(tag = "ApiTags::OAuth")]
+impl TokenApi {
+    /// The token endpoint: exchange an authorization code or a refresh token for tokens.
+    #[oai(path = "/token", method = "post", operation_id = "token")]
+    async fn token(
+        &self,
+        state: Data<&AppState>,
+        #[oai(name = "Authorization")] authorization: Header<Option<String>>,
+        form: Form<TokenForm>,
+    ) -> TokenEndpointResponse {
+        match token(&state, authorization.0.as_deref(), form.0).await {
+            Ok(response) => {
+                TokenEndpointResponse::Ok(Json(response.into()), NO_STORE.to_owned(), "no-cache".to_owned())
+            }
+            Err(error) => {
+                if let OAuthError::Internal(cause) = &error {
+                    tracing::error!(error = %format!("{cause:#}"), "token request failed");
+                }
+                error.into()
+            }
+        }
+    }
+}
+
+#[tracing::instrument(skip_all, fields(grant_type = %form.grant_type))]
+async fn token(state: &AppState, authorization: Option<&str>, form: TokenForm) -> Result<TokenResponse, OAuthError> {
+    let credentials =
+        credentials_from_request(authorization, form.client_id.as_deref(), form.client_secret.as_deref())?;
+    let client = authenticate_client(credentials, &state.clients).await?;
+    let request = TokenRequest::try_from(form)?;
+    exchange(state, &client, request).await
+}

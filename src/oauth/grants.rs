@@ -1,0 +1,249 @@
+//! The token endpoint's grants (RFC 6749 §4.1.3, §6), each read as the RFC's steps: consume the
+//! code or refresh token, check it belongs to this client, check PKCE, then mint tokens.
+
+use chrono::Duration;
+use keys::OpaqueSecret;
+use serde_json::{Map, Value};
+
+use super::{
+    Client, GrantType,
+    claims::user_claims,
+    code::{RedeemedCode, remember_redeemed, take_code, take_redeemed},
+    error::OAuthError,
+    pkce::{CodeChallenge, CodeVerifier, verify_pkce},
+    refresh_token::{FamilyId, RefreshGrant, RefreshLifetimes, issue_refresh_token, rotate_refresh_token},
+    revocation::deny_access_token,
+    scope::Scope,
+    tokens::{Authentication, issue_access_token, issue_id_token},
+};
+use crate::{
+    accounts::{User, UserId},
+    app::AppState,
+};
+
+/// A token request after parsing (STYLE: one variant per grant, no bag of options).
+#[derive(Debug)]
+pub enum TokenRequest {
+    AuthorizationCode { code: OpaqueSecret, redirect_uri: String, code_verifier: Option<String> },
+    RefreshToken { refresh_token: OpaqueSecret, scope: Option<Scope> },
+}
+
+/// The successful token response (RFC 6749 §5.1, OIDC Core §3.1.3.3).
+#[derive(Debug)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub expires_in: i64,
+    pub id_token: Option<String>,
+    pub refresh_token: Option<String>,
+    pub scope: String,
+}
+
+/// Redeems `request` for `client`, which has already authenticated.
+pub async fn exchange(state: &AppState, client: &Client, request: TokenRequest) -> Result<TokenResponse, OAuthError> {
+    match request {
+        TokenRequest::AuthorizationCode { code, redirect_uri, code_verifier } => {
+            redeem_code(state, client, code, &redirect_uri, code_verifier.as_deref()).await
+        }
+        TokenRequest::RefreshToken { refresh_token, scope } => refresh(state, client, refresh_token, scope).await,
+    }
+}
+
+fn internal(error: impl std::fmt::Display) -> OAuthError {
+    OAuthError::Internal(anyhow::anyhow!("{error}"))
+}
+
+fn lifetimes(client: &Client) -> RefreshLifetimes {
+    RefreshLifetimes {
+        idle: Duration::days(7),
+        absolute: Duration::seconds(client.metadata.refresh_token_lifetime_secs.into()),
+    }
+}
+
+/// RFC 6749 §4.1.3 with RFC 7636 §4.6.
+async fn redeem_code(
+    state: &AppState,
+    client: &Client,
+    code: OpaqueSecret,
+    redirect_uri: &str,
+    code_verifier: Option<&str>,
+) -> Result<TokenResponse, OAuthError> {
+    if !client.metadata.grant_types.contains(&GrantType::AuthorizationCode) {
+        return Err(OAuthError::UnauthorizedClient("the client may not use authorization_code".into()));
+    }
+    let store = state.short_lived.as_ref();
+    let Some(grant) = take_code(store, &code).await? else {
+        // RFC 6749 §4.1.2: a code used twice revokes what the first use produced.
+        if let Some(redeemed) = take_redeemed(store, &code).await? {
+            revoke_redeemed(state, &redeemed).await?;
+            tracing::warn!(client_id = %client.id, "authorization code replayed; its tokens were revoked");
+        }
+        return Err(OAuthError::InvalidGrant("the code is invalid, expired or already used".into()));
+    };
+    if grant.client_id != client.id.as_str() {
+        return Err(OAuthError::InvalidGrant("the code was issued to another client".into()));
+    }
+    if grant.redirect_uri != redirect_uri {
+        return Err(OAuthError::InvalidGrant("redirect_uri does not match the authorization request".into()));
+    }
+    match (&grant.code_challenge, code_verifier) {
+        (Some(challenge), Some(verifier)) => {
+            let challenge = CodeChallenge::parse(challenge, Some("S256")).map_err(internal)?;
+            let verifier = CodeVerifier::parse(verifier)
+                .map_err(|_| OAuthError::InvalidGrant("code_verifier is malformed".into()))?;
+            if !verify_pkce(&verifier, &challenge) {
+                return Err(OAuthError::InvalidGrant("code_verifier does not match the code_challenge".into()));
+            }
+        }
+        (Some(_), None) => return Err(OAuthError::InvalidGrant("code_verifier is required".into())),
+        // RFC 9700 §2.1.1: a verifier for a code issued without a challenge signals an attack.
+        (None, Some(_)) => return Err(OAuthError::InvalidGrant("no code_challenge was sent for this code".into())),
+        (None, None) => {}
+    }
+    let user = active_user(state, UserId(grant.user_id)).await?;
+    let scope = Scope::parse(&grant.scope).map_err(internal)?;
+    let now = state.clock.now();
+    let authentication = Authentication {
+        auth_time: grant.auth_time,
+        amr: &grant.amr,
+        sid: Some(&grant.sid),
+        nonce: grant.nonce.as_deref(),
+    };
+    let mut response = mint(state, client, &user, &scope, &authentication).await?;
+
+    let mut refresh_family = None;
+    if scope.contains("offline_access") && client.metadata.grant_types.contains(&GrantType::RefreshToken) {
+        let refresh_grant = RefreshGrant {
+            client_id: client.id.clone(),
+            user_id: user.id,
+            scope: scope.clone(),
+            sid: Some(grant.sid.clone()),
+            auth_time: grant.auth_time,
+            amr: grant.amr.clone(),
+        };
+        let (token, record) = issue_refresh_token(refresh_grant, now, lifetimes(client));
+        state.refresh_tokens.insert(&record).await?;
+        refresh_family = Some(record.family_id.as_str().to_owned());
+        response.refresh_token = Some(token.expose().to_owned());
+    }
+    remember_redeemed(
+        store,
+        &code,
+        &RedeemedCode {
+            refresh_family,
+            access_token_jti: response.access.jti.clone(),
+            access_token_expires_at: response.access.expires_at,
+        },
+    )
+    .await?;
+    Ok(response.into_response())
+}
+
+async fn revoke_redeemed(state: &AppState, redeemed: &RedeemedCode) -> Result<(), OAuthError> {
+    let now = state.clock.now();
+    if let Some(family) = &redeemed.refresh_family {
+        state.refresh_tokens.revoke_family(&FamilyId::from_stored(family.as_str()), now).await?;
+    }
+    deny_access_token(state.short_lived.as_ref(), &redeemed.access_token_jti, redeemed.access_token_expires_at, now)
+        .await?;
+    Ok(())
+}
+
+/// RFC 6749 §6 with rotation and reuse detection (RFC 9700 §4.14.2).
+async fn refresh(
+    state: &AppState,
+    client: &Client,
+    presented: OpaqueSecret,
+    scope: Option<Scope>,
+) -> Result<TokenResponse, OAuthError> {
+    let now = state.clock.now();
+    let rotated = rotate_refresh_token(presented, client, scope, now, &state.refresh_tokens, lifetimes(client)).await?;
+    let grant = &rotated.record.grant;
+    let user = active_user(state, grant.user_id).await?;
+    let authentication =
+        Authentication { auth_time: grant.auth_time, amr: &grant.amr, sid: grant.sid.as_deref(), nonce: None };
+    let mut response = mint(state, client, &user, &rotated.access_scope, &authentication).await?;
+    response.refresh_token = Some(rotated.token.expose().to_owned());
+    Ok(response.into_response())
+}
+
+async fn active_user(state: &AppState, id: UserId) -> Result<User, OAuthError> {
+    match state.accounts.find(id).await {
+        Ok(user) if !user.disabled => Ok(user),
+        Ok(_) | Err(crate::accounts::AccountError::NotFound) => {
+            Err(OAuthError::InvalidGrant("the user is no longer active".into()))
+        }
+        Err(error) => Err(internal(error)),
+    }
+}
+
+struct Minted {
+    access: super::tokens::IssuedAccessToken,
+    expires_in: i64,
+    id_token: Option<String>,
+    refresh_token: Option<String>,
+    scope: String,
+}
+
+impl Minted {
+    fn into_response(self) -> TokenResponse {
+        TokenResponse {
+            access_token: self.access.token,
+            expires_in: self.expires_in,
+            id_token: self.id_token,
+            refresh_token: self.refresh_token,
+            scope: self.scope,
+        }
+    }
+}
+
+/// The access token, and for OpenID requests the ID token (OIDC Core §3.1.3.3).
+async fn mint(
+    state: &AppState,
+    client: &Client,
+    user: &User,
+    scope: &Scope,
+    authentication: &Authentication<'_>,
+) -> Result<Minted, OAuthError> {
+    let now = state.clock.now();
+    let published = state.keys.current();
+    let subject = user.id.to_string();
+    let access = issue_access_token(
+        &published.ring,
+        &state.config.issuer,
+        client,
+        &subject,
+        scope,
+        Some(authentication.auth_time),
+        now,
+    )
+    .map_err(internal)?;
+    let id_token = if scope.contains("openid") {
+        let authorization = if scope.contains("roles") {
+            Some(state.access_control.authorization_of(user.id).await.map_err(internal)?)
+        } else {
+            None
+        };
+        let claims: Map<String, Value> = user_claims(user, authorization.as_ref(), scope);
+        Some(
+            issue_id_token(
+                &published.ring,
+                &state.config.issuer,
+                client,
+                claims,
+                authentication,
+                Some(&access.token),
+                now,
+            )
+            .map_err(internal)?,
+        )
+    } else {
+        None
+    };
+    Ok(Minted {
+        expires_in: (access.expires_at - now).num_seconds(),
+        access,
+        id_token,
+        refresh_token: None,
+        scope: scope.to_string(),
+    })
+}

@@ -1,0 +1,162 @@
+//! The authorization code flow end to end (OIDC Core §3.1), driven by the `openidconnect` crate
+//! as relying party: discovery, authorize + PKCE, login, consent, token, ID token verification,
+//! userinfo, refresh, and SSO on a second authorization.
+
+use ferrid::{
+    accounts::{Email, NewUser, Password},
+    oauth::{ClientMetadata, ClientType, GrantType, RedirectUri},
+};
+use openidconnect::{
+    AccessTokenHash, AuthenticationFlow, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
+    OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
+    core::{CoreClient, CoreProviderMetadata, CoreResponseType, CoreUserInfoClaims},
+};
+
+use crate::{
+    browser::{Browser, Landing},
+    helpers::{Backend, TestApp, spawn_app},
+};
+
+on_every_backend!(confidential_client_signs_in_refreshes_and_gets_sso, public_client_signs_in_with_pkce_only);
+
+pub const REDIRECT: &str = "http://127.0.0.1:9/callback";
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub async fn create_user(app: &TestApp, email: &str) {
+    let new = NewUser { email: Email::parse(email).unwrap(), name: Some("Ann Lee".to_owned()) };
+    app.state.accounts.create_user(new, Some(Password::new(PASSWORD))).await.unwrap();
+}
+
+/// Registers a client; returns its id and secret (None for public clients).
+pub async fn create_client(app: &TestApp, client_type: ClientType) -> (String, Option<String>) {
+    let mut metadata = ClientMetadata::new("Test RP", client_type);
+    metadata.redirect_uris.push(RedirectUri::parse(REDIRECT).unwrap());
+    metadata.grant_types = vec![GrantType::AuthorizationCode, GrantType::RefreshToken];
+    let (client, secret) = app.state.clients.register(metadata).await.unwrap();
+    (client.id.as_str().to_owned(), secret.map(|s| s.expose().to_owned()))
+}
+
+fn http() -> openidconnect::reqwest::Client {
+    openidconnect::reqwest::ClientBuilder::new()
+        .redirect(openidconnect::reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+async fn confidential_client_signs_in_refreshes_and_gets_sso(backend: Backend) {
+    let app = spawn_app(backend).await;
+    create_user(&app, "ann@example.com").await;
+    let (client_id, secret) = create_client(&app, ClientType::Confidential).await;
+    let http = http();
+
+    // OIDC Discovery §4: the crate checks that `issuer` equals the URL it discovered.
+    let metadata =
+        CoreProviderMetadata::discover_async(IssuerUrl::new(app.address.clone()).unwrap(), &http).await.unwrap();
+    let client = CoreClient::from_provider_metadata(metadata, ClientId::new(client_id), secret.map(ClientSecret::new))
+        .set_redirect_uri(RedirectUrl::new(REDIRECT.to_owned()).unwrap());
+
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, state, nonce) = client
+        .authorize_url(
+            AuthenticationFlow::<CoreResponseType>::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .add_scope(Scope::new("email".to_owned()))
+        .add_scope(Scope::new("profile".to_owned()))
+        .add_scope(Scope::new("offline_access".to_owned()))
+        .set_pkce_challenge(challenge)
+        .url();
+    let browser = Browser::new(&app.address);
+    let landing = browser.sign_in(url.as_str(), "ann@example.com", PASSWORD).await;
+    // RFC 6749 §4.1.2 + RFC 9207 §2: code, the client's state, and our issuer.
+    assert_eq!(landing.param("state").as_deref(), Some(state.secret().as_str()), "{landing:?}");
+    assert_eq!(landing.param("iss").as_deref(), Some(app.address.as_str()));
+
+    let tokens = client
+        .exchange_code(AuthorizationCode::new(landing.code()))
+        .unwrap()
+        .set_pkce_verifier(verifier)
+        .request_async(&http)
+        .await
+        .unwrap();
+    let id_token = tokens.id_token().expect("an ID token for scope openid");
+    let claims = id_token.claims(&client.id_token_verifier(), &nonce).expect("the crate verifies our ID token");
+    assert_eq!(claims.email().map(|e| e.as_str()), Some("ann@example.com"));
+    assert_eq!(claims.email_verified(), Some(true));
+    assert!(claims.auth_time().is_some());
+    // OIDC Core §3.1.3.6: at_hash binds the access token to the ID token.
+    let expected = AccessTokenHash::from_token(
+        tokens.access_token(),
+        id_token.signing_alg().unwrap(),
+        id_token.signing_key(&client.id_token_verifier()).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims.access_token_hash(), Some(&expected));
+
+    let userinfo: CoreUserInfoClaims = client
+        .user_info(tokens.access_token().clone(), Some(claims.subject().clone()))
+        .unwrap()
+        .request_async(&http)
+        .await
+        .unwrap();
+    assert_eq!(userinfo.email().map(|e| e.as_str()), Some("ann@example.com"));
+    assert_eq!(userinfo.subject(), claims.subject(), "OIDC Core §5.3.2: sub matches the ID token");
+
+    // RFC 6749 §6: refresh, with rotation.
+    let refresh_token = tokens.refresh_token().expect("offline_access gives a refresh token").clone();
+    let refreshed = client.exchange_refresh_token(&refresh_token).unwrap().request_async(&http).await.unwrap();
+    let rotated = refreshed.refresh_token().expect("rotation returns a new refresh token");
+    assert_ne!(rotated.secret(), refresh_token.secret());
+    let refreshed_id = refreshed.id_token().expect("an ID token on refresh");
+    let refreshed_claims = refreshed_id.claims(&client.id_token_verifier(), |_: Option<&Nonce>| Ok(())).unwrap();
+    assert_eq!(refreshed_claims.subject(), claims.subject());
+
+    // SSO: a second authorization with the same browser needs neither login nor consent.
+    let (challenge, _verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, _, _) = client
+        .authorize_url(
+            AuthenticationFlow::<CoreResponseType>::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .add_scope(Scope::new("email".to_owned()))
+        .set_pkce_challenge(challenge)
+        .url();
+    let landing = browser.follow(url.to_string()).await;
+    assert!(matches!(landing, Landing::Redirect { .. }), "{landing:?}");
+    landing.code();
+    app.stop().await;
+}
+
+async fn public_client_signs_in_with_pkce_only(backend: Backend) {
+    let app = spawn_app(backend).await;
+    create_user(&app, "bo@example.com").await;
+    let (client_id, _) = create_client(&app, ClientType::Public).await;
+    let http = http();
+    let metadata =
+        CoreProviderMetadata::discover_async(IssuerUrl::new(app.address.clone()).unwrap(), &http).await.unwrap();
+    let client = CoreClient::from_provider_metadata(metadata, ClientId::new(client_id), None)
+        .set_redirect_uri(RedirectUrl::new(REDIRECT.to_owned()).unwrap());
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, _, nonce) = client
+        .authorize_url(
+            AuthenticationFlow::<CoreResponseType>::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .set_pkce_challenge(challenge)
+        .url();
+    let landing = Browser::new(&app.address).sign_in(url.as_str(), "bo@example.com", PASSWORD).await;
+    let tokens = client
+        .exchange_code(AuthorizationCode::new(landing.code()))
+        .unwrap()
+        .set_pkce_verifier(verifier)
+        .request_async(&http)
+        .await
+        .unwrap();
+    let claims = tokens.id_token().unwrap().claims(&client.id_token_verifier(), &nonce).unwrap();
+    assert!(claims.email().is_none(), "no email claim without the email scope");
+    assert!(tokens.refresh_token().is_none(), "no refresh token without offline_access");
+    app.stop().await;
+}
