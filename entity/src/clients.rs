@@ -27,6 +27,8 @@ pub struct Model {
     pub id_token_lifetime_secs: i32,
     pub refresh_token_lifetime_secs: i32,
     pub first_party: bool,
+    pub userinfo_encrypted_response_alg: Option<String>,
+    pub userinfo_encrypted_response_enc: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

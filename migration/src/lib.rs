@@ -12,6 +12,7 @@ mod m20261124_000003_create_access_control;
 mod m20261124_000004_create_key_ring;
 mod m20261124_000005_create_sessions_and_grants;
 mod m20261124_000006_add_client_first_party;
+mod m20261124_000007_add_userinfo_encryption;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000004_create_key_ring::Migration),
             Box::new(m20261124_000005_create_sessions_and_grants::Migration),
             Box::new(m20261124_000006_add_client_first_party::Migration),
+            Box::new(m20261124_000007_add_userinfo_encryption::Migration),
         ]
     }
 }

@@ -22,7 +22,7 @@ enum UserInfoResponse {
     /// `userinfo_signed_response_alg`.
     #[oai(status = 200)]
     Claims(Json<BTreeMap<String, serde_json::Value>>, #[oai(header = "Cache-Control")] String),
-    /// A signed UserInfo response (OIDC Core §5.3.2), sent as `application/jwt`.
+    /// A signed and/or encrypted UserInfo response (OIDC Core §5.3.2), sent as `application/jwt`.
     #[oai(status = 200, content_type = "application/jwt")]
     Signed(PlainText<String>, #[oai(header = "Cache-Control")] String),
     /// Missing, invalid, expired or revoked token (RFC 6750 §3.1).
@@ -88,7 +88,7 @@ async fn respond(state: &AppState, token: Option<&str>) -> UserInfoResponse {
         Ok(UserInfo::Json(claims)) => {
             UserInfoResponse::Claims(Json(claims.into_iter().collect()), "no-store".to_owned())
         }
-        Ok(UserInfo::Signed(jwt)) => UserInfoResponse::Signed(PlainText(jwt), "no-store".to_owned()),
+        Ok(UserInfo::Jwt(jwt)) => UserInfoResponse::Signed(PlainText(jwt), "no-store".to_owned()),
         Err(UserInfoError::InvalidToken) => UserInfoResponse::Unauthorized(
             "Bearer realm=\"ferrid\", error=\"invalid_token\", error_description=\"the access token is invalid\""
                 .to_owned(),

@@ -157,6 +157,8 @@ pub struct ClientMetadata {
     pub id_token_encrypted_response_alg: Option<String>,
     pub id_token_encrypted_response_enc: Option<String>,
     pub userinfo_signed_response_alg: Option<String>,
+    pub userinfo_encrypted_response_alg: Option<String>,
+    pub userinfo_encrypted_response_enc: Option<String>,
     pub access_token_format: AccessTokenFormat,
     pub access_token_signed_response_alg: String,
     pub access_token_lifetime_secs: u32,
@@ -189,6 +191,8 @@ impl ClientMetadata {
             id_token_encrypted_response_alg: None,
             id_token_encrypted_response_enc: None,
             userinfo_signed_response_alg: None,
+            userinfo_encrypted_response_alg: None,
+            userinfo_encrypted_response_enc: None,
             access_token_format: AccessTokenFormat::Jwt,
             access_token_signed_response_alg: "ES256".to_owned(),
             access_token_lifetime_secs: 900,
@@ -244,6 +248,25 @@ impl ClientMetadata {
         {
             if !SIGNING_ALGS.contains(&alg.as_str()) {
                 return Err(metadata(format!("unsupported signing algorithm {alg:?}")));
+            }
+        }
+        for (what, alg, enc) in [
+            ("id_token", &self.id_token_encrypted_response_alg, &self.id_token_encrypted_response_enc),
+            ("userinfo", &self.userinfo_encrypted_response_alg, &self.userinfo_encrypted_response_enc),
+        ] {
+            if let Some(alg) = alg {
+                alg.parse::<keys::KeyEncryptionAlg>()
+                    .map_err(|_| metadata(format!("unsupported {what}_encrypted_response_alg {alg:?}")))?;
+                if self.jwks.is_none() && self.jwks_uri.is_none() {
+                    return Err(metadata(format!("{what} encryption needs the client's jwks or jwks_uri")));
+                }
+            }
+            if let Some(enc) = enc {
+                if alg.is_none() {
+                    return Err(metadata(format!("{what}_encrypted_response_enc requires the matching _alg")));
+                }
+                enc.parse::<keys::ContentEncryptionAlg>()
+                    .map_err(|_| metadata(format!("unsupported {what}_encrypted_response_enc {enc:?}")))?;
             }
         }
         if let Some(scope) = self.allowed_scopes.iter().find(|s| !KNOWN_SCOPES.contains(&s.as_str())) {
@@ -342,5 +365,17 @@ mod tests {
         let mut m = confidential();
         m.allowed_scopes.push("admin".to_owned());
         assert!(m.validate().is_err());
+
+        // OIDC Registration §2: encryption needs a key to encrypt to, and enc needs alg.
+        let mut m = confidential();
+        m.id_token_encrypted_response_alg = Some("RSA-OAEP-256".to_owned());
+        assert!(m.validate().is_err(), "no jwks");
+        m.jwks = Some(serde_json::json!({"keys": []}));
+        assert_eq!(m.validate(), Ok(()));
+        m.id_token_encrypted_response_alg = Some("RSA1_5".to_owned());
+        assert!(m.validate().is_err(), "RSA1_5 is not supported");
+        let mut m = confidential();
+        m.userinfo_encrypted_response_enc = Some("A256GCM".to_owned());
+        assert!(m.validate().is_err(), "enc without alg");
     }
 }

@@ -93,6 +93,7 @@ pub fn issue_id_token(
     claims.insert("exp".into(), seconds(now + Duration::seconds(client.metadata.id_token_lifetime_secs.into())));
     claims.insert("auth_time".into(), seconds(authentication.auth_time));
     claims.insert("amr".into(), json!(authentication.amr));
+    claims.insert("acr".into(), json!(acr(authentication.amr)));
     if let Some(sid) = authentication.sid {
         claims.insert("sid".into(), json!(sid));
     }
@@ -103,7 +104,12 @@ pub fn issue_id_token(
         claims.insert("at_hash".into(), json!(token_hash(alg, access_token)));
     }
     let key = ring.signing_key(alg)?;
-    match encryption_for(client)? {
+    let m = &client.metadata;
+    match encryption_to(
+        client,
+        m.id_token_encrypted_response_alg.as_deref(),
+        m.id_token_encrypted_response_enc.as_deref(),
+    )? {
         None => keys::sign_jwt(key, Some("JWT"), &claims),
         Some((recipient, key_alg, enc)) => {
             keys::sign_and_encrypt_jwt(key, Some("JWT"), &claims, &recipient, key_alg, enc)
@@ -111,22 +117,32 @@ pub fn issue_id_token(
     }
 }
 
-/// The client's ID-token encryption settings and key, if it asked for encryption.
-fn encryption_for(
+/// Authentication context classes ferrid asserts (OIDC Core §2 `acr`): `1` for one factor,
+/// `2` for two (e.g. password and TOTP). `0` is never claimed.
+pub const ACR_VALUES: &[&str] = &["1", "2"];
+
+fn acr(amr: &[String]) -> &'static str {
+    if amr.len() >= 2 || amr.iter().any(|m| m == "mfa") { "2" } else { "1" }
+}
+
+/// Where and how to encrypt a response for `client` (OIDC Core §10.2), if it registered an
+/// encryption `alg`: a key of its inline `jwks` that fits the algorithm.
+pub fn encryption_to(
     client: &Client,
+    alg: Option<&str>,
+    enc: Option<&str>,
 ) -> Result<Option<(keys::PublicJwk, KeyEncryptionAlg, ContentEncryptionAlg)>, KeyError> {
-    let Some(alg) = client.metadata.id_token_encrypted_response_alg.as_deref() else {
+    let Some(alg) = alg else {
         return Ok(None);
     };
     let alg: KeyEncryptionAlg = alg.parse()?;
     // OIDC Registration §2: enc defaults to A128CBC-HS256 when only alg is registered.
-    let enc: ContentEncryptionAlg =
-        client.metadata.id_token_encrypted_response_enc.as_deref().unwrap_or("A128CBC-HS256").parse()?;
+    let enc: ContentEncryptionAlg = enc.unwrap_or("A128CBC-HS256").parse()?;
     let jwks = client
         .metadata
         .jwks
         .as_ref()
-        .ok_or_else(|| KeyError::InvalidKey("the client registered no jwks to encrypt to".into()))?;
+        .ok_or_else(|| KeyError::InvalidKey("the client registered no inline jwks to encrypt to".into()))?;
     let jwks = Jwks::from_json(&jwks.to_string())?;
     let recipient = jwks.encryption_key(alg).cloned().ok_or(KeyError::NoMatchingKey)?;
     Ok(Some((recipient, alg, enc)))

@@ -8,6 +8,7 @@ use super::{
     access_token::{AccessTokenError, verify_access_token},
     claims::user_claims,
     registry::RegistryError,
+    tokens::encryption_to,
 };
 use crate::{
     accounts::{AccountError, UserId},
@@ -17,8 +18,8 @@ use crate::{
 
 pub enum UserInfo {
     Json(Map<String, Value>),
-    /// A JWS, served as `application/jwt`.
-    Signed(String),
+    /// A signed and/or encrypted JWT, served as `application/jwt`.
+    Jwt(String),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -66,14 +67,36 @@ pub async fn userinfo(state: &AppState, bearer: &str) -> Result<UserInfo, UserIn
         Err(RegistryError::NotFound) => return Err(UserInfoError::InvalidToken),
         Err(error) => return Err(UserInfoError::Internal(error.into())),
     };
-    let Some(alg) = client.metadata.userinfo_signed_response_alg.as_deref() else {
-        return Ok(UserInfo::Json(claims));
+    let m = &client.metadata;
+    let encryption = encryption_to(
+        &client,
+        m.userinfo_encrypted_response_alg.as_deref(),
+        m.userinfo_encrypted_response_enc.as_deref(),
+    )
+    .map_err(anyhow::Error::from)?;
+    let Some(alg) = m.userinfo_signed_response_alg.as_deref() else {
+        // Encrypted only: the claims JSON is the JWE payload (OIDC Core §5.3.2).
+        return Ok(match encryption {
+            None => UserInfo::Json(claims),
+            Some((recipient, alg, enc)) => UserInfo::Jwt(
+                keys::encrypt_jwe(
+                    &serde_json::to_vec(&claims).map_err(anyhow::Error::from)?,
+                    &recipient,
+                    alg,
+                    enc,
+                    None,
+                )
+                .map_err(anyhow::Error::from)?,
+            ),
+        });
     };
+    // Signed (then, if asked, encrypted as a nested JWT): iss and aud make it a JWT (§5.3.2).
     claims.insert("iss".into(), json!(state.config.issuer.as_str()));
     claims.insert("aud".into(), json!(client.id.as_str()));
-    let key = published
-        .ring
-        .signing_key(alg.parse().map_err(|e: keys::KeyError| anyhow::anyhow!(e))?)
-        .map_err(|e| anyhow::anyhow!(e))?;
-    Ok(UserInfo::Signed(keys::sign_jwt(key, Some("JWT"), &claims).map_err(|e| anyhow::anyhow!(e))?))
+    let key = published.ring.signing_key(alg.parse().map_err(anyhow::Error::from)?).map_err(anyhow::Error::from)?;
+    let jwt = match encryption {
+        None => keys::sign_jwt(key, Some("JWT"), &claims),
+        Some((recipient, alg, enc)) => keys::sign_and_encrypt_jwt(key, Some("JWT"), &claims, &recipient, alg, enc),
+    };
+    Ok(UserInfo::Jwt(jwt.map_err(anyhow::Error::from)?))
 }

@@ -30,11 +30,22 @@ impl Landing {
     }
 }
 
-/// The value of the hidden input `name` in a form.
+/// The value of the hidden input `name` in a form, with HTML escapes undone.
 pub fn hidden(html: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
     let start = html.find(&marker).unwrap_or_else(|| panic!("no {name} field in:\n{html}")) + marker.len();
-    html[start..].split('"').next().unwrap().to_owned()
+    unescape(html[start..].split('"').next().unwrap())
+}
+
+/// Undoes the HTML escaping of attribute values.
+pub fn unescape(value: &str) -> String {
+    value
+        .replace("&#x2f;", "/")
+        .replace("&#x27;", "'")
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
 }
 
 impl Browser {

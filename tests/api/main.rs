@@ -17,6 +17,7 @@ mod key_ring;
 mod migrations;
 mod oidc;
 mod oidc_errors;
+mod oidc_jose;
 mod openapi;
 mod refresh_token_store;
 mod short_lived_store;
