@@ -20,6 +20,12 @@ pub fn provider_metadata(config: &Config) -> Value {
         .collect();
     let key_encryption: Vec<&str> = KeyEncryptionAlg::ALL.iter().map(|alg| alg.as_str()).collect();
     let content_encryption: Vec<&str> = ContentEncryptionAlg::ALL.iter().map(|enc| enc.as_str()).collect();
+    // The user claims of the scopes, plus what every ID token says about the authentication.
+    let claims: Vec<&str> = SUPPORTED_CLAIMS
+        .iter()
+        .copied()
+        .chain(["iss", "aud", "azp", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "at_hash"])
+        .collect();
     debug_assert!(signing.contains(&SigningAlg::RS256.as_str()), "RS256 is mandatory (OIDC Core §15.1)");
     json!({
         "issuer": issuer,
@@ -39,7 +45,7 @@ pub fn provider_metadata(config: &Config) -> Value {
         "userinfo_encryption_alg_values_supported": key_encryption,
         "userinfo_encryption_enc_values_supported": content_encryption,
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "claims_supported": SUPPORTED_CLAIMS,
+        "claims_supported": claims,
         "acr_values_supported": super::tokens::ACR_VALUES,
         "claims_parameter_supported": false,
         "request_parameter_supported": false,

@@ -36,6 +36,24 @@ pub async fn create_client(app: &TestApp, client_type: ClientType) -> (String, O
     (client.id.as_str().to_owned(), secret.map(|s| s.expose().to_owned()))
 }
 
+/// A hand-built authorization request with PKCE, `state=xyz` and `nonce=n1`; returns the URL
+/// and the PKCE verifier.
+pub fn authorize_url(app: &TestApp, client_id: &str, scope: &str, extra: &[(&str, &str)]) -> (String, String) {
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let mut url = url::Url::parse(&app.url("/authorize")).unwrap();
+    url.query_pairs_mut()
+        .append_pair("client_id", client_id)
+        .append_pair("redirect_uri", REDIRECT)
+        .append_pair("response_type", "code")
+        .append_pair("scope", scope)
+        .append_pair("state", "xyz")
+        .append_pair("nonce", "n1")
+        .append_pair("code_challenge", challenge.as_str())
+        .append_pair("code_challenge_method", "S256")
+        .extend_pairs(extra);
+    (url.to_string(), verifier.secret().to_owned())
+}
+
 fn http() -> openidconnect::reqwest::Client {
     openidconnect::reqwest::ClientBuilder::new()
         .redirect(openidconnect::reqwest::redirect::Policy::none())

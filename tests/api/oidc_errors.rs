@@ -18,20 +18,7 @@ on_every_backend!(
 );
 
 fn authorize_url(app: &TestApp, client_id: &str, extra: &[(&str, &str)]) -> (String, String) {
-    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    let mut url = Url::parse(&app.url("/authorize")).unwrap();
-    url.query_pairs_mut()
-        .append_pair("client_id", client_id)
-        .append_pair("redirect_uri", REDIRECT)
-        .append_pair("response_type", "code")
-        .append_pair("scope", "openid email offline_access")
-        .append_pair("state", "xyz")
-        .append_pair("code_challenge", challenge.as_str())
-        .append_pair("code_challenge_method", "S256");
-    for (key, value) in extra {
-        url.query_pairs_mut().append_pair(key, value);
-    }
-    (url.to_string(), verifier.secret().to_owned())
+    crate::oidc::authorize_url(app, client_id, "openid email offline_access", extra)
 }
 
 /// A signed-in user, a confidential client, and a fresh code for it.

@@ -5,9 +5,7 @@
 use chrono::Utc;
 use ferrid::oauth::{ClientMetadata, ClientType, GrantType, RedirectUri};
 use keys::{Jwks, KeyAlg, KeyEncryptionAlg, PrivateKey, SigningAlg, Validation};
-use openidconnect::PkceCodeChallenge;
 use serde_json::{Map, Value, json};
-use url::Url;
 
 use crate::{
     browser::{Browser, Landing, hidden},
@@ -31,21 +29,7 @@ async fn register(app: &TestApp, configure: impl FnOnce(&mut ClientMetadata)) ->
 }
 
 fn authorize_url(app: &TestApp, rp: &Rp, extra: &[(&str, &str)]) -> (String, String) {
-    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    let mut url = Url::parse(&app.url("/authorize")).unwrap();
-    url.query_pairs_mut()
-        .append_pair("client_id", &rp.id)
-        .append_pair("redirect_uri", REDIRECT)
-        .append_pair("response_type", "code")
-        .append_pair("scope", "openid email")
-        .append_pair("state", "s1")
-        .append_pair("nonce", "n1")
-        .append_pair("code_challenge", challenge.as_str())
-        .append_pair("code_challenge_method", "S256");
-    for (key, value) in extra {
-        url.query_pairs_mut().append_pair(key, value);
-    }
-    (url.to_string(), verifier.secret().to_owned())
+    crate::oidc::authorize_url(app, &rp.id, "openid email", extra)
 }
 
 /// Signs in (once per browser) and redeems the code; returns the token response.
@@ -191,7 +175,7 @@ async fn form_post_and_prompt_login_oidc_core_3_1_2_1() {
     };
     assert_eq!(status, 200);
     assert!(crate::browser::unescape(&html).contains(&format!("action=\"{REDIRECT}\"")));
-    assert_eq!(hidden(&html, "state"), "s1");
+    assert_eq!(hidden(&html, "state"), "xyz");
     assert_eq!(hidden(&html, "iss"), app.address);
     assert!(!hidden(&html, "code").is_empty());
 
