@@ -71,6 +71,7 @@ impl AppState {
         let short_lived = store::short_lived::connect(config.redis_url.as_ref(), &config.redis_prefix)
             .context("FERRID_REDIS_URL: cannot prepare the Redis client")?;
         let hasher = PasswordHasher::new(config.password_hashing).context("invalid argon2 parameters")?;
+        hasher.prepare_decoy();
         let connection = database.connection().clone();
         let kek = load_kek(config.key_ring.kek.as_ref(), &config.data_dir)?;
         let keys =

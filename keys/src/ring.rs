@@ -60,6 +60,18 @@ impl KeyRing {
                 KeyAlg::Encryption(_) => decrypting.push(record.open(kek)?.decryption_key()?),
             }
         }
+        // A promotion is two writes (retire the active key, then activate the next one); a node
+        // that reads between them sees no active key. The next key is already published, so it
+        // signs in the meantime rather than leaving the algorithm without a key until the next
+        // refresh. (Records are sorted newest first within a state.)
+        for record in &records {
+            if let KeyAlg::Signing(alg) = record.alg
+                && record.state == KeyState::Next
+                && !signing.iter().any(|k: &SigningKey| k.alg() == alg)
+            {
+                signing.push(record.open(kek)?.signing_key()?);
+            }
+        }
         Ok(Self { records, signing, verifying, decrypting })
     }
 

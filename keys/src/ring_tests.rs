@@ -102,6 +102,22 @@ async fn revoking_the_active_key_replaces_it_at_once() {
 }
 
 #[tokio::test]
+async fn between_the_two_writes_of_a_promotion_the_next_key_signs() {
+    let store = MemoryKeyStore::new();
+    let kek = Kek::generate().unwrap();
+    let p = policy();
+    let ring = KeyRing::rotate_if_due(&store, &kek, t(0), &p).await.unwrap().ring;
+    let old = ring.signing_key(SigningAlg::ES256).unwrap().kid().to_owned();
+    let ring = KeyRing::rotate_if_due(&store, &kek, t(29), &p).await.unwrap().ring;
+    let next = ring.records().iter().find(|r| r.state == KeyState::Next).unwrap().kid.clone();
+    // The first write of a promotion, as another node would leave it half-way.
+    let at = Transition { retired_at: Some(t(30)), expires_at: Some(t(31)), ..Transition::default() };
+    assert!(store.update_state(&old, KeyState::Active, KeyState::Retired, at).await.unwrap());
+    let ring = KeyRing::from_store(&store, &kek).await.unwrap();
+    assert_eq!(ring.signing_key(SigningAlg::ES256).unwrap().kid(), next);
+}
+
+#[tokio::test]
 async fn forced_rotation_promotes_immediately() {
     let store = MemoryKeyStore::new();
     let kek = Kek::generate().unwrap();

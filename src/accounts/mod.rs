@@ -74,14 +74,15 @@ impl Accounts {
             Ok(email) => self.users.find_credentials(&email).await?,
             Err(_) => None,
         };
-        let (user, hash) = match found {
-            Some((user, Some(hash))) => (Some(user), hash),
-            _ => (None, self.hasher.decoy_hash().to_owned()),
-        };
-        let verified = self.hasher.verify(password, hash).await;
-        match user {
-            Some(user) if verified && !user.disabled => Ok(user),
-            _ => Err(AccountError::InvalidCredentials),
+        match found {
+            Some((user, Some(hash))) => {
+                let verified = self.hasher.verify(password, hash).await;
+                if verified && !user.disabled { Ok(user) } else { Err(AccountError::InvalidCredentials) }
+            }
+            _ => {
+                self.hasher.verify_decoy(password).await;
+                Err(AccountError::InvalidCredentials)
+            }
         }
     }
 

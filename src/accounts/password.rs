@@ -1,7 +1,10 @@
 //! Passwords: argon2id hashes (PHC strings) computed on the blocking pool, so that a login storm
 //! never stalls the async runtime (DESIGN §6).
 
-use std::fmt;
+use std::{
+    fmt,
+    sync::{Arc, OnceLock},
+};
 
 use argon2::{
     Algorithm, Argon2, Params, Version, password_hash::PasswordHasher as _, password_hash::PasswordVerifier as _,
@@ -40,23 +43,47 @@ pub enum PasswordError {
 pub struct PasswordHasher {
     params: Params,
     /// A hash of a random password with the configured cost, verified when an account does not
-    /// exist so that sign-in takes the same time either way.
-    decoy: std::sync::Arc<str>,
+    /// exist so that sign-in takes the same time either way. Made on first need (or by
+    /// [`PasswordHasher::prepare_decoy`]) so it does not delay start-up.
+    decoy: Arc<OnceLock<String>>,
 }
 
 impl PasswordHasher {
     pub fn new(cost: PasswordHashing) -> Result<Self, PasswordError> {
         let params = Params::new(cost.memory_kib, cost.iterations, cost.parallelism, None)
             .map_err(|e| PasswordError::Hashing(e.to_string()))?;
-        let decoy = Self::argon2(params.clone())
-            .hash_password(keys::random_id(32).as_bytes())
-            .map_err(|e| PasswordError::Hashing(e.to_string()))?
-            .to_string();
-        Ok(Self { params, decoy: decoy.into() })
+        Ok(Self { params, decoy: Arc::new(OnceLock::new()) })
     }
 
-    pub fn decoy_hash(&self) -> &str {
-        &self.decoy
+    fn decoy(params: &Params, cell: &OnceLock<String>) -> String {
+        cell.get_or_init(|| {
+            // Hashing a random password with valid parameters cannot fail; should it anyway, an
+            // unparsable decoy still makes verification fail, which is the point.
+            Self::argon2(params.clone())
+                .hash_password(keys::random_id(32).as_bytes())
+                .map(|hash| hash.to_string())
+                .unwrap_or_default()
+        })
+        .clone()
+    }
+
+    /// Makes the decoy hash in the background, so the first sign-in for an unknown email does not
+    /// take twice as long as one for a known email.
+    pub fn prepare_decoy(&self) {
+        let (params, cell) = (self.params.clone(), self.decoy.clone());
+        tokio::task::spawn_blocking(move || Self::decoy(&params, &cell));
+    }
+
+    /// Spends the time of one verification, against the decoy hash.
+    pub async fn verify_decoy(&self, password: Password) {
+        let (params, cell) = (self.params.clone(), self.decoy.clone());
+        let spent = tokio::task::spawn_blocking(move || {
+            let decoy = Self::decoy(&params, &cell);
+            // The result is irrelevant: no password matches a random one.
+            let _ = Self::argon2(params).verify_password(password.0.as_bytes(), decoy.as_str());
+        })
+        .await;
+        drop(spent);
     }
 
     fn argon2(params: Params) -> Argon2<'static> {

@@ -75,13 +75,22 @@ impl KeyRingService {
         settings: &KeyRingSettings,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, KeyRingError> {
-        KeyRing::from_store(store.as_ref(), &kek).await?;
+        let records = store.load_all().await?;
         let policy = policy(settings);
-        let outcome = KeyRing::rotate_if_due(store.as_ref(), &kek, clock.now(), &policy).await?;
-        for change in &outcome.applied {
-            tracing::info!(?change, "key ring changed");
-        }
-        let current = RwLock::new(Arc::new(PublishedRing::new(outcome.ring)));
+        let now = clock.now();
+        let nothing_due = keys::plan_rotation(&records, now, &policy).is_empty();
+        // Loading opens every sealed key: a wrong KEK fails here, before anything is written.
+        let loaded = KeyRing::load(records, &kek)?;
+        let ring = if nothing_due {
+            loaded
+        } else {
+            let outcome = KeyRing::rotate_if_due(store.as_ref(), &kek, now, &policy).await?;
+            for change in &outcome.applied {
+                tracing::info!(?change, "key ring changed");
+            }
+            outcome.ring
+        };
+        let current = RwLock::new(Arc::new(PublishedRing::new(ring)));
         Ok(Self { store, kek: Arc::new(kek), policy, clock, current })
     }
 
