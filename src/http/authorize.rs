@@ -8,10 +8,9 @@ use poem::{
     web::{Data, Form, Query},
 };
 use serde::Deserialize;
-use subtle::ConstantTimeEq;
 
 use super::{
-    cookies::{self, CSRF_COOKIE, SESSION_COOKIE},
+    cookies::{self, SESSION_COOKIE, csrf_token, csrf_valid, with_csrf_cookie},
     pages,
 };
 use crate::{
@@ -115,27 +114,6 @@ fn expired() -> Response {
         "Go back to the application and start again.",
         Some("invalid_request"),
     )
-}
-
-/// The browser's CSRF cookie value, or a new one to set (double-submit: the form echoes it,
-/// and a cross-site page can neither read it nor, with SameSite=Lax, send it on a POST).
-fn csrf_token(request: &Request) -> (String, bool) {
-    match cookies::read(request, CSRF_COOKIE).filter(|v| v.len() >= 32) {
-        Some(value) => (value, false),
-        None => (keys::random_id(32), true),
-    }
-}
-
-fn csrf_valid(request: &Request, submitted: &str) -> bool {
-    cookies::read(request, CSRF_COOKIE)
-        .is_some_and(|cookie| cookie.len() >= 32 && bool::from(cookie.as_bytes().ct_eq(submitted.as_bytes())))
-}
-
-fn with_csrf_cookie(mut response: Response, token: &str, is_new: bool, secure: bool) -> Response {
-    if is_new && let Ok(value) = cookies::set(CSRF_COOKIE, token, None, secure).parse() {
-        response.headers_mut().append(header::SET_COOKIE, value);
-    }
-    response
 }
 
 struct PageContext {

@@ -2,7 +2,8 @@
 //! SameSite=Lax (sent on top-level navigations back from an RP, not on cross-site POSTs), and
 //! Secure unless the issuer is plain http on loopback (development).
 
-use poem::Request;
+use poem::{Request, Response, http::header};
+use subtle::ConstantTimeEq;
 
 pub const SESSION_COOKIE: &str = "ferrid_session";
 pub const CSRF_COOKIE: &str = "ferrid_csrf";
@@ -30,4 +31,25 @@ pub fn set(name: &str, value: &str, max_age: Option<i64>, secure: bool) -> Strin
         cookie.push_str("; Secure");
     }
     cookie
+}
+
+/// The browser's CSRF cookie value, or a new one to set (double-submit: the form echoes it,
+/// and a cross-site page can neither read it nor, with SameSite=Lax, send it on a POST).
+pub fn csrf_token(request: &Request) -> (String, bool) {
+    match read(request, CSRF_COOKIE).filter(|v| v.len() >= 32) {
+        Some(value) => (value, false),
+        None => (keys::random_id(32), true),
+    }
+}
+
+pub fn csrf_valid(request: &Request, submitted: &str) -> bool {
+    read(request, CSRF_COOKIE)
+        .is_some_and(|cookie| cookie.len() >= 32 && bool::from(cookie.as_bytes().ct_eq(submitted.as_bytes())))
+}
+
+pub fn with_csrf_cookie(mut response: Response, token: &str, is_new: bool, secure: bool) -> Response {
+    if is_new && let Ok(value) = set(CSRF_COOKIE, token, None, secure).parse() {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
 }

@@ -8,6 +8,7 @@ mod cookies;
 mod discovery;
 mod error;
 mod jwks;
+mod logout;
 mod ops;
 mod pages;
 mod request_context;
@@ -59,6 +60,7 @@ pub fn endpoint(state: AppState) -> impl Endpoint {
         .at("/authorize/resume", get(authorize::resume))
         .at("/login", get(authorize::login_page).post(authorize::login_submit))
         .at("/consent", get(authorize::consent_page).post(authorize::consent_submit))
+        .at("/logout", get(logout::logout_get).post(logout::logout_post))
         .nest("/", api)
         .with(BodyLimit(MAX_BODY_BYTES))
         .data(state)

@@ -14,6 +14,7 @@ pub mod error;
 pub mod flow;
 pub mod grants;
 pub mod interaction;
+pub mod logout;
 pub mod pending;
 pub mod pkce;
 pub mod refresh_token;

@@ -14,6 +14,7 @@ mod cli;
 mod health;
 mod jose_interop;
 mod key_ring;
+mod logout;
 mod migrations;
 mod oidc;
 mod oidc_errors;

@@ -19,6 +19,8 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("consent.html", include_str!("templates/consent.html")),
         ("error.html", include_str!("templates/error.html")),
         ("form_post.html", include_str!("templates/form_post.html")),
+        ("logout.html", include_str!("templates/logout.html")),
+        ("signed_out.html", include_str!("templates/signed_out.html")),
     ] {
         // The sources are compiled in; a syntax error is caught by the tests that render them.
         if let Err(error) = env.add_template(name, source) {
@@ -60,6 +62,16 @@ pub fn consent(page: &ConsentPage<'_>) -> Response {
 /// redirect_uri — RFC 6749 §4.1.2.1 forbids redirecting then).
 pub fn error(status: StatusCode, title: &str, message: &str, code: Option<&str>) -> Response {
     render("error.html", &context! { title, message, code }, status, None)
+}
+
+/// RP-Initiated Logout 1.0 §3: ask before signing out when the request may not be the RP's.
+pub fn logout_confirmation(client_name: Option<&str>, csrf: &str, params: &[(&str, String)]) -> Response {
+    render("logout.html", &context! { client_name, csrf, params }, StatusCode::OK, None)
+}
+
+/// After signing out (or declining to) when there is nowhere to return to.
+pub fn signed_out(title: &str, message: &str) -> Response {
+    render("signed_out.html", &context! { title, message }, StatusCode::OK, None)
 }
 
 /// OAuth 2.0 Form Post Response Mode §2: an auto-submitting form to the redirect URI.

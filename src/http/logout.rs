@@ -1,0 +1,103 @@
+//! `GET|POST /logout` — RP-Initiated Logout 1.0: end the OP session, then return to the
+//! client's registered post-logout URI with its `state`, or show "signed out".
+
+use poem::{
+    Body, Request, Response, handler,
+    http::{StatusCode, header},
+    web::Data,
+};
+
+use super::{
+    cookies::{self, SESSION_COOKIE, csrf_token, csrf_valid, with_csrf_cookie},
+    pages,
+};
+use crate::{
+    app::AppState,
+    oauth::{
+        flow::current_session,
+        logout::{LogoutError, LogoutRequest, plan_logout},
+    },
+};
+
+fn parameters(encoded: &[u8]) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(encoded).into_owned().collect()
+}
+
+fn param(params: &[(String, String)], name: &str) -> Option<String> {
+    params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+}
+
+#[handler]
+pub async fn logout_get(request: &Request, state: Data<&AppState>) -> Response {
+    let params = parameters(request.uri().query().unwrap_or_default().as_bytes());
+    logout(request, &state, &params, false).await
+}
+
+#[handler]
+pub async fn logout_post(request: &Request, state: Data<&AppState>, body: Body) -> Response {
+    match body.into_bytes_limit(super::MAX_BODY_BYTES).await {
+        Ok(bytes) => logout(request, &state, &parameters(&bytes), true).await,
+        Err(_) => pages::error(StatusCode::BAD_REQUEST, "Bad request", "The request body could not be read.", None),
+    }
+}
+
+async fn logout(request: &Request, state: &AppState, params: &[(String, String)], posted: bool) -> Response {
+    let logout_request = LogoutRequest {
+        id_token_hint: param(params, "id_token_hint"),
+        client_id: param(params, "client_id"),
+        post_logout_redirect_uri: param(params, "post_logout_redirect_uri"),
+        state: param(params, "state"),
+    };
+    let session = match current_session(state, cookies::read(request, SESSION_COOKIE).as_deref()).await {
+        Ok(session) => session,
+        Err(error) => return failure(&error.to_string()),
+    };
+    let plan = match plan_logout(state, &logout_request, session.as_ref()).await {
+        Ok(plan) => plan,
+        Err(LogoutError::Invalid(message)) => {
+            return pages::error(
+                StatusCode::BAD_REQUEST,
+                "This sign-out request is not valid",
+                message,
+                Some("invalid_request"),
+            );
+        }
+        Err(LogoutError::Internal(error)) => return failure(&format!("{error:#}")),
+    };
+    let answer =
+        param(params, "confirm").filter(|_| posted && param(params, "csrf").is_some_and(|c| csrf_valid(request, &c)));
+    if answer.as_deref() == Some("no") {
+        return pages::signed_out("You are still signed in", "Nothing was changed. You can close this page.");
+    }
+    if plan.confirm && answer.as_deref() != Some("yes") {
+        let (csrf, new_csrf) = csrf_token(request);
+        let hidden: Vec<(&str, String)> = ["id_token_hint", "client_id", "post_logout_redirect_uri", "state"]
+            .into_iter()
+            .filter_map(|name| param(params, name).map(|value| (name, value)))
+            .collect();
+        let page = pages::logout_confirmation(plan.client_name.as_deref(), &csrf, &hidden);
+        return with_csrf_cookie(page, &csrf, new_csrf, state.config.issuer.is_https());
+    }
+    if let Some(session) = &session
+        && let Err(error) = state.sessions.end(&session.id, state.clock.now()).await
+    {
+        return failure(&error.to_string());
+    }
+    let mut response = match plan.redirect {
+        Some(location) => Response::builder()
+            .status(StatusCode::SEE_OTHER)
+            .header(header::LOCATION, location)
+            .header(header::CACHE_CONTROL, "no-store")
+            .finish(),
+        None => pages::signed_out("You are signed out", "You can close this page."),
+    };
+    if let Ok(value) = cookies::set(SESSION_COOKIE, "", Some(0), state.config.issuer.is_https()).parse() {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+fn failure(cause: &str) -> Response {
+    tracing::error!(cause, "logout failed");
+    pages::error(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", "Please try again.", None)
+}
