@@ -7,11 +7,13 @@ mod cached_json;
 mod cookies;
 mod discovery;
 mod error;
+mod introspect;
 mod jwks;
 mod logout;
 mod ops;
 mod pages;
 mod request_context;
+mod revoke;
 mod tags;
 mod token;
 mod userinfo;
@@ -29,13 +31,29 @@ use crate::app::AppState;
 pub(crate) const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// Every API group, in the order Swagger shows them.
-type Apis = (discovery::DiscoveryApi, jwks::JwksApi, token::TokenApi, userinfo::UserInfoApi, ops::OperationsApi);
+type Apis = (
+    discovery::DiscoveryApi,
+    jwks::JwksApi,
+    token::TokenApi,
+    introspect::IntrospectionApi,
+    revoke::RevocationApi,
+    userinfo::UserInfoApi,
+    ops::OperationsApi,
+);
 
 /// The OpenAPI service: the single source of the document served at /openapi.json, shown at
 /// /swagger and committed under openapi/.
 pub fn api() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
-        (discovery::DiscoveryApi, jwks::JwksApi, token::TokenApi, userinfo::UserInfoApi, ops::OperationsApi),
+        (
+            discovery::DiscoveryApi,
+            jwks::JwksApi,
+            token::TokenApi,
+            introspect::IntrospectionApi,
+            revoke::RevocationApi,
+            userinfo::UserInfoApi,
+            ops::OperationsApi,
+        ),
         "ferrid",
         env!("CARGO_PKG_VERSION"),
     )

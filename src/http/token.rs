@@ -15,6 +15,7 @@ use crate::{
         client_auth::{authenticate_client, credentials_from_request},
         error::OAuthError,
         grants::{TokenRequest, TokenResponse, exchange},
+        resource::Resource,
         scope::Scope,
     },
 };
@@ -22,15 +23,19 @@ use crate::{
 /// The form fields of every grant ferrid supports; each grant reads its own.
 #[derive(Debug, Object, serde::Deserialize)]
 struct TokenForm {
-    /// `authorization_code` or `refresh_token`.
+    /// `authorization_code`, `refresh_token` or `client_credentials`.
     grant_type: String,
     code: Option<String>,
     redirect_uri: Option<String>,
     /// PKCE verifier (RFC 7636 §4.5).
     code_verifier: Option<String>,
     refresh_token: Option<String>,
-    /// For `refresh_token`: a narrower scope (RFC 6749 §6).
+    /// For `refresh_token`: a narrower scope (RFC 6749 §6); for `client_credentials`: the scope
+    /// requested (RFC 6749 §4.4.2).
     scope: Option<String>,
+    /// For `client_credentials`: the resource the token is for, its `aud` (RFC 8707 §2). One
+    /// per request: the form decoder refuses a repeated key with `invalid_request`.
+    resource: Option<String>,
     /// `client_secret_post` and public clients (RFC 6749 §2.3.1).
     client_id: Option<String>,
     client_secret: Option<String>,
@@ -51,16 +56,23 @@ impl TryFrom<TokenForm> for TokenRequest {
             }),
             "refresh_token" => Ok(TokenRequest::RefreshToken {
                 refresh_token: keys::OpaqueSecret::from_presented(required(form.refresh_token, "refresh_token")?),
-                scope: form
-                    .scope
-                    .filter(|s| !s.is_empty())
-                    .map(|s| Scope::parse(&s))
-                    .transpose()
-                    .map_err(|_| OAuthError::InvalidScope("scope is malformed".into()))?,
+                scope: scope(form.scope)?,
+            }),
+            "client_credentials" => Ok(TokenRequest::ClientCredentials {
+                scope: scope(form.scope)?,
+                resources: form.resource.as_deref().map(Resource::parse).transpose()?.into_iter().collect(),
             }),
             other => Err(OAuthError::UnsupportedGrantType(format!("grant_type {other:?} is not supported"))),
         }
     }
+}
+
+fn scope(value: Option<String>) -> Result<Option<Scope>, OAuthError> {
+    value
+        .filter(|s| !s.is_empty())
+        .map(|s| Scope::parse(&s))
+        .transpose()
+        .map_err(|_| OAuthError::InvalidScope("scope is malformed".into()))
 }
 
 /// RFC 6749 §5.1 (and OIDC Core §3.1.3.3 `id_token`).
@@ -127,7 +139,8 @@ pub struct TokenApi;
 
 #[OpenApi(tag = "ApiTags::OAuth")]
 impl TokenApi {
-    /// The token endpoint: exchange an authorization code or a refresh token for tokens.
+    /// The token endpoint: exchange an authorization code, a refresh token or the client's own
+    /// credentials for tokens.
     #[oai(path = "/token", method = "post", operation_id = "token")]
     async fn token(
         &self,

@@ -1,5 +1,6 @@
-//! Checking a bearer access token presented to ferrid itself (userinfo): signature by a ring
-//! key, `typ: at+jwt`, issuer, audience, expiry (RFC 9068 §4), and the deny-list.
+//! Checking ferrid's access tokens: signature by a ring key, `typ: at+jwt`, issuer, expiry
+//! (RFC 9068 §4) and the deny-list; and, for tokens presented to ferrid itself (userinfo), the
+//! audience.
 
 use chrono::{DateTime, Utc};
 use keys::{KeyRing, SigningAlg, Validation};
@@ -22,7 +23,11 @@ pub struct AccessGrant {
     pub client_id: String,
     pub scope: Scope,
     pub jti: String,
+    pub issued_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    /// The `aud` values (RFC 9068 §2.2): ferrid's default audience, or the resources the
+    /// client named (RFC 8707 §2).
+    pub audience: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -38,7 +43,40 @@ fn text<'a>(claims: &'a Map<String, Value>, name: &str) -> Result<&'a str, Acces
     claims.get(name).and_then(Value::as_str).ok_or(AccessTokenError::Invalid)
 }
 
+fn instant(claims: &Map<String, Value>, name: &str) -> Result<DateTime<Utc>, AccessTokenError> {
+    claims
+        .get(name)
+        .and_then(Value::as_i64)
+        .and_then(|seconds| DateTime::from_timestamp(seconds, 0))
+        .ok_or(AccessTokenError::Invalid)
+}
+
+/// A client_credentials token may carry no scope at all: the empty string.
+fn scope(value: &str) -> Result<Scope, AccessTokenError> {
+    if value.is_empty() { Ok(Scope::default()) } else { Scope::parse(value).map_err(|_| AccessTokenError::Invalid) }
+}
+
+/// A token presented to ferrid itself: [`verify_issued_access_token`] plus ferrid's own audience
+/// (RFC 9068 §4: the resource server checks that `aud` names it).
 pub async fn verify_access_token(
+    ring: &KeyRing,
+    issuer: &Issuer,
+    store: &dyn ShortLivedStore,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<AccessGrant, AccessTokenError> {
+    let grant = verify_issued_access_token(ring, issuer, store, token, now).await?;
+    let audience = default_audience(issuer);
+    if !grant.audience.contains(&audience) {
+        return Err(AccessTokenError::Invalid);
+    }
+    Ok(grant)
+}
+
+/// Whether ferrid issued `token` and it is still good, for any audience: signature by a ring
+/// key, `typ: at+jwt`, `iss`, `exp` (RFC 9068 §4) and the deny-list (RFC 7009 §2). Introspection
+/// and revocation use it, since they answer for tokens meant for other resource servers too.
+pub async fn verify_issued_access_token(
     ring: &KeyRing,
     issuer: &Issuer,
     store: &dyn ShortLivedStore,
@@ -47,29 +85,25 @@ pub async fn verify_access_token(
 ) -> Result<AccessGrant, AccessTokenError> {
     let validation = Validation::new(&SigningAlg::ALL, now).with_typ(ACCESS_TOKEN_TYP);
     let claims = ring.verify_jwt(token, &validation).map_err(|_| AccessTokenError::Invalid)?;
-    let audience = default_audience(issuer);
-    let audience_ok = match claims.get("aud") {
-        Some(Value::String(aud)) => *aud == audience,
-        Some(Value::Array(auds)) => auds.iter().any(|a| a.as_str() == Some(audience.as_str())),
-        _ => false,
-    };
-    if text(&claims, "iss")? != issuer.as_str() || !audience_ok {
+    if text(&claims, "iss")? != issuer.as_str() {
         return Err(AccessTokenError::Invalid);
     }
+    let audience = match claims.get("aud") {
+        Some(Value::String(aud)) => vec![aud.clone()],
+        Some(Value::Array(auds)) => auds.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+        _ => return Err(AccessTokenError::Invalid),
+    };
     let jti = text(&claims, "jti")?.to_owned();
     if is_denied(store, &jti).await? {
         return Err(AccessTokenError::Invalid);
     }
-    let expires_at = claims
-        .get("exp")
-        .and_then(Value::as_i64)
-        .and_then(|exp| DateTime::from_timestamp(exp, 0))
-        .ok_or(AccessTokenError::Invalid)?;
     Ok(AccessGrant {
         subject: text(&claims, "sub")?.to_owned(),
         client_id: text(&claims, "client_id")?.to_owned(),
-        scope: Scope::parse(text(&claims, "scope")?).map_err(|_| AccessTokenError::Invalid)?,
+        scope: scope(text(&claims, "scope")?)?,
         jti,
-        expires_at,
+        issued_at: instant(&claims, "iat")?,
+        expires_at: instant(&claims, "exp")?,
+        audience,
     })
 }

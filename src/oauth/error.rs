@@ -1,5 +1,6 @@
-//! The error of the token, introspection and revocation endpoints (RFC 6749 §5.2). Domain code
-//! returns it; only `http/` turns it into a response, so every endpoint speaks one dialect.
+//! The error of the token, introspection and revocation endpoints (RFC 6749 §5.2, RFC 7009
+//! §2.2.1, RFC 8707 §2). Domain code returns it; only `http/` turns it into a response, so every
+//! endpoint speaks one dialect.
 
 use crate::store::StoreError;
 
@@ -31,6 +32,13 @@ pub enum OAuthError {
     /// The requested scope is invalid, unknown, or exceeds what was granted (RFC 6749 §5.2, §6).
     #[error("invalid_scope: {0}")]
     InvalidScope(String),
+    /// The revocation endpoint does not handle this kind of token (RFC 7009 §2.2.1).
+    #[error("unsupported_token_type: {0}")]
+    UnsupportedTokenType(String),
+    /// A `resource` parameter is not an absolute URI without a fragment, or names a resource
+    /// the client may not obtain a token for (RFC 8707 §2).
+    #[error("invalid_target: {0}")]
+    InvalidTarget(String),
     /// A backing store cannot be reached; the request may succeed later (RFC 6749 §4.1.2.1
     /// `temporarily_unavailable`, answered with 503).
     #[error("temporarily_unavailable: {0}")]
@@ -51,6 +59,8 @@ impl OAuthError {
             Self::UnauthorizedClient(_) => "unauthorized_client",
             Self::UnsupportedGrantType(_) => "unsupported_grant_type",
             Self::InvalidScope(_) => "invalid_scope",
+            Self::UnsupportedTokenType(_) => "unsupported_token_type",
+            Self::InvalidTarget(_) => "invalid_target",
             Self::TemporarilyUnavailable(_) => "temporarily_unavailable",
             Self::Internal(_) => "server_error",
         }
@@ -66,6 +76,8 @@ impl OAuthError {
             | Self::UnauthorizedClient(d)
             | Self::UnsupportedGrantType(d)
             | Self::InvalidScope(d)
+            | Self::UnsupportedTokenType(d)
+            | Self::InvalidTarget(d)
             | Self::TemporarilyUnavailable(d) => Some(d),
             Self::Internal(_) => None,
         }
@@ -110,6 +122,8 @@ mod tests {
             (OAuthError::UnauthorizedClient("x".into()), "unauthorized_client", 400),
             (OAuthError::UnsupportedGrantType("x".into()), "unsupported_grant_type", 400),
             (OAuthError::InvalidScope("x".into()), "invalid_scope", 400),
+            (OAuthError::UnsupportedTokenType("x".into()), "unsupported_token_type", 400),
+            (OAuthError::InvalidTarget("x".into()), "invalid_target", 400),
             (OAuthError::TemporarilyUnavailable("x".into()), "temporarily_unavailable", 503),
         ];
         for (error, code, status) in cases {

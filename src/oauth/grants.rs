@@ -1,18 +1,19 @@
-//! The token endpoint's grants (RFC 6749 §4.1.3, §6), each read as the RFC's steps: consume the
-//! code or refresh token, check it belongs to this client, check PKCE, then mint tokens.
+//! The token endpoint's grants (RFC 6749 §4.1.3, §4.4, §6), each read as the RFC's steps: consume
+//! the code or refresh token, check it belongs to this client, check PKCE, then mint tokens.
 
 use chrono::Duration;
 use keys::OpaqueSecret;
 use serde_json::{Map, Value};
 
 use super::{
-    Client, GrantType,
+    Client, ClientType, GrantType,
     claims::user_claims,
     code::{RedeemedCode, remember_redeemed, take_code, take_redeemed},
     error::OAuthError,
     pkce::{CodeChallenge, CodeVerifier, verify_pkce},
     refresh_token::{FamilyId, RefreshGrant, RefreshLifetimes, issue_refresh_token, rotate_refresh_token},
-    revocation::deny_access_token,
+    resource::Resource,
+    revocation::{deny_access_token, record_family_access_token, revoke_family},
     scope::Scope,
     tokens::{Authentication, issue_access_token, issue_id_token},
 };
@@ -24,8 +25,20 @@ use crate::{
 /// A token request after parsing (STYLE: one variant per grant, no bag of options).
 #[derive(Debug)]
 pub enum TokenRequest {
-    AuthorizationCode { code: OpaqueSecret, redirect_uri: String, code_verifier: Option<String> },
-    RefreshToken { refresh_token: OpaqueSecret, scope: Option<Scope> },
+    AuthorizationCode {
+        code: OpaqueSecret,
+        redirect_uri: String,
+        code_verifier: Option<String>,
+    },
+    RefreshToken {
+        refresh_token: OpaqueSecret,
+        scope: Option<Scope>,
+    },
+    /// RFC 6749 §4.4.2, with RFC 8707 §2 resource indicators.
+    ClientCredentials {
+        scope: Option<Scope>,
+        resources: Vec<Resource>,
+    },
 }
 
 /// The successful token response (RFC 6749 §5.1, OIDC Core §3.1.3.3).
@@ -45,6 +58,9 @@ pub async fn exchange(state: &AppState, client: &Client, request: TokenRequest) 
             redeem_code(state, client, code, &redirect_uri, code_verifier.as_deref()).await
         }
         TokenRequest::RefreshToken { refresh_token, scope } => refresh(state, client, refresh_token, scope).await,
+        TokenRequest::ClientCredentials { scope, resources } => {
+            client_credentials(state, client, scope, &resources).await
+        }
     }
 }
 
@@ -122,6 +138,8 @@ async fn redeem_code(
         };
         let (token, record) = issue_refresh_token(refresh_grant, now, lifetimes(client));
         state.refresh_tokens.insert(&record).await?;
+        let access = &response.access;
+        record_family_access_token(store, &record.family_id, &access.jti, access.expires_at, now).await?;
         refresh_family = Some(record.family_id.as_str().to_owned());
         response.refresh_token = Some(token.expose().to_owned());
     }
@@ -141,7 +159,8 @@ async fn redeem_code(
 async fn revoke_redeemed(state: &AppState, redeemed: &RedeemedCode) -> Result<(), OAuthError> {
     let now = state.clock.now();
     if let Some(family) = &redeemed.refresh_family {
-        state.refresh_tokens.revoke_family(&FamilyId::from_stored(family.as_str()), now).await?;
+        let family = FamilyId::from_stored(family.as_str());
+        revoke_family(&state.refresh_tokens, state.short_lived.as_ref(), &family, now).await?;
     }
     deny_access_token(state.short_lived.as_ref(), &redeemed.access_token_jti, redeemed.access_token_expires_at, now)
         .await?;
@@ -156,14 +175,83 @@ async fn refresh(
     scope: Option<Scope>,
 ) -> Result<TokenResponse, OAuthError> {
     let now = state.clock.now();
-    let rotated = rotate_refresh_token(presented, client, scope, now, &state.refresh_tokens, lifetimes(client)).await?;
+    let store = state.short_lived.as_ref();
+    let repo = &state.refresh_tokens;
+    let rotated = rotate_refresh_token(presented, client, scope, now, repo, store, lifetimes(client)).await?;
     let grant = &rotated.record.grant;
     let user = active_user(state, grant.user_id).await?;
     let authentication =
         Authentication { auth_time: grant.auth_time, amr: &grant.amr, sid: grant.sid.as_deref(), nonce: None };
     let mut response = mint(state, client, &user, &rotated.access_scope, &authentication).await?;
+    let access = &response.access;
+    record_family_access_token(store, &rotated.family_id, &access.jti, access.expires_at, now).await?;
+    // The family may have been revoked (a concurrent replay, RFC 9700 §4.14.2, or RFC 7009)
+    // after the rotation but before the token above was recorded, and so missed: deny it too.
+    // The response still goes out, as the rotation did succeed; every token in it is dead.
+    if repo.find(&rotated.record.digest).await?.is_none_or(|successor| successor.revoked_at.is_some()) {
+        deny_access_token(store, &access.jti, access.expires_at, now).await?;
+    }
     response.refresh_token = Some(rotated.token.expose().to_owned());
     Ok(response.into_response())
+}
+
+/// RFC 6749 §4.4: a confidential client acting on its own behalf. The token's `sub` is the
+/// client (RFC 9068 §2.2); there is no user, so neither an ID token nor a refresh token
+/// (§4.4.3), and `openid` / `offline_access` cannot be granted.
+#[tracing::instrument(skip_all, fields(client_id = %client.id, grant_type = "client_credentials"))]
+async fn client_credentials(
+    state: &AppState,
+    client: &Client,
+    requested: Option<Scope>,
+    resources: &[Resource],
+) -> Result<TokenResponse, OAuthError> {
+    // RFC 6749 §4.4: "MUST only be used by confidential clients".
+    if client.metadata.client_type != ClientType::Confidential
+        || !client.metadata.grant_types.contains(&GrantType::ClientCredentials)
+    {
+        return Err(OAuthError::UnauthorizedClient("the client may not use client_credentials".into()));
+    }
+    let scope = client_credentials_scope(client, requested)?;
+    let audience: Vec<String> = resources.iter().map(|r| r.as_str().to_owned()).collect();
+    let now = state.clock.now();
+    let published = state.keys.current();
+    let access = issue_access_token(
+        &published.ring,
+        &state.config.issuer,
+        client,
+        client.id.as_str(),
+        &scope,
+        &audience,
+        None,
+        now,
+    )
+    .map_err(internal)?;
+    Ok(TokenResponse {
+        expires_in: (access.expires_at - now).num_seconds(),
+        access_token: access.token,
+        id_token: None,
+        refresh_token: None,
+        scope: scope.to_string(),
+    })
+}
+
+/// Scopes that only mean something when a user is present.
+const USER_SCOPES: &[&str] = &["openid", "offline_access"];
+
+/// RFC 6749 §3.3 / §4.4.2: the requested scope must lie within the client's allowed scopes minus
+/// the user scopes; omitted, it is all of those (the pre-defined default §3.3 permits).
+fn client_credentials_scope(client: &Client, requested: Option<Scope>) -> Result<Scope, OAuthError> {
+    let allowed: Vec<String> =
+        client.metadata.allowed_scopes.iter().filter(|s| !USER_SCOPES.contains(&s.as_str())).cloned().collect();
+    let allowed = Scope::from_allowed(&allowed);
+    match requested {
+        None => Ok(allowed),
+        Some(requested) if USER_SCOPES.iter().any(|s| requested.contains(s)) => Err(OAuthError::InvalidScope(
+            "openid and offline_access need a user; use the authorization code flow".into(),
+        )),
+        Some(requested) if requested.is_subset_of(&allowed) => Ok(requested),
+        Some(_) => Err(OAuthError::InvalidScope("the requested scope exceeds the client's allowed scopes".into())),
+    }
 }
 
 async fn active_user(state: &AppState, id: UserId) -> Result<User, OAuthError> {
@@ -213,6 +301,7 @@ async fn mint(
         client,
         &subject,
         scope,
+        &[],
         Some(authentication.auth_time),
         now,
     )

@@ -14,7 +14,10 @@ use super::{
     error::OAuthError,
     scope::Scope,
 };
-use crate::{accounts::UserId, store::sql::RefreshTokenRepository};
+use crate::{
+    accounts::UserId,
+    store::{ShortLivedStore, sql::RefreshTokenRepository},
+};
 
 /// The tokens descending from one authorization grant (RFC 9700 §4.14.2). Not a secret.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -200,11 +203,16 @@ fn check_usable(record: &RefreshTokenRecord, client: &ClientId, now: DateTime<Ut
     }
 }
 
-/// Revokes a family in which a consumed token was presented again (RFC 9700 §4.14.2) and
-/// answers `invalid_grant`. If the revocation itself fails, that failure is the answer: the
-/// replay is then detected again on the next attempt.
-async fn reject_reuse(repo: &RefreshTokenRepository, family_id: &FamilyId, now: DateTime<Utc>) -> OAuthError {
-    match repo.revoke_family(family_id, now).await {
+/// Revokes a family in which a consumed token was presented again (RFC 9700 §4.14.2), with the
+/// access tokens minted from it, and answers `invalid_grant`. If the revocation itself fails,
+/// that failure is the answer: the replay is then detected again on the next attempt.
+async fn reject_reuse(
+    repo: &RefreshTokenRepository,
+    store: &dyn ShortLivedStore,
+    family_id: &FamilyId,
+    now: DateTime<Utc>,
+) -> OAuthError {
+    match super::revocation::revoke_family(repo, store, family_id, now).await {
         Ok(revoked) => {
             tracing::warn!(family_id = %family_id, revoked, "refresh token reuse detected; the family is revoked");
             invalid_grant()
@@ -228,6 +236,7 @@ pub async fn rotate_refresh_token(
     requested_scope: Option<Scope>,
     now: DateTime<Utc>,
     repo: &RefreshTokenRepository,
+    store: &dyn ShortLivedStore,
     lifetimes: RefreshLifetimes,
 ) -> Result<RotatedRefreshToken, OAuthError> {
     if !client.metadata.grant_types.contains(&GrantType::RefreshToken) {
@@ -239,7 +248,7 @@ pub async fn rotate_refresh_token(
     };
     match check_usable(&record, &client.id, now) {
         Ok(()) => {}
-        Err(Unusable::Reused) => return Err(reject_reuse(repo, &record.family_id, now).await),
+        Err(Unusable::Reused) => return Err(reject_reuse(repo, store, &record.family_id, now).await),
         Err(reason) => {
             tracing::info!(?reason, "refresh token rejected");
             return Err(invalid_grant());
@@ -252,7 +261,7 @@ pub async fn rotate_refresh_token(
             Ok(RotatedRefreshToken { family_id: next.family_id.clone(), record: next, token, access_scope })
         }
         // Another request consumed it between our read and our update: a concurrent replay.
-        RotateOutcome::Reused { family_id } => Err(reject_reuse(repo, &family_id, now).await),
+        RotateOutcome::Reused { family_id } => Err(reject_reuse(repo, store, &family_id, now).await),
         RotateOutcome::Revoked | RotateOutcome::Unknown => Err(invalid_grant()),
     }
 }

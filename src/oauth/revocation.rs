@@ -1,14 +1,33 @@
-//! The access-token deny-list: a revoked token's `jti` stays in the short-lived store until
-//! the token would have expired anyway, and every node checks it (RFC 7009 §2, DESIGN §5).
+//! Revocation state shared by every node: the access-token deny-list, where a revoked token's
+//! `jti` stays in the short-lived store until the token would have expired anyway (RFC 7009 §2,
+//! DESIGN §5); and the access tokens minted from each refresh-token family, so that revoking a
+//! family also revokes them (RFC 7009 §2.1).
+//!
+//! The family's tokens are a small JSON list in the short-lived store (`family-jtis:{family}`)
+//! rather than a table: an entry matters only until its access token expires (minutes), so the
+//! key lives exactly as long as the newest token, and the list never holds more than the tokens
+//! minted within one access-token lifetime. The read-modify-write is not atomic, but two writers
+//! never race on one family: the code grant starts it, and after that each mint follows the one
+//! successful rotation of the family's single live refresh token.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
-use crate::store::{ShortLivedStore, StoreError};
+use super::refresh_token::FamilyId;
+use crate::store::{ShortLivedStore, StoreError, sql::RefreshTokenRepository};
 
 fn key(jti: &str) -> String {
     format!("denied-jti:{jti}")
+}
+
+fn family_key(family: &FamilyId) -> String {
+    format!("family-jtis:{family}")
+}
+
+fn remaining(expires_at: DateTime<Utc>, now: DateTime<Utc>) -> Duration {
+    (expires_at - now).to_std().unwrap_or(Duration::ZERO)
 }
 
 /// Denies the access token `jti` until `expires_at`.
@@ -18,7 +37,7 @@ pub async fn deny_access_token(
     expires_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let remaining = (expires_at - now).to_std().unwrap_or(Duration::ZERO);
+    let remaining = remaining(expires_at, now);
     if remaining.is_zero() {
         return Ok(());
     }
@@ -27,4 +46,90 @@ pub async fn deny_access_token(
 
 pub async fn is_denied(store: &dyn ShortLivedStore, jti: &str) -> Result<bool, StoreError> {
     Ok(store.get(&key(jti)).await?.is_some())
+}
+
+/// An access token minted from a refresh-token family.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct FamilyAccessToken {
+    jti: String,
+    exp: DateTime<Utc>,
+}
+
+fn malformed(_: serde_json::Error) -> StoreError {
+    StoreError::Malformed("family access tokens")
+}
+
+async fn family_access_tokens(
+    store: &dyn ShortLivedStore,
+    family: &FamilyId,
+) -> Result<Vec<FamilyAccessToken>, StoreError> {
+    match store.get(&family_key(family)).await? {
+        Some(bytes) => serde_json::from_slice(&bytes).map_err(malformed),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// Remembers that the access token `jti` (valid until `expires_at`) was minted from `family`,
+/// so that [`revoke_family`] can deny it (RFC 7009 §2.1). Expired entries are dropped.
+pub async fn record_family_access_token(
+    store: &dyn ShortLivedStore,
+    family: &FamilyId,
+    jti: &str,
+    expires_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let mut tokens = family_access_tokens(store, family).await?;
+    tokens.retain(|token| token.exp > now);
+    tokens.push(FamilyAccessToken { jti: jti.to_owned(), exp: expires_at });
+    let Some(ttl) = tokens.iter().map(|token| remaining(token.exp, now)).max().filter(|ttl| !ttl.is_zero()) else {
+        return Ok(());
+    };
+    let value = serde_json::to_vec(&tokens).map_err(malformed)?;
+    store.put(&family_key(family), &value, ttl).await
+}
+
+/// Revokes every refresh token of `family` and denies every live access token minted from it
+/// (RFC 7009 §2.1; RFC 9700 §4.14.2 on reuse; RFC 6749 §4.1.2 on a replayed code). The one way a
+/// family is revoked; returns how many refresh tokens were.
+pub async fn revoke_family(
+    repo: &RefreshTokenRepository,
+    store: &dyn ShortLivedStore,
+    family: &FamilyId,
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    let revoked = repo.revoke_family(family, now).await?;
+    for token in family_access_tokens(store, family).await? {
+        deny_access_token(store, &token.jti, token.exp, now).await?;
+    }
+    Ok(revoked)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::store::short_lived::MemoryStore;
+
+    fn t0() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_family_remembers_only_its_live_access_tokens_rfc_7009_2_1() {
+        let store = MemoryStore::new();
+        let family = FamilyId::from_stored("f1");
+        let minute = chrono::Duration::minutes(1);
+        record_family_access_token(&store, &family, "a", t0() + minute * 15, t0()).await.unwrap();
+        record_family_access_token(&store, &family, "b", t0() + minute * 25, t0() + minute * 10).await.unwrap();
+        // At minute 20, `a` has expired and is dropped when `c` is added.
+        record_family_access_token(&store, &family, "c", t0() + minute * 35, t0() + minute * 20).await.unwrap();
+        let jtis: Vec<String> =
+            family_access_tokens(&store, &family).await.unwrap().into_iter().map(|t| t.jti).collect();
+        assert_eq!(jtis, ["b", "c"]);
+        // An already expired token is not recorded at all.
+        let other = FamilyId::from_stored("f2");
+        record_family_access_token(&store, &other, "x", t0(), t0()).await.unwrap();
+        assert!(family_access_tokens(&store, &other).await.unwrap().is_empty());
+    }
 }

@@ -28,20 +28,23 @@ fn signing_alg(name: &str) -> Result<SigningAlg, KeyError> {
     name.parse()
 }
 
-/// The audience of access tokens that ferrid itself accepts (userinfo), until resource
-/// indicators (RFC 8707) name others.
+/// The audience of access tokens that ferrid itself accepts (userinfo), used unless resource
+/// indicators (RFC 8707 §2) name others.
 pub fn default_audience(issuer: &Issuer) -> String {
     issuer.as_str().to_owned()
 }
 
 /// An RFC 9068 access token: `iss`, `sub`, `aud`, `client_id`, `scope`, `jti`, `iat`, `exp`, and
-/// `auth_time` when a user signed in.
+/// `auth_time` when a user signed in. `audience` empty means [`default_audience`]; one value is
+/// written as a string, several as an array (RFC 7519 §4.1.3).
+#[allow(clippy::too_many_arguments)]
 pub fn issue_access_token(
     ring: &KeyRing,
     issuer: &Issuer,
     client: &Client,
     subject: &str,
     scope: &Scope,
+    audience: &[String],
     auth_time: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Result<IssuedAccessToken, KeyError> {
@@ -50,7 +53,12 @@ pub fn issue_access_token(
     let mut claims = Map::new();
     claims.insert("iss".into(), json!(issuer.as_str()));
     claims.insert("sub".into(), json!(subject));
-    claims.insert("aud".into(), json!(default_audience(issuer)));
+    let aud = match audience {
+        [] => json!(default_audience(issuer)),
+        [one] => json!(one),
+        many => json!(many),
+    };
+    claims.insert("aud".into(), aud);
     claims.insert("client_id".into(), json!(client.id.as_str()));
     claims.insert("scope".into(), json!(scope.to_string()));
     claims.insert("jti".into(), json!(jti));

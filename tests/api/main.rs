@@ -12,6 +12,7 @@ mod access_control;
 mod browser;
 mod cli;
 mod health;
+mod introspect_revoke;
 mod jose_interop;
 mod key_ring;
 mod logout;

@@ -278,5 +278,9 @@ async fn concurrent_refreshes_of_one_token_succeed_once(backend: Backend) {
     let newest = winners[0]["refresh_token"].as_str().unwrap();
     let (_, _, body) = token(&app, client, &[("grant_type", "refresh_token"), ("refresh_token", newest)]).await;
     assert_eq!(body["error"], "invalid_grant", "the family is consistent: reuse killed it");
+    // RFC 7009 §2.1: so are the access tokens minted from it, the winner's included.
+    let winner_access = winners[0]["access_token"].as_str().unwrap();
+    let userinfo = app.http.get(app.url("/userinfo")).bearer_auth(winner_access).send().await.unwrap();
+    assert_eq!(userinfo.status(), StatusCode::UNAUTHORIZED);
     app.stop().await;
 }

@@ -94,7 +94,9 @@ impl Fixture {
         now: DateTime<Utc>,
     ) -> Result<RotatedRefreshToken, OAuthError> {
         let requested = requested.map(scope);
-        rotate_refresh_token(token.clone(), client, requested, now, &self.repo, RefreshLifetimes::default()).await
+        let store = self.app.state.short_lived.as_ref();
+        rotate_refresh_token(token.clone(), client, requested, now, &self.repo, store, RefreshLifetimes::default())
+            .await
     }
 
     /// Digests of the family's tokens that are neither rotated nor revoked.

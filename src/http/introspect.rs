@@ -1,0 +1,165 @@
+//! `POST /introspect` (RFC 7662 §2): authenticate the client as at /token, call the domain, and
+//! answer with the token's metadata or a bare `{"active": false}`, never cached.
+
+use poem::web::Data;
+use poem_openapi::{
+    ApiResponse, Object, OpenApi,
+    param::Header,
+    payload::{Form, Json},
+};
+use serde_json::{Value, json};
+
+use super::{error::ErrorBody, tags::ApiTags};
+use crate::{
+    app::AppState,
+    oauth::{
+        client_auth::{authenticate_client, credentials_from_request},
+        error::OAuthError,
+        introspection::{Introspection, TokenTypeHint, introspect},
+    },
+};
+
+/// RFC 7662 §2.1.
+#[derive(Debug, Object, serde::Deserialize)]
+struct IntrospectionForm {
+    /// The token to introspect.
+    token: Option<String>,
+    /// `access_token` or `refresh_token`: where to look first (RFC 7662 §2.1). Other values are
+    /// ignored.
+    token_type_hint: Option<String>,
+    /// `client_secret_post` (RFC 6749 §2.3.1).
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+/// RFC 7662 §2.2: `active`, and for an active token its metadata.
+#[derive(Debug, Object)]
+struct IntrospectionBody {
+    active: bool,
+    #[oai(skip_serializing_if_is_none)]
+    scope: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    client_id: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    sub: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    exp: Option<i64>,
+    #[oai(skip_serializing_if_is_none)]
+    iat: Option<i64>,
+    /// `Bearer` for access tokens, `refresh_token` for refresh tokens.
+    #[oai(skip_serializing_if_is_none)]
+    token_type: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    jti: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    iss: Option<String>,
+    /// A string, or an array of strings (RFC 7519 §4.1.3).
+    #[oai(skip_serializing_if_is_none)]
+    aud: Option<Value>,
+}
+
+impl From<Introspection> for IntrospectionBody {
+    fn from(introspection: Introspection) -> Self {
+        let Introspection::Active(token) = introspection else {
+            return Self {
+                active: false,
+                scope: None,
+                client_id: None,
+                sub: None,
+                exp: None,
+                iat: None,
+                token_type: None,
+                jti: None,
+                iss: None,
+                aud: None,
+            };
+        };
+        let token = *token;
+        let aud = match token.aud.as_slice() {
+            [] => None,
+            [one] => Some(json!(one)),
+            many => Some(json!(many)),
+        };
+        Self {
+            active: true,
+            scope: Some(token.scope),
+            client_id: Some(token.client_id),
+            sub: Some(token.sub),
+            exp: Some(token.exp),
+            iat: Some(token.iat),
+            token_type: Some(token.token_type.to_owned()),
+            jti: token.jti,
+            iss: Some(token.iss),
+            aud,
+        }
+    }
+}
+
+const NO_STORE: &str = "no-store";
+
+#[derive(ApiResponse)]
+enum IntrospectionResponse {
+    /// The token's state (RFC 7662 §2.2).
+    #[oai(status = 200)]
+    Ok(Json<IntrospectionBody>, #[oai(header = "Cache-Control")] String),
+    /// RFC 6749 §5.2 error (RFC 7662 §2.3).
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>, #[oai(header = "Cache-Control")] String),
+    /// Client authentication failed (`invalid_client`, RFC 7662 §2.3).
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>, #[oai(header = "WWW-Authenticate")] String, #[oai(header = "Cache-Control")] String),
+    /// A backing store is unreachable; retry later.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>, #[oai(header = "Cache-Control")] String),
+    /// A server error; the body carries only the request id.
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>, #[oai(header = "Cache-Control")] String),
+}
+
+impl From<OAuthError> for IntrospectionResponse {
+    fn from(error: OAuthError) -> Self {
+        if let OAuthError::Internal(cause) = &error {
+            tracing::error!(error = %format!("{cause:#}"), "introspection failed");
+        }
+        let body = Json(ErrorBody::from(&error));
+        match error.status() {
+            401 => Self::Unauthorized(body, "Basic realm=\"ferrid\"".to_owned(), NO_STORE.to_owned()),
+            503 => Self::Unavailable(body, NO_STORE.to_owned()),
+            500 => Self::Internal(body, NO_STORE.to_owned()),
+            _ => Self::BadRequest(body, NO_STORE.to_owned()),
+        }
+    }
+}
+
+pub struct IntrospectionApi;
+
+#[OpenApi(tag = "ApiTags::OAuth")]
+impl IntrospectionApi {
+    /// Token introspection (RFC 7662): whether one of the calling client's tokens is active.
+    #[oai(path = "/introspect", method = "post", operation_id = "introspect")]
+    async fn introspect(
+        &self,
+        state: Data<&AppState>,
+        #[oai(name = "Authorization")] authorization: Header<Option<String>>,
+        form: Form<IntrospectionForm>,
+    ) -> IntrospectionResponse {
+        match respond(&state, authorization.0.as_deref(), form.0).await {
+            Ok(introspection) => IntrospectionResponse::Ok(Json(introspection.into()), NO_STORE.to_owned()),
+            Err(error) => error.into(),
+        }
+    }
+}
+
+async fn respond(
+    state: &AppState,
+    authorization: Option<&str>,
+    form: IntrospectionForm,
+) -> Result<Introspection, OAuthError> {
+    let credentials =
+        credentials_from_request(authorization, form.client_id.as_deref(), form.client_secret.as_deref())?;
+    let client = authenticate_client(credentials, &state.clients).await?;
+    let token =
+        form.token.filter(|t| !t.is_empty()).ok_or_else(|| OAuthError::InvalidRequest("token is required".into()))?;
+    let hint = form.token_type_hint.as_deref().and_then(TokenTypeHint::parse);
+    introspect(state, &client, &token, hint).await
+}

@@ -1,0 +1,96 @@
+//! `POST /revoke` (RFC 7009 §2): authenticate the client as at /token, revoke, and answer 200
+//! with an empty body whether or not there was anything to revoke (§2.2).
+
+use poem::web::Data;
+use poem_openapi::{
+    ApiResponse, Object, OpenApi,
+    param::Header,
+    payload::{Form, Json},
+};
+
+use super::{error::ErrorBody, tags::ApiTags};
+use crate::{
+    app::AppState,
+    oauth::{
+        client_auth::{authenticate_client, credentials_from_request},
+        error::OAuthError,
+        revoke::revoke_token,
+    },
+};
+
+/// RFC 7009 §2.1.
+#[derive(Debug, Object, serde::Deserialize)]
+struct RevocationForm {
+    /// The token to revoke.
+    token: Option<String>,
+    /// `access_token` or `refresh_token` (RFC 7009 §2.1); any other value is
+    /// `unsupported_token_type`.
+    token_type_hint: Option<String>,
+    /// `client_secret_post` and public clients (RFC 6749 §2.3.1, RFC 7009 §5).
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+const NO_STORE: &str = "no-store";
+
+#[derive(ApiResponse)]
+enum RevocationResponse {
+    /// Revoked, or nothing to revoke (RFC 7009 §2.2): the body is empty.
+    #[oai(status = 200)]
+    Ok(#[oai(header = "Cache-Control")] String),
+    /// RFC 6749 §5.2 error, or `unsupported_token_type` (RFC 7009 §2.2.1).
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>, #[oai(header = "Cache-Control")] String),
+    /// Client authentication failed (`invalid_client`).
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>, #[oai(header = "WWW-Authenticate")] String, #[oai(header = "Cache-Control")] String),
+    /// A backing store is unreachable; retry later (RFC 7009 §2.2.1 allows 503).
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>, #[oai(header = "Cache-Control")] String),
+    /// A server error; the body carries only the request id.
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>, #[oai(header = "Cache-Control")] String),
+}
+
+impl From<OAuthError> for RevocationResponse {
+    fn from(error: OAuthError) -> Self {
+        if let OAuthError::Internal(cause) = &error {
+            tracing::error!(error = %format!("{cause:#}"), "revocation failed");
+        }
+        let body = Json(ErrorBody::from(&error));
+        match error.status() {
+            401 => Self::Unauthorized(body, "Basic realm=\"ferrid\"".to_owned(), NO_STORE.to_owned()),
+            503 => Self::Unavailable(body, NO_STORE.to_owned()),
+            500 => Self::Internal(body, NO_STORE.to_owned()),
+            _ => Self::BadRequest(body, NO_STORE.to_owned()),
+        }
+    }
+}
+
+pub struct RevocationApi;
+
+#[OpenApi(tag = "ApiTags::OAuth")]
+impl RevocationApi {
+    /// Token revocation (RFC 7009): end a refresh token's grant, or one access token.
+    #[oai(path = "/revoke", method = "post", operation_id = "revoke")]
+    async fn revoke(
+        &self,
+        state: Data<&AppState>,
+        #[oai(name = "Authorization")] authorization: Header<Option<String>>,
+        form: Form<RevocationForm>,
+    ) -> RevocationResponse {
+        match respond(&state, authorization.0.as_deref(), form.0).await {
+            Ok(()) => RevocationResponse::Ok(NO_STORE.to_owned()),
+            Err(error) => error.into(),
+        }
+    }
+}
+
+async fn respond(state: &AppState, authorization: Option<&str>, form: RevocationForm) -> Result<(), OAuthError> {
+    let credentials =
+        credentials_from_request(authorization, form.client_id.as_deref(), form.client_secret.as_deref())?;
+    let client = authenticate_client(credentials, &state.clients).await?;
+    let token =
+        form.token.filter(|t| !t.is_empty()).ok_or_else(|| OAuthError::InvalidRequest("token is required".into()))?;
+    revoke_token(state, &client, &token, form.token_type_hint.as_deref()).await
+}

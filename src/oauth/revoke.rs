@@ -1,0 +1,53 @@
+//! Token revocation (RFC 7009): a client ends a grant it holds. Revoking a refresh token revokes
+//! its family and the access tokens minted from it (§2.1); revoking an access token puts its
+//! `jti` on the deny-list until it expires. Whatever the token — unknown, malformed, expired,
+//! already revoked, or another client's (which is left alone) — the answer is the same 200
+//! (§2.2), so revocation tells nothing about tokens a client does not hold.
+
+use super::{
+    client::Client,
+    error::OAuthError,
+    introspection::{Found, TokenTypeHint, find_token},
+    revocation::{deny_access_token, revoke_family},
+};
+use crate::app::AppState;
+
+/// RFC 7009 §2.1: revokes `token` if it is `client`'s. `hint` is the raw `token_type_hint`; a
+/// value other than the two registered ones (§4.1.2) is `unsupported_token_type` (§2.2.1).
+#[tracing::instrument(skip_all, fields(client_id = %client.id))]
+pub async fn revoke_token(
+    state: &AppState,
+    client: &Client,
+    token: &str,
+    hint: Option<&str>,
+) -> Result<(), OAuthError> {
+    let hint = hint
+        .map(|value| {
+            TokenTypeHint::parse(value).ok_or_else(|| {
+                OAuthError::UnsupportedTokenType("token_type_hint must be access_token or refresh_token".into())
+            })
+        })
+        .transpose()?;
+    let now = state.clock.now();
+    let Some(found) = find_token(state, token, hint, now).await? else {
+        return Ok(());
+    };
+    if found.client_id() != client.id.as_str() {
+        // §2.1: the server "verifies whether the token was issued to the client making the
+        // revocation request"; if not, nothing happens and the answer does not say so.
+        tracing::info!("revocation of another client's token ignored");
+        return Ok(());
+    }
+    let store = state.short_lived.as_ref();
+    match found {
+        Found::Access(grant) => deny_access_token(store, &grant.jti, grant.expires_at, now).await?,
+        // Even a rotated or expired token names the grant the client wants ended; its family may
+        // still have live access tokens.
+        Found::Refresh(record) if record.revoked_at.is_none() => {
+            let revoked = revoke_family(&state.refresh_tokens, store, &record.family_id, now).await?;
+            tracing::info!(family_id = %record.family_id, revoked, "refresh token family revoked");
+        }
+        Found::Refresh(_) => {}
+    }
+    Ok(())
+}
