@@ -25,6 +25,9 @@ use crate::{
     },
 };
 
+/// How often expired rows are swept (see `maintenance`).
+const MAINTENANCE_EVERY: Duration = Duration::from_secs(300);
+
 /// Readiness probes give up after this long, so /ready answers even when a backend hangs.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -139,11 +142,13 @@ impl BoundServer {
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         let grace = self.state.config.shutdown_grace;
         let refresher = self.state.keys.clone().spawn_refresher(self.state.config.key_ring.refresh_every);
+        let sweeper = crate::maintenance::spawn_sweeper(self.state.clone(), MAINTENANCE_EVERY);
         let served = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(http::endpoint(self.state), shutdown, Some(grace))
             .await
             .context("the HTTP server stopped with an error");
         refresher.abort();
+        sweeper.abort();
         served
     }
 }

@@ -10,6 +10,7 @@ pub mod config;
 pub mod http;
 pub mod keyring;
 pub mod loopback;
+pub mod maintenance;
 pub mod oauth;
 pub mod store;
 pub mod telemetry;

@@ -16,6 +16,7 @@ mod introspect_revoke;
 mod jose_interop;
 mod key_ring;
 mod logout;
+mod maintenance;
 mod migrations;
 mod oidc;
 mod oidc_errors;

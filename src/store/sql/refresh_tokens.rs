@@ -132,3 +132,32 @@ fn to_domain(model: refresh_tokens::Model) -> Result<RefreshTokenRecord, StoreEr
         revoked_at: model.revoked_at,
     })
 }
+
+impl RefreshTokenRepository {
+    /// Deletes up to `limit` tokens that can no longer matter: their family's absolute lifetime
+    /// is over, or they were revoked and have expired. Rotated tokens of a live family stay, so
+    /// their reuse is still recognised (RFC 9700 §4.14.2). Returns how many were deleted.
+    pub async fn delete_expired(&self, now: DateTime<Utc>, limit: u64) -> Result<u64, StoreError> {
+        use sea_orm::{Condition, QuerySelect};
+        let ids: Vec<String> = refresh_tokens::Entity::find()
+            .select_only()
+            .column(refresh_tokens::Column::Id)
+            .filter(
+                Condition::any().add(refresh_tokens::Column::FamilyExpiresAt.lt(now)).add(
+                    Condition::all()
+                        .add(refresh_tokens::Column::RevokedAt.is_not_null())
+                        .add(refresh_tokens::Column::ExpiresAt.lt(now)),
+                ),
+            )
+            .limit(limit)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let result =
+            refresh_tokens::Entity::delete_many().filter(refresh_tokens::Column::Id.is_in(ids)).exec(&self.db).await?;
+        Ok(result.rows_affected)
+    }
+}

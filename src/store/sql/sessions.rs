@@ -69,3 +69,33 @@ fn to_domain(model: sessions::Model) -> Result<OpSession, StoreError> {
         expires_at: model.expires_at,
     })
 }
+
+impl SessionRepository {
+    /// Deletes up to `limit` sessions that expired, or ended before `ended_before` (ended sessions
+    /// are kept a while as sign-in history). Returns how many were deleted.
+    pub async fn delete_expired(
+        &self,
+        now: DateTime<Utc>,
+        ended_before: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<u64, StoreError> {
+        use sea_orm::{Condition, QuerySelect};
+        let ids: Vec<String> = sessions::Entity::find()
+            .select_only()
+            .column(sessions::Column::Id)
+            .filter(
+                Condition::any()
+                    .add(sessions::Column::ExpiresAt.lt(now))
+                    .add(sessions::Column::EndedAt.lt(ended_before)),
+            )
+            .limit(limit)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let result = sessions::Entity::delete_many().filter(sessions::Column::Id.is_in(ids)).exec(&self.db).await?;
+        Ok(result.rows_affected)
+    }
+}

@@ -1,0 +1,59 @@
+//! The maintenance sweep removes what can no longer be used, and nothing else.
+
+use chrono::Duration;
+use ferrid::{
+    accounts::{Email, NewUser},
+    maintenance::{SweepReport, sweep},
+    oauth::{
+        ClientType, RefreshGrant, RefreshLifetimes, Scope, issue_refresh_token,
+        session::{OpSession, SessionOrigin},
+    },
+};
+
+use crate::{
+    helpers::{Backend, spawn_app},
+    oidc::create_client,
+};
+
+on_every_backend!(expired_sessions_and_refresh_families_are_swept);
+
+async fn expired_sessions_and_refresh_families_are_swept(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let user = app
+        .state
+        .accounts
+        .create_user(NewUser { email: Email::parse("ann@example.com").unwrap(), name: None }, None)
+        .await
+        .unwrap();
+    let (client_id, _) = create_client(&app, ClientType::Confidential).await;
+    let client = app.state.clients.find(&ferrid::oauth::ClientId::parse(&client_id).unwrap()).await.unwrap();
+    let now = app.state.clock.now();
+
+    let (_, expired) = OpSession::start(user.id, vec!["pwd".into()], now - Duration::days(20));
+    let (_, live) = OpSession::start(user.id, vec!["pwd".into()], now);
+    for session in [&expired, &live] {
+        app.state.sessions.insert(session, &SessionOrigin::default()).await.unwrap();
+    }
+
+    let grant = RefreshGrant {
+        client_id: client.id.clone(),
+        user_id: user.id,
+        scope: Scope::parse("openid offline_access").unwrap(),
+        sid: None,
+        auth_time: now,
+        amr: vec!["pwd".into()],
+    };
+    let (_, old_family) = issue_refresh_token(grant.clone(), now - Duration::days(40), RefreshLifetimes::default());
+    let (_, live_family) = issue_refresh_token(grant, now, RefreshLifetimes::default());
+    for token in [&old_family, &live_family] {
+        app.state.refresh_tokens.insert(token).await.unwrap();
+    }
+
+    assert_eq!(sweep(&app.state).await.unwrap(), SweepReport { refresh_tokens: 1, sessions: 1 });
+    assert!(app.state.sessions.find(&expired.id).await.unwrap().is_none());
+    assert!(app.state.sessions.find(&live.id).await.unwrap().is_some());
+    assert!(app.state.refresh_tokens.find(&old_family.digest).await.unwrap().is_none());
+    assert!(app.state.refresh_tokens.find(&live_family.digest).await.unwrap().is_some());
+    assert_eq!(sweep(&app.state).await.unwrap(), SweepReport::default(), "nothing left to sweep");
+    app.stop().await;
+}
