@@ -10,6 +10,7 @@ mod error;
 mod introspect;
 mod jwks;
 mod logout;
+mod me;
 mod ops;
 mod pages;
 mod request_context;
@@ -38,6 +39,7 @@ type Apis = (
     introspect::IntrospectionApi,
     revoke::RevocationApi,
     userinfo::UserInfoApi,
+    me::MeApi,
     ops::OperationsApi,
 );
 
@@ -52,6 +54,7 @@ pub fn api() -> OpenApiService<Apis, ()> {
             introspect::IntrospectionApi,
             revoke::RevocationApi,
             userinfo::UserInfoApi,
+            me::MeApi,
             ops::OperationsApi,
         ),
         "ferrid",

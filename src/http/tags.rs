@@ -8,6 +8,8 @@ pub enum ApiTags {
     OAuth,
     /// OpenID Connect discovery and key publication.
     Discovery,
+    /// The signed-in user's own account: sessions, applications, log out everywhere.
+    Account,
     /// Health and readiness probes for orchestrators and load balancers.
     Operations,
 }

@@ -25,6 +25,7 @@ pub mod revocation;
 pub mod revoke;
 pub mod scope;
 pub mod session;
+pub mod sign_ins;
 pub mod tokens;
 pub mod userinfo;
 

@@ -24,3 +24,4 @@ mod oidc_jose;
 mod openapi;
 mod refresh_token_store;
 mod short_lived_store;
+mod sign_ins;

@@ -13,8 +13,8 @@ pub use access_control::AccessControlRepository;
 pub use clients::ClientRepository;
 pub use consents::ConsentRepository;
 pub use key_ring::SqlKeyStore;
-pub use refresh_tokens::RefreshTokenRepository;
-pub use sessions::SessionRepository;
+pub use refresh_tokens::{GrantSummary, RefreshTokenRepository};
+pub use sessions::{SessionRepository, SessionSummary};
 pub use users::UserRepository;
 
 use sea_orm::{DbErr, SqlErr};

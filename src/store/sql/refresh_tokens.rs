@@ -161,3 +161,53 @@ impl RefreshTokenRepository {
         Ok(result.rows_affected)
     }
 }
+
+/// An application's live refresh-token family, as its user sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GrantSummary {
+    pub family_id: FamilyId,
+    pub client_id: String,
+    pub scope: String,
+    /// When the current token of the family was issued: the application's last refresh.
+    pub last_used_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl RefreshTokenRepository {
+    /// The user's families that still have a live token (one row each: the current token).
+    pub async fn live_for_user(&self, user: UserId, now: DateTime<Utc>) -> Result<Vec<GrantSummary>, StoreError> {
+        use sea_orm::QueryOrder;
+        Ok(refresh_tokens::Entity::find()
+            .filter(refresh_tokens::Column::UserId.eq(user.0))
+            .filter(refresh_tokens::Column::RotatedAt.is_null())
+            .filter(refresh_tokens::Column::RevokedAt.is_null())
+            .filter(refresh_tokens::Column::ExpiresAt.gt(now))
+            .order_by_desc(refresh_tokens::Column::IssuedAt)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|model| GrantSummary {
+                family_id: FamilyId::from_stored(model.family_id),
+                client_id: model.client_id,
+                scope: model.scope,
+                last_used_at: model.issued_at,
+                expires_at: model.expires_at,
+            })
+            .collect())
+    }
+
+    /// Every family of the user not yet revoked (for "log out everywhere").
+    pub async fn unrevoked_families_of(&self, user: UserId) -> Result<Vec<FamilyId>, StoreError> {
+        use sea_orm::QuerySelect;
+        let families: Vec<String> = refresh_tokens::Entity::find()
+            .select_only()
+            .column(refresh_tokens::Column::FamilyId)
+            .distinct()
+            .filter(refresh_tokens::Column::UserId.eq(user.0))
+            .filter(refresh_tokens::Column::RevokedAt.is_null())
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(families.into_iter().map(FamilyId::from_stored).collect())
+    }
+}

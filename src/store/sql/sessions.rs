@@ -99,3 +99,63 @@ impl SessionRepository {
         Ok(result.rows_affected)
     }
 }
+
+/// A live browser session as its owner sees it in their session list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionSummary {
+    pub sid: String,
+    pub created_at: DateTime<Utc>,
+    pub auth_time: DateTime<Utc>,
+    pub amr: Vec<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl SessionRepository {
+    /// The user's sessions that have neither ended nor expired, newest first.
+    pub async fn live_for_user(&self, user: UserId, now: DateTime<Utc>) -> Result<Vec<SessionSummary>, StoreError> {
+        use sea_orm::QueryOrder;
+        sessions::Entity::find()
+            .filter(sessions::Column::UserId.eq(user.0))
+            .filter(sessions::Column::EndedAt.is_null())
+            .filter(sessions::Column::ExpiresAt.gt(now))
+            .order_by_desc(sessions::Column::CreatedAt)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|model| {
+                Ok(SessionSummary {
+                    amr: serde_json::from_value(model.amr).map_err(|_| StoreError::Malformed("session amr"))?,
+                    sid: model.sid,
+                    created_at: model.created_at,
+                    auth_time: model.auth_time,
+                    ip: model.ip,
+                    user_agent: model.user_agent,
+                })
+            })
+            .collect()
+    }
+
+    /// Ends the user's session `sid`; `false` if the user has no such live session.
+    pub async fn end_by_sid(&self, user: UserId, sid: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let result = sessions::Entity::update_many()
+            .col_expr(sessions::Column::EndedAt, Expr::value(now))
+            .filter(sessions::Column::UserId.eq(user.0))
+            .filter(sessions::Column::Sid.eq(sid))
+            .filter(sessions::Column::EndedAt.is_null())
+            .exec(&self.db)
+            .await?;
+        Ok(result.rows_affected == 1)
+    }
+
+    /// Ends every live session of the user; returns how many.
+    pub async fn end_all_for_user(&self, user: UserId, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let result = sessions::Entity::update_many()
+            .col_expr(sessions::Column::EndedAt, Expr::value(now))
+            .filter(sessions::Column::UserId.eq(user.0))
+            .filter(sessions::Column::EndedAt.is_null())
+            .exec(&self.db)
+            .await?;
+        Ok(result.rows_affected)
+    }
+}

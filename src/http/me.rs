@@ -1,0 +1,204 @@
+//! `/api/me/...`: the signed-in user's sessions and application grants, with "log out
+//! everywhere". Authenticated by ferrid's session cookie (HttpOnly, SameSite=Lax, so another
+//! site can neither read these responses nor send the cookie with a cross-site POST or DELETE).
+
+use chrono::{DateTime, Utc};
+use poem::{Request, web::Data};
+use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
+
+use super::{
+    cookies::{self, SESSION_COOKIE},
+    error::ErrorBody,
+    tags::ApiTags,
+};
+use crate::{
+    app::AppState,
+    oauth::{flow::current_session, session::OpSession, sign_ins},
+};
+
+/// A browser signed in at ferrid.
+#[derive(Object)]
+struct BrowserSession {
+    /// The session id (also the ID tokens' `sid`).
+    sid: String,
+    /// This is the session making the request.
+    current: bool,
+    created_at: DateTime<Utc>,
+    auth_time: DateTime<Utc>,
+    /// How the user signed in (RFC 8176), e.g. `pwd`.
+    amr: Vec<String>,
+    ip: Option<String>,
+    user_agent: Option<String>,
+}
+
+/// An application holding a refresh token for the user.
+#[derive(Object)]
+struct ApplicationGrant {
+    /// The refresh-token family; revoke it with DELETE /api/me/applications/{id}.
+    id: String,
+    client_id: String,
+    scope: String,
+    last_used_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+}
+
+#[derive(Object)]
+struct SignIns {
+    sessions: Vec<BrowserSession>,
+    applications: Vec<ApplicationGrant>,
+}
+
+#[derive(Object)]
+struct LoggedOut {
+    sessions_ended: u64,
+    applications_revoked: u64,
+}
+
+#[derive(ApiResponse)]
+enum ListResponse {
+    #[oai(status = 200)]
+    Ok(Json<SignIns>, #[oai(header = "Cache-Control")] String),
+    /// Not signed in.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>),
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+}
+
+#[derive(ApiResponse)]
+enum EndResponse {
+    /// Ended.
+    #[oai(status = 204)]
+    Ended,
+    /// Not signed in.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>),
+    /// No such session or application of this user.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+}
+
+#[derive(ApiResponse)]
+enum LogoutAllResponse {
+    /// Every session ended and every application's access revoked; this browser is signed out.
+    #[oai(status = 200)]
+    Ok(Json<LoggedOut>, #[oai(header = "Set-Cookie")] String),
+    /// Not signed in.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>),
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+}
+
+fn error(code: &str, description: &str) -> Json<ErrorBody> {
+    Json(ErrorBody { error: code.to_owned(), error_description: Some(description.to_owned()), request_id: None })
+}
+
+fn unauthorized() -> Json<ErrorBody> {
+    error("unauthorized", "sign in at ferrid first")
+}
+
+fn unavailable(cause: impl std::fmt::Display) -> Json<ErrorBody> {
+    tracing::error!(%cause, "account API failed");
+    error("temporarily_unavailable", "please try again")
+}
+
+/// The session of the request's cookie, if it is live.
+async fn signed_in(state: &AppState, request: &Request) -> Result<Option<OpSession>, String> {
+    current_session(state, cookies::read(request, SESSION_COOKIE).as_deref()).await.map_err(|e| e.to_string())
+}
+
+pub struct MeApi;
+
+#[OpenApi(tag = "ApiTags::Account")]
+impl MeApi {
+    /// Where you are signed in: browser sessions and applications with offline access.
+    #[oai(path = "/api/me/sessions", method = "get", operation_id = "list_my_sessions")]
+    async fn list(&self, state: Data<&AppState>, request: &Request) -> ListResponse {
+        let session = match signed_in(&state, request).await {
+            Ok(Some(session)) => session,
+            Ok(None) => return ListResponse::Unauthorized(unauthorized()),
+            Err(cause) => return ListResponse::Unavailable(unavailable(cause)),
+        };
+        let sign_ins = match sign_ins::list(&state, session.user_id, state.clock.now()).await {
+            Ok(sign_ins) => sign_ins,
+            Err(cause) => return ListResponse::Unavailable(unavailable(cause)),
+        };
+        let body = SignIns {
+            sessions: sign_ins
+                .sessions
+                .into_iter()
+                .map(|s| BrowserSession {
+                    current: s.sid == session.sid,
+                    sid: s.sid,
+                    created_at: s.created_at,
+                    auth_time: s.auth_time,
+                    amr: s.amr,
+                    ip: s.ip,
+                    user_agent: s.user_agent,
+                })
+                .collect(),
+            applications: sign_ins
+                .applications
+                .into_iter()
+                .map(|g| ApplicationGrant {
+                    id: g.family_id.as_str().to_owned(),
+                    client_id: g.client_id,
+                    scope: g.scope,
+                    last_used_at: g.last_used_at,
+                    expires_at: g.expires_at,
+                })
+                .collect(),
+        };
+        ListResponse::Ok(Json(body), "no-store".to_owned())
+    }
+
+    /// Sign one browser out.
+    #[oai(path = "/api/me/sessions/:sid", method = "delete", operation_id = "end_my_session")]
+    async fn end_session(&self, state: Data<&AppState>, request: &Request, sid: Path<String>) -> EndResponse {
+        let session = match signed_in(&state, request).await {
+            Ok(Some(session)) => session,
+            Ok(None) => return EndResponse::Unauthorized(unauthorized()),
+            Err(cause) => return EndResponse::Unavailable(unavailable(cause)),
+        };
+        match sign_ins::end_session(&state, session.user_id, &sid.0).await {
+            Ok(true) => EndResponse::Ended,
+            Ok(false) => EndResponse::NotFound(error("not_found", "no such session")),
+            Err(cause) => EndResponse::Unavailable(unavailable(cause)),
+        }
+    }
+
+    /// Revoke one application's access: its refresh tokens and the access tokens issued from them.
+    #[oai(path = "/api/me/applications/:id", method = "delete", operation_id = "revoke_my_application")]
+    async fn revoke_application(&self, state: Data<&AppState>, request: &Request, id: Path<String>) -> EndResponse {
+        let session = match signed_in(&state, request).await {
+            Ok(Some(session)) => session,
+            Ok(None) => return EndResponse::Unauthorized(unauthorized()),
+            Err(cause) => return EndResponse::Unavailable(unavailable(cause)),
+        };
+        match sign_ins::revoke_application(&state, session.user_id, &id.0).await {
+            Ok(true) => EndResponse::Ended,
+            Ok(false) => EndResponse::NotFound(error("not_found", "no such application grant")),
+            Err(cause) => EndResponse::Unavailable(unavailable(cause)),
+        }
+    }
+
+    /// Log out everywhere: end every session and revoke every application's access.
+    #[oai(path = "/api/me/logout-all", method = "post", operation_id = "log_out_everywhere")]
+    async fn logout_all(&self, state: Data<&AppState>, request: &Request) -> LogoutAllResponse {
+        let session = match signed_in(&state, request).await {
+            Ok(Some(session)) => session,
+            Ok(None) => return LogoutAllResponse::Unauthorized(unauthorized()),
+            Err(cause) => return LogoutAllResponse::Unavailable(unavailable(cause)),
+        };
+        match sign_ins::log_out_everywhere(&state, session.user_id).await {
+            Ok(done) => LogoutAllResponse::Ok(
+                Json(LoggedOut { sessions_ended: done.sessions, applications_revoked: done.applications }),
+                cookies::set(SESSION_COOKIE, "", Some(0), state.config.issuer.is_https()),
+            ),
+            Err(cause) => LogoutAllResponse::Unavailable(unavailable(cause)),
+        }
+    }
+}

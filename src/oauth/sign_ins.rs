@@ -1,0 +1,62 @@
+//! The signed-in user's view of where they are signed in: browser sessions at ferrid and the
+//! applications holding refresh tokens; ending one, or all ("log out everywhere").
+
+use chrono::{DateTime, Utc};
+
+use super::{refresh_token::FamilyId, revocation::revoke_family};
+use crate::{
+    accounts::UserId,
+    app::AppState,
+    store::{
+        StoreError,
+        sql::{GrantSummary, SessionSummary},
+    },
+};
+
+pub struct SignIns {
+    pub sessions: Vec<SessionSummary>,
+    pub applications: Vec<GrantSummary>,
+}
+
+pub async fn list(state: &AppState, user: UserId, now: DateTime<Utc>) -> Result<SignIns, StoreError> {
+    Ok(SignIns {
+        sessions: state.sessions.live_for_user(user, now).await?,
+        applications: state.refresh_tokens.live_for_user(user, now).await?,
+    })
+}
+
+/// Signs one of the user's browsers out; `false` if the user has no such session.
+pub async fn end_session(state: &AppState, user: UserId, sid: &str) -> Result<bool, StoreError> {
+    state.sessions.end_by_sid(user, sid, state.clock.now()).await
+}
+
+/// Revokes one application's access (its refresh family and live access tokens); `false` if the
+/// family is not one of the user's live grants.
+pub async fn revoke_application(state: &AppState, user: UserId, family: &str) -> Result<bool, StoreError> {
+    let now = state.clock.now();
+    let owned =
+        state.refresh_tokens.live_for_user(user, now).await?.into_iter().any(|g| g.family_id.as_str() == family);
+    if owned {
+        revoke_family(&state.refresh_tokens, state.short_lived.as_ref(), &FamilyId::from_stored(family), now).await?;
+    }
+    Ok(owned)
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct LoggedOutEverywhere {
+    pub sessions: u64,
+    pub applications: u64,
+}
+
+/// Ends every browser session of the user and revokes every refresh family with the access
+/// tokens issued from it — on every node, since both live in the shared stores.
+pub async fn log_out_everywhere(state: &AppState, user: UserId) -> Result<LoggedOutEverywhere, StoreError> {
+    let now = state.clock.now();
+    let sessions = state.sessions.end_all_for_user(user, now).await?;
+    let families = state.refresh_tokens.unrevoked_families_of(user).await?;
+    for family in &families {
+        revoke_family(&state.refresh_tokens, state.short_lived.as_ref(), family, now).await?;
+    }
+    tracing::info!(%user, sessions, applications = families.len(), "logged out everywhere");
+    Ok(LoggedOutEverywhere { sessions, applications: families.len() as u64 })
+}
