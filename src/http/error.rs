@@ -6,7 +6,7 @@ use poem::{
     Response,
     http::{StatusCode, header},
 };
-use poem_openapi::Object;
+use poem_openapi::{ApiResponse, Object, payload::Json};
 use serde::Serialize;
 
 #[derive(Debug, Serialize, Object)]
@@ -21,6 +21,42 @@ pub struct ErrorBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[oai(skip_serializing_if_is_none)]
     pub request_id: Option<String>,
+}
+
+const NO_STORE: &str = "no-store";
+
+/// Every OAuth endpoint's error response (RFC 6749 §5.2): 400 with the error code, 401 with
+/// `WWW-Authenticate` for `invalid_client`, 503 when a store is unreachable, 500 with nothing
+/// but the request id — always `Cache-Control: no-store`. The one mapping of `OAuthError`.
+#[derive(ApiResponse)]
+pub enum OAuthErrorResponse {
+    /// RFC 6749 §5.2 error.
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>, #[oai(header = "Cache-Control")] String),
+    /// Client authentication failed (`invalid_client`).
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>, #[oai(header = "WWW-Authenticate")] String, #[oai(header = "Cache-Control")] String),
+    /// A backing store is unreachable; retry later.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>, #[oai(header = "Cache-Control")] String),
+    /// A server error; the response's X-Request-Id identifies it in the logs.
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>, #[oai(header = "Cache-Control")] String),
+}
+
+impl From<crate::oauth::OAuthError> for OAuthErrorResponse {
+    fn from(error: crate::oauth::OAuthError) -> Self {
+        if let crate::oauth::OAuthError::Internal(cause) = &error {
+            tracing::error!(error = %format!("{cause:#}"), "request failed");
+        }
+        let body = Json(ErrorBody::from(&error));
+        match error.status() {
+            401 => Self::Unauthorized(body, "Basic realm=\"ferrid\"".to_owned(), NO_STORE.to_owned()),
+            503 => Self::Unavailable(body, NO_STORE.to_owned()),
+            500 => Self::Internal(body, NO_STORE.to_owned()),
+            _ => Self::BadRequest(body, NO_STORE.to_owned()),
+        }
+    }
 }
 
 impl From<&crate::oauth::OAuthError> for ErrorBody {

@@ -9,7 +9,7 @@ use poem_openapi::{
 };
 use serde_json::{Value, json};
 
-use super::{error::ErrorBody, tags::ApiTags};
+use super::{error::OAuthErrorResponse, tags::ApiTags};
 use crate::{
     app::AppState,
     oauth::{
@@ -102,33 +102,6 @@ enum IntrospectionResponse {
     /// The token's state (RFC 7662 §2.2).
     #[oai(status = 200)]
     Ok(Json<IntrospectionBody>, #[oai(header = "Cache-Control")] String),
-    /// RFC 6749 §5.2 error (RFC 7662 §2.3).
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>, #[oai(header = "Cache-Control")] String),
-    /// Client authentication failed (`invalid_client`, RFC 7662 §2.3).
-    #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>, #[oai(header = "WWW-Authenticate")] String, #[oai(header = "Cache-Control")] String),
-    /// A backing store is unreachable; retry later.
-    #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>, #[oai(header = "Cache-Control")] String),
-    /// A server error; the body carries only the request id.
-    #[oai(status = 500)]
-    Internal(Json<ErrorBody>, #[oai(header = "Cache-Control")] String),
-}
-
-impl From<OAuthError> for IntrospectionResponse {
-    fn from(error: OAuthError) -> Self {
-        if let OAuthError::Internal(cause) = &error {
-            tracing::error!(error = %format!("{cause:#}"), "introspection failed");
-        }
-        let body = Json(ErrorBody::from(&error));
-        match error.status() {
-            401 => Self::Unauthorized(body, "Basic realm=\"ferrid\"".to_owned(), NO_STORE.to_owned()),
-            503 => Self::Unavailable(body, NO_STORE.to_owned()),
-            500 => Self::Internal(body, NO_STORE.to_owned()),
-            _ => Self::BadRequest(body, NO_STORE.to_owned()),
-        }
-    }
 }
 
 pub struct IntrospectionApi;
@@ -142,11 +115,9 @@ impl IntrospectionApi {
         state: Data<&AppState>,
         #[oai(name = "Authorization")] authorization: Header<Option<String>>,
         form: Form<IntrospectionForm>,
-    ) -> IntrospectionResponse {
-        match respond(&state, authorization.0.as_deref(), form.0).await {
-            Ok(introspection) => IntrospectionResponse::Ok(Json(introspection.into()), NO_STORE.to_owned()),
-            Err(error) => error.into(),
-        }
+    ) -> Result<IntrospectionResponse, OAuthErrorResponse> {
+        let introspection = respond(&state, authorization.0.as_deref(), form.0).await?;
+        Ok(IntrospectionResponse::Ok(Json(introspection.into()), NO_STORE.to_owned()))
     }
 }
 

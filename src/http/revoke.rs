@@ -2,13 +2,9 @@
 //! with an empty body whether or not there was anything to revoke (§2.2).
 
 use poem::web::Data;
-use poem_openapi::{
-    ApiResponse, Object, OpenApi,
-    param::Header,
-    payload::{Form, Json},
-};
+use poem_openapi::{ApiResponse, Object, OpenApi, param::Header, payload::Form};
 
-use super::{error::ErrorBody, tags::ApiTags};
+use super::{error::OAuthErrorResponse, tags::ApiTags};
 use crate::{
     app::AppState,
     oauth::{
@@ -38,33 +34,6 @@ enum RevocationResponse {
     /// Revoked, or nothing to revoke (RFC 7009 §2.2): the body is empty.
     #[oai(status = 200)]
     Ok(#[oai(header = "Cache-Control")] String),
-    /// RFC 6749 §5.2 error, or `unsupported_token_type` (RFC 7009 §2.2.1).
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>, #[oai(header = "Cache-Control")] String),
-    /// Client authentication failed (`invalid_client`).
-    #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>, #[oai(header = "WWW-Authenticate")] String, #[oai(header = "Cache-Control")] String),
-    /// A backing store is unreachable; retry later (RFC 7009 §2.2.1 allows 503).
-    #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>, #[oai(header = "Cache-Control")] String),
-    /// A server error; the body carries only the request id.
-    #[oai(status = 500)]
-    Internal(Json<ErrorBody>, #[oai(header = "Cache-Control")] String),
-}
-
-impl From<OAuthError> for RevocationResponse {
-    fn from(error: OAuthError) -> Self {
-        if let OAuthError::Internal(cause) = &error {
-            tracing::error!(error = %format!("{cause:#}"), "revocation failed");
-        }
-        let body = Json(ErrorBody::from(&error));
-        match error.status() {
-            401 => Self::Unauthorized(body, "Basic realm=\"ferrid\"".to_owned(), NO_STORE.to_owned()),
-            503 => Self::Unavailable(body, NO_STORE.to_owned()),
-            500 => Self::Internal(body, NO_STORE.to_owned()),
-            _ => Self::BadRequest(body, NO_STORE.to_owned()),
-        }
-    }
 }
 
 pub struct RevocationApi;
@@ -78,11 +47,9 @@ impl RevocationApi {
         state: Data<&AppState>,
         #[oai(name = "Authorization")] authorization: Header<Option<String>>,
         form: Form<RevocationForm>,
-    ) -> RevocationResponse {
-        match respond(&state, authorization.0.as_deref(), form.0).await {
-            Ok(()) => RevocationResponse::Ok(NO_STORE.to_owned()),
-            Err(error) => error.into(),
-        }
+    ) -> Result<RevocationResponse, OAuthErrorResponse> {
+        respond(&state, authorization.0.as_deref(), form.0).await?;
+        Ok(RevocationResponse::Ok(NO_STORE.to_owned()))
     }
 }
 

@@ -8,7 +8,7 @@ use poem_openapi::{
     payload::{Form, Json},
 };
 
-use super::{error::ErrorBody, tags::ApiTags};
+use super::{error::OAuthErrorResponse, tags::ApiTags};
 use crate::{
     app::AppState,
     oauth::{
@@ -109,30 +109,6 @@ enum TokenEndpointResponse {
     /// Tokens issued.
     #[oai(status = 200)]
     Ok(Json<TokenBody>, #[oai(header = "Cache-Control")] String, #[oai(header = "Pragma")] String),
-    /// RFC 6749 §5.2 error.
-    #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>, #[oai(header = "Cache-Control")] String),
-    /// Client authentication failed (RFC 6749 §5.2 `invalid_client`).
-    #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>, #[oai(header = "WWW-Authenticate")] String, #[oai(header = "Cache-Control")] String),
-    /// A backing store is unreachable; retry later.
-    #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>, #[oai(header = "Cache-Control")] String),
-    /// A server error; the body carries only the request id.
-    #[oai(status = 500)]
-    Internal(Json<ErrorBody>, #[oai(header = "Cache-Control")] String),
-}
-
-impl From<OAuthError> for TokenEndpointResponse {
-    fn from(error: OAuthError) -> Self {
-        let body = Json(ErrorBody::from(&error));
-        match error.status() {
-            401 => Self::Unauthorized(body, "Basic realm=\"ferrid\"".to_owned(), NO_STORE.to_owned()),
-            503 => Self::Unavailable(body, NO_STORE.to_owned()),
-            500 => Self::Internal(body, NO_STORE.to_owned()),
-            _ => Self::BadRequest(body, NO_STORE.to_owned()),
-        }
-    }
 }
 
 pub struct TokenApi;
@@ -147,18 +123,9 @@ impl TokenApi {
         state: Data<&AppState>,
         #[oai(name = "Authorization")] authorization: Header<Option<String>>,
         form: Form<TokenForm>,
-    ) -> TokenEndpointResponse {
-        match token(&state, authorization.0.as_deref(), form.0).await {
-            Ok(response) => {
-                TokenEndpointResponse::Ok(Json(response.into()), NO_STORE.to_owned(), "no-cache".to_owned())
-            }
-            Err(error) => {
-                if let OAuthError::Internal(cause) = &error {
-                    tracing::error!(error = %format!("{cause:#}"), "token request failed");
-                }
-                error.into()
-            }
-        }
+    ) -> Result<TokenEndpointResponse, OAuthErrorResponse> {
+        let response = token(&state, authorization.0.as_deref(), form.0).await?;
+        Ok(TokenEndpointResponse::Ok(Json(response.into()), NO_STORE.to_owned(), "no-cache".to_owned()))
     }
 }
 
