@@ -172,12 +172,7 @@ pub struct LoginForm {
 #[handler]
 pub async fn login_submit(request: &Request, state: Data<&AppState>, Form(form): Form<LoginForm>) -> Response {
     if !csrf_valid(request, &form.csrf) {
-        return pages::error(
-            StatusCode::FORBIDDEN,
-            "Please try again",
-            "The form expired; reload the page.",
-            Some("csrf"),
-        );
+        return pages::csrf_rejected();
     }
     let mut context = match load_page_context(&state, &form.request).await {
         Ok(context) => context,
@@ -267,12 +262,7 @@ pub struct ConsentForm {
 #[handler]
 pub async fn consent_submit(request: &Request, state: Data<&AppState>, Form(form): Form<ConsentForm>) -> Response {
     if !csrf_valid(request, &form.csrf) {
-        return pages::error(
-            StatusCode::FORBIDDEN,
-            "Please try again",
-            "The form expired; reload the page.",
-            Some("csrf"),
-        );
+        return pages::csrf_rejected();
     }
     let mut context = match load_page_context(&state, &form.request).await {
         Ok(context) => context,

@@ -64,6 +64,11 @@ pub fn error(status: StatusCode, title: &str, message: &str, code: Option<&str>)
     render("error.html", &context! { title, message, code }, status, None)
 }
 
+/// A form whose CSRF token does not match the browser's cookie.
+pub fn csrf_rejected() -> Response {
+    error(StatusCode::FORBIDDEN, "Please try again", "The form expired; reload the page.", Some("csrf"))
+}
+
 /// RP-Initiated Logout 1.0 §3: ask before signing out when the request may not be the RP's.
 pub fn logout_confirmation(client_name: Option<&str>, csrf: &str, params: &[(&str, String)]) -> Response {
     render("logout.html", &context! { client_name, csrf, params }, StatusCode::OK, None)
