@@ -6,7 +6,7 @@ use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 use anyhow::Context;
 use poem::{
     Server,
-    listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
+    listener::{Listener, TcpAcceptor, TcpListener},
 };
 
 use crate::{
@@ -124,17 +124,9 @@ pub struct BoundServer {
 }
 
 impl BoundServer {
-    pub async fn bind(state: AppState, address: SocketAddr) -> anyhow::Result<Self> {
-        Ok(Self::on(state, listen(address).await?))
-    }
-
-    /// Serves `state` on an acceptor bound earlier (so the port can be known before start-up).
+    /// Serves `state` on an acceptor bound earlier (see [`listen`]).
     pub fn on(state: AppState, acceptor: TcpAcceptor) -> Self {
         Self { state, acceptor }
-    }
-
-    pub fn local_addr(&self) -> Option<SocketAddr> {
-        self.acceptor.local_addr().first().and_then(|a| a.as_socket_addr().copied())
     }
 
     /// Serves until `shutdown` resolves, then lets in-flight requests finish (up to the
@@ -162,9 +154,11 @@ pub async fn listen(address: SocketAddr) -> anyhow::Result<TcpAcceptor> {
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let bind = config.bind;
     let issuer = config.issuer.clone();
+    // Bind first: a taken port is reported before any work (migrations, key generation).
+    let acceptor = listen(bind).await?;
     let state = AppState::start(config).await?;
     let database = state.database.clone();
-    let server = BoundServer::bind(state, bind).await?;
+    let server = BoundServer::on(state, acceptor);
     tracing::info!(address = %bind, %issuer, "ferrid is listening");
     server.run(shutdown_signal()).await?;
     database.close().await;
