@@ -42,9 +42,15 @@ pub enum ClientCommand {
         offset: u64,
     },
     /// Show a client's metadata (never its secret).
-    Show { client_id: String },
+    Show {
+        #[arg(allow_hyphen_values = true)]
+        client_id: String,
+    },
     /// Delete a client.
-    Delete { client_id: String },
+    Delete {
+        #[arg(allow_hyphen_values = true)]
+        client_id: String,
+    },
 }
 
 fn client_id(value: &str) -> anyhow::Result<ClientId> {

@@ -14,7 +14,11 @@ pub enum KeysCommand {
         alg: Option<String>,
     },
     /// Revoke a key at once: it leaves the JWKS and signs nothing more.
-    Revoke { kid: String },
+    Revoke {
+        /// Kids are base64url and may start with `-`.
+        #[arg(allow_hyphen_values = true)]
+        kid: String,
+    },
 }
 
 pub async fn run(command: KeysCommand, state: AppState) -> anyhow::Result<()> {

@@ -13,8 +13,10 @@ use crate::loopback::has_loopback_host;
 pub struct ClientId(String);
 
 impl ClientId {
+    /// 122 random bits as 32 hex digits: URL-safe, and never starting with `-`, which command
+    /// lines would take for an option.
     pub fn generate() -> Self {
-        Self(keys::random_id(16))
+        Self(uuid::Uuid::new_v4().simple().to_string())
     }
 
     pub fn parse(value: &str) -> Option<Self> {
@@ -325,7 +327,8 @@ mod tests {
     #[test]
     fn client_ids_are_unguessable_and_url_safe() {
         let id = ClientId::generate();
-        assert_eq!(id.as_str().len(), 22);
+        assert_eq!(id.as_str().len(), 32);
+        assert!(id.as_str().bytes().all(|b| b.is_ascii_hexdigit()));
         assert!(ClientId::parse(id.as_str()).is_some());
         assert!(ClientId::parse("has space").is_none());
     }
