@@ -65,9 +65,9 @@ async fn concurrent_takes_yield_exactly_one_value(backend: Backend) {
 
 async fn values_expire_after_their_ttl(backend: Backend) {
     let (store, _resources) = store(backend).await;
-    store.put("otp:x", b"123456", Duration::from_millis(200)).await.unwrap();
+    store.put("otp:x", b"123456", Duration::from_millis(800)).await.unwrap();
     assert!(store.get("otp:x").await.unwrap().is_some());
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
     assert_eq!(store.get("otp:x").await.unwrap(), None);
     assert_eq!(store.take("otp:x").await.unwrap(), None);
 }
@@ -85,14 +85,14 @@ async fn put_if_absent_accepts_only_the_first(backend: Backend) {
     let accepted = futures::future::join_all(racers).await.into_iter().filter(|r| *r.as_ref().unwrap()).count();
     assert_eq!(accepted, 1);
 
-    store.put_if_absent("jti:3", b"short", Duration::from_millis(150)).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    store.put_if_absent("jti:3", b"short", Duration::from_millis(800)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
     assert!(store.put_if_absent("jti:3", b"again", MINUTE).await.unwrap(), "an expired value frees its key");
 }
 
 async fn counters_count_within_a_window_and_reset_after_it(backend: Backend) {
     let (store, _resources) = store(backend).await;
-    let window = Duration::from_millis(400);
+    let window = Duration::from_millis(2000);
     let first = store.increment("rl:ip", window).await.unwrap();
     assert_eq!(first.count, 1);
     assert!(first.resets_in <= window && first.resets_in > Duration::ZERO);
@@ -104,7 +104,7 @@ async fn counters_count_within_a_window_and_reset_after_it(backend: Backend) {
     counts.sort_unstable();
     assert_eq!(counts, (2..=21).collect::<Vec<_>>(), "every increment is counted exactly once");
 
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    tokio::time::sleep(Duration::from_millis(2400)).await;
     assert_eq!(store.increment("rl:ip", window).await.unwrap().count, 1, "a new window starts from zero");
 }
 
