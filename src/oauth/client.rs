@@ -257,10 +257,18 @@ impl ClientMetadata {
             ("userinfo", &self.userinfo_encrypted_response_alg, &self.userinfo_encrypted_response_enc),
         ] {
             if let Some(alg) = alg {
-                alg.parse::<keys::KeyEncryptionAlg>()
+                let alg = alg
+                    .parse::<keys::KeyEncryptionAlg>()
                     .map_err(|_| metadata(format!("unsupported {what}_encrypted_response_alg {alg:?}")))?;
-                if self.jwks.is_none() && self.jwks_uri.is_none() {
-                    return Err(metadata(format!("{what} encryption needs the client's jwks or jwks_uri")));
+                // Keys are taken from an inline `jwks` only until jwks_uri fetching exists; it must
+                // hold a key for the algorithm, or every token for this client would fail later.
+                let jwks = self
+                    .jwks
+                    .as_ref()
+                    .and_then(|jwks| keys::Jwks::from_json(&jwks.to_string()).ok())
+                    .ok_or_else(|| metadata(format!("{what} encryption needs the client's jwks")))?;
+                if jwks.encryption_key(alg).is_none() {
+                    return Err(metadata(format!("the jwks has no key for {what} encryption with {alg}")));
                 }
             }
             if let Some(enc) = enc {
@@ -374,6 +382,11 @@ mod tests {
         m.id_token_encrypted_response_alg = Some("RSA-OAEP-256".to_owned());
         assert!(m.validate().is_err(), "no jwks");
         m.jwks = Some(serde_json::json!({"keys": []}));
+        assert!(m.validate().is_err(), "no key for the algorithm");
+        let key = keys::PrivateKey::generate(keys::KeyAlg::Encryption(keys::KeyEncryptionAlg::RsaOaep256)).unwrap();
+        m.jwks = Some(
+            serde_json::json!({"keys": [serde_json::from_str::<serde_json::Value>(&key.public_jwk().to_json()).unwrap()]}),
+        );
         assert_eq!(m.validate(), Ok(()));
         m.id_token_encrypted_response_alg = Some("RSA1_5".to_owned());
         assert!(m.validate().is_err(), "RSA1_5 is not supported");
