@@ -77,13 +77,22 @@ impl AppState {
         hasher.prepare_decoy();
         let connection = database.connection().clone();
         let kek = load_kek(config.key_ring.kek.as_ref(), &config.data_dir)?;
+        let signing_algs: Vec<keys::SigningAlg> = config
+            .key_ring
+            .algs
+            .iter()
+            .filter_map(|alg| match alg {
+                keys::KeyAlg::Signing(alg) => Some(*alg),
+                keys::KeyAlg::Encryption(_) => None,
+            })
+            .collect();
         let keys =
             KeyRingService::start(Arc::new(SqlKeyStore::new(connection.clone())), kek, &config.key_ring, clock.clone())
                 .await?;
         Ok(Self {
             accounts: Accounts::new(UserRepository::new(connection.clone()), hasher, clock.clone()),
             access_control: AccessControl::new(AccessControlRepository::new(connection.clone()), clock.clone()),
-            clients: ClientRegistry::new(ClientRepository::new(connection.clone()), clock.clone()),
+            clients: ClientRegistry::new(ClientRepository::new(connection.clone()), clock.clone(), &signing_algs),
             sessions: SessionRepository::new(connection.clone()),
             consents: ConsentRepository::new(connection.clone()),
             refresh_tokens: RefreshTokenRepository::new(connection),

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use keys::OpaqueSecret;
+use keys::{OpaqueSecret, SigningAlg};
 
 use super::client::{Client, ClientId, ClientMetadata, ClientType, MetadataError};
 use crate::{
@@ -25,17 +25,38 @@ pub enum RegistryError {
 pub struct ClientRegistry {
     clients: ClientRepository,
     clock: Arc<dyn Clock>,
+    /// The signing algorithms the key ring keeps active keys for: a client may only choose these.
+    signing_algs: Arc<[SigningAlg]>,
 }
 
 impl ClientRegistry {
-    pub fn new(clients: ClientRepository, clock: Arc<dyn Clock>) -> Self {
-        Self { clients, clock }
+    pub fn new(clients: ClientRepository, clock: Arc<dyn Clock>, signing_algs: &[SigningAlg]) -> Self {
+        Self { clients, clock, signing_algs: signing_algs.into() }
+    }
+
+    /// Every algorithm the client would have ferrid sign with must have a key in the ring, or its
+    /// token requests would fail later instead of its registration now.
+    fn check_algorithms(&self, metadata: &ClientMetadata) -> Result<(), MetadataError> {
+        let m = metadata;
+        for alg in [&m.id_token_signed_response_alg, &m.access_token_signed_response_alg]
+            .into_iter()
+            .chain(m.userinfo_signed_response_alg.as_ref())
+        {
+            let enabled = alg.parse::<SigningAlg>().is_ok_and(|alg| self.signing_algs.contains(&alg));
+            if !enabled {
+                return Err(MetadataError::InvalidClientMetadata(format!(
+                    "{alg} is not enabled on this server (FERRID_KEY_ALGS)"
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Registers a client. Returns it with its secret for confidential clients: the only moment
     /// the clear secret exists outside the client's hands.
     pub async fn register(&self, metadata: ClientMetadata) -> Result<(Client, Option<OpaqueSecret>), RegistryError> {
         metadata.validate()?;
+        self.check_algorithms(&metadata)?;
         let secret = (metadata.client_type == ClientType::Confidential).then(OpaqueSecret::generate);
         let now = self.clock.now();
         let client = Client {

@@ -206,3 +206,18 @@ async fn form_post_and_prompt_login_oidc_core_3_1_2_1() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn clients_may_only_choose_algorithms_the_key_ring_holds() {
+    let app = crate::helpers::spawn_app_with(Backend::Embedded, &[("FERRID_KEY_ALGS", "RS256,ES256")]).await;
+    let mut metadata = ClientMetadata::new("PS256 RP", ClientType::Confidential);
+    metadata.redirect_uris.push(RedirectUri::parse(REDIRECT).unwrap());
+    metadata.id_token_signed_response_alg = "PS256".to_owned();
+    let error = app.state.clients.register(metadata.clone()).await.err().expect("PS256 has no key here");
+    assert!(error.to_string().contains("PS256 is not enabled"), "{error}");
+    metadata.id_token_signed_response_alg = "RS256".to_owned();
+    assert!(app.state.clients.register(metadata).await.is_ok());
+    let discovery: Value = app.get("/.well-known/openid-configuration").await.json().await.unwrap();
+    assert_eq!(discovery["id_token_signing_alg_values_supported"], json!(["RS256", "ES256"]));
+    app.stop().await;
+}
