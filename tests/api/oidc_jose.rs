@@ -213,7 +213,7 @@ async fn clients_may_only_choose_algorithms_the_key_ring_holds() {
     let mut metadata = ClientMetadata::new("PS256 RP", ClientType::Confidential);
     metadata.redirect_uris.push(RedirectUri::parse(REDIRECT).unwrap());
     metadata.id_token_signed_response_alg = "PS256".to_owned();
-    let error = app.state.clients.register(metadata.clone()).await.err().expect("PS256 has no key here");
+    let error = app.state.clients.register(metadata.clone()).await.expect_err("PS256 has no key here");
     assert!(error.to_string().contains("PS256 is not enabled"), "{error}");
     metadata.id_token_signed_response_alg = "RS256".to_owned();
     assert!(app.state.clients.register(metadata).await.is_ok());
