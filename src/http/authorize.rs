@@ -17,7 +17,7 @@ use crate::{
     accounts::{AccountError, Password},
     app::AppState,
     oauth::{
-        ResponseMode,
+        Client, ResponseMode,
         consent::describe_scope,
         flow::{self, FlowError, FlowOutcome, current_session},
         pending::{PendingAuthorization, find_pending, update_pending},
@@ -118,7 +118,7 @@ fn expired() -> Response {
 
 struct PageContext {
     pending: PendingAuthorization,
-    client_name: String,
+    client: Client,
 }
 
 async fn load_page_context(state: &AppState, pending_id: &str) -> Result<PageContext, Response> {
@@ -128,7 +128,7 @@ async fn load_page_context(state: &AppState, pending_id: &str) -> Result<PageCon
         Err(error) => return Err(respond(state, Err(error.into()))),
     };
     match flow::pending_client(state, &pending).await {
-        Ok(Some(client)) => Ok(PageContext { pending, client_name: client.metadata.name }),
+        Ok(Some(client)) => Ok(PageContext { pending, client }),
         Ok(None) => Err(expired()),
         Err(error) => Err(respond(state, Err(error))),
     }
@@ -153,7 +153,7 @@ pub async fn login_page(request: &Request, state: Data<&AppState>, Query(query):
     let page = pages::LoginPage {
         request: &query.request,
         csrf: &csrf,
-        client_name: &context.client_name,
+        client_name: &context.client.metadata.name,
         email: &email,
         signed_in_as: signed_in_as.as_deref(),
         error: None,
@@ -184,7 +184,7 @@ pub async fn login_submit(request: &Request, state: Data<&AppState>, Form(form):
             let page = pages::LoginPage {
                 request: &form.request,
                 csrf: &form.csrf,
-                client_name: &context.client_name,
+                client_name: &context.client.metadata.name,
                 email: &form.email,
                 signed_in_as: None,
                 error: Some("Wrong email or password."),
@@ -236,7 +236,7 @@ pub async fn consent_page(request: &Request, state: Data<&AppState>, Query(query
     let page = pages::ConsentPage {
         request: &query.request,
         csrf: &csrf,
-        client_name: &context.client_name,
+        client_name: &context.client.metadata.name,
         user_email: &email,
         scopes: scope.iter().map(describe_scope).collect(),
     };
@@ -276,11 +276,7 @@ pub async fn consent_submit(request: &Request, state: Data<&AppState>, Form(form
     if form.decision != "allow" {
         return respond(&state, flow::deny(&state, &context.pending, &form.request).await);
     }
-    let client = match flow::pending_client(&state, &context.pending).await {
-        Ok(Some(client)) => client,
-        Ok(None) => return expired(),
-        Err(error) => return respond(&state, Err(error)),
-    };
+    let client = &context.client;
     let scope = requested_scope(&context.pending);
     let now = state.clock.now();
     let granted = match state.consents.granted(session.user_id, &client.id).await {
