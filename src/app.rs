@@ -104,6 +104,11 @@ impl AppState {
         })
     }
 
+    /// The lifetimes that apply to `client`: its own overrides over the configured defaults.
+    pub fn lifetimes_for(&self, client: &crate::oauth::Client) -> crate::oauth::Lifetimes {
+        self.config.lifetimes.for_client(&client.metadata.lifetimes)
+    }
+
     /// Probes the database and, when configured, Redis — concurrently and with a timeout.
     pub async fn readiness(&self) -> ReadinessReport {
         let probe = |result: Result<Result<(), store::StoreError>, tokio::time::error::Elapsed>| match result {

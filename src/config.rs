@@ -18,7 +18,10 @@ use keys::{KeyAlg, KeyEncryptionAlg, SigningAlg};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::loopback::has_loopback_host;
+use crate::{
+    loopback::has_loopback_host,
+    oauth::lifetimes::{Lifetimes, MAX_CODE_LIFETIME_SECS},
+};
 
 /// The validated configuration, passed to everything that needs it (never a global).
 #[derive(Clone, Debug)]
@@ -37,6 +40,8 @@ pub struct Config {
     pub shutdown_grace: Duration,
     pub database_max_connections: u32,
     pub key_ring: KeyRingSettings,
+    /// Token and code lifetimes for clients that do not set their own.
+    pub lifetimes: Lifetimes,
 }
 
 /// How the key ring is protected and rotated (DESIGN §6, §7.6).
@@ -153,6 +158,11 @@ pub struct RawConfig {
     pub key_retain_retired_secs: Option<String>,
     pub key_refresh_secs: Option<String>,
     pub jwks_max_age_secs: Option<String>,
+    pub access_token_lifetime_secs: Option<String>,
+    pub id_token_lifetime_secs: Option<String>,
+    pub refresh_token_idle_secs: Option<String>,
+    pub refresh_token_lifetime_secs: Option<String>,
+    pub code_lifetime_secs: Option<String>,
 }
 
 /// A configuration error: the variable and what is wrong with it.
@@ -191,7 +201,7 @@ impl Config {
 }
 
 impl RawConfig {
-    const KEYS: [&'static str; 21] = [
+    const KEYS: [&'static str; 26] = [
         "issuer",
         "bind",
         "data_dir",
@@ -213,6 +223,11 @@ impl RawConfig {
         "key_retain_retired_secs",
         "key_refresh_secs",
         "jwks_max_age_secs",
+        "access_token_lifetime_secs",
+        "id_token_lifetime_secs",
+        "refresh_token_idle_secs",
+        "refresh_token_lifetime_secs",
+        "code_lifetime_secs",
     ];
 
     /// Builds a raw configuration from `(VARIABLE, value)` pairs without touching the process
@@ -232,6 +247,7 @@ impl RawConfig {
 
     pub fn validate(self) -> Result<Config, ConfigError> {
         let key_ring = self.key_ring_settings()?;
+        let lifetimes = self.lifetimes()?;
         let issuer = Issuer::parse(self.issuer.as_deref().unwrap_or("http://localhost:8080"))
             .map_err(|problem| invalid("ISSUER", problem))?;
         let bind =
@@ -273,6 +289,33 @@ impl RawConfig {
             shutdown_grace,
             database_max_connections,
             key_ring,
+            lifetimes,
+        })
+    }
+
+    fn lifetimes(&self) -> Result<Lifetimes, ConfigError> {
+        let defaults = Lifetimes::default();
+        let secs = |variable, value: &Option<String>, default: chrono::Duration, max: u32| {
+            let default = u32::try_from(default.num_seconds()).unwrap_or(max);
+            number(variable, value.clone(), default, 1..=max).map(|n| chrono::Duration::seconds(n.into()))
+        };
+        const YEAR: u32 = 365 * 86_400;
+        Ok(Lifetimes {
+            access_token: secs(
+                "ACCESS_TOKEN_LIFETIME_SECS",
+                &self.access_token_lifetime_secs,
+                defaults.access_token,
+                86_400,
+            )?,
+            id_token: secs("ID_TOKEN_LIFETIME_SECS", &self.id_token_lifetime_secs, defaults.id_token, 86_400)?,
+            refresh_idle: secs("REFRESH_TOKEN_IDLE_SECS", &self.refresh_token_idle_secs, defaults.refresh_idle, YEAR)?,
+            refresh_absolute: secs(
+                "REFRESH_TOKEN_LIFETIME_SECS",
+                &self.refresh_token_lifetime_secs,
+                defaults.refresh_absolute,
+                YEAR,
+            )?,
+            code: secs("CODE_LIFETIME_SECS", &self.code_lifetime_secs, defaults.code, MAX_CODE_LIFETIME_SECS)?,
         })
     }
 

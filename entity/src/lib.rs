@@ -1,6 +1,7 @@
 //! SeaORM entities, one module per table. These are storage shapes only: `src/store/` maps them
 //! to domain types, and they never appear on the wire.
 
+pub mod access_tokens;
 pub mod clients;
 pub mod consents;
 pub mod group_permissions;

@@ -13,6 +13,8 @@ mod m20261124_000004_create_key_ring;
 mod m20261124_000005_create_sessions_and_grants;
 mod m20261124_000006_add_client_first_party;
 mod m20261124_000007_add_userinfo_encryption;
+mod m20261124_000008_create_access_tokens;
+mod m20261124_000009_token_lifecycle_settings;
 
 pub struct Migrator;
 
@@ -27,6 +29,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000005_create_sessions_and_grants::Migration),
             Box::new(m20261124_000006_add_client_first_party::Migration),
             Box::new(m20261124_000007_add_userinfo_encryption::Migration),
+            Box::new(m20261124_000008_create_access_tokens::Migration),
+            Box::new(m20261124_000009_token_lifecycle_settings::Migration),
         ]
     }
 }

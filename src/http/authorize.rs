@@ -22,7 +22,7 @@ use crate::{
         flow::{self, FlowError, FlowOutcome, current_session},
         pending::{PendingAuthorization, find_pending, update_pending},
         scope::Scope,
-        session::{OpSession, SESSION_LIFETIME, SessionOrigin},
+        session::{OpSession, SESSION_LIFETIME},
     },
 };
 
@@ -197,10 +197,7 @@ pub async fn login_submit(request: &Request, state: Data<&AppState>, Form(form):
         }
     };
     let (cookie, session) = OpSession::start(user.id, vec!["pwd".to_owned()], state.clock.now());
-    let origin = SessionOrigin {
-        ip: request.remote_addr().as_socket_addr().map(|a| a.ip().to_string()),
-        user_agent: request.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
-    };
+    let origin = super::request_context::origin_of(request);
     if let Err(error) = state.sessions.insert(&session, &origin).await {
         return respond(&state, Err(error.into()));
     }

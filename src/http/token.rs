@@ -1,7 +1,7 @@
 //! `POST /token` (RFC 6749 §3.2): authenticate the client, parse the grant, call the domain,
 //! and answer with `Cache-Control: no-store` (§5.1) — or an RFC 6749 §5.2 error.
 
-use poem::web::Data;
+use poem::{Request, web::Data};
 use poem_openapi::{
     ApiResponse, Object, OpenApi,
     param::Header,
@@ -17,6 +17,7 @@ use crate::{
         grants::{TokenRequest, TokenResponse, exchange},
         resource::Resource,
         scope::Scope,
+        session::RequestOrigin,
     },
 };
 
@@ -121,19 +122,26 @@ impl TokenApi {
     async fn token(
         &self,
         state: Data<&AppState>,
+        request: &Request,
         #[oai(name = "Authorization")] authorization: Header<Option<String>>,
         form: Form<TokenForm>,
     ) -> Result<TokenEndpointResponse, OAuthErrorResponse> {
-        let response = token(&state, authorization.0.as_deref(), form.0).await?;
+        let origin = super::request_context::origin_of(request);
+        let response = token(&state, authorization.0.as_deref(), form.0, &origin).await?;
         Ok(TokenEndpointResponse::Ok(Json(response.into()), NO_STORE.to_owned(), "no-cache".to_owned()))
     }
 }
 
 #[tracing::instrument(skip_all, fields(grant_type = %form.grant_type))]
-async fn token(state: &AppState, authorization: Option<&str>, form: TokenForm) -> Result<TokenResponse, OAuthError> {
+async fn token(
+    state: &AppState,
+    authorization: Option<&str>,
+    form: TokenForm,
+    origin: &RequestOrigin,
+) -> Result<TokenResponse, OAuthError> {
     let credentials =
         credentials_from_request(authorization, form.client_id.as_deref(), form.client_secret.as_deref())?;
     let client = authenticate_client(credentials, &state.clients).await?;
     let request = TokenRequest::try_from(form)?;
-    exchange(state, &client, request).await
+    exchange(state, &client, request, origin).await
 }

@@ -1,4 +1,4 @@
-//! Authorization codes (RFC 6749 §4.1.2): opaque, single-use, 60-second values in the
+//! Authorization codes (RFC 6749 §4.1.2): opaque, single-use, short-lived values in the
 //! short-lived store, keyed by digest and redeemed with an atomic take, so that of concurrent
 //! redemptions exactly one succeeds on any node (DESIGN §7.1).
 
@@ -10,9 +10,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::store::{ShortLivedStore, StoreError};
 
-/// RFC 6749 §4.1.2: "A maximum authorization code lifetime of 10 minutes is RECOMMENDED";
-/// ferrid uses one minute.
-pub const CODE_LIFETIME: Duration = Duration::from_secs(60);
 /// How long a redeemed code is remembered, to recognise a replay and revoke what it produced.
 const REDEEMED_MEMORY: Duration = Duration::from_secs(600);
 
@@ -52,10 +49,16 @@ fn malformed(_: serde_json::Error) -> StoreError {
 }
 
 /// Stores `grant` under a fresh code and returns the code.
-pub async fn issue_code(store: &dyn ShortLivedStore, grant: &CodeGrant) -> Result<OpaqueSecret, StoreError> {
+/// `lifetime` is the client's code lifetime (RFC 6749 §4.1.2: at most 10 minutes recommended).
+pub async fn issue_code(
+    store: &dyn ShortLivedStore,
+    grant: &CodeGrant,
+    lifetime: chrono::Duration,
+) -> Result<OpaqueSecret, StoreError> {
     let code = OpaqueSecret::generate();
     let value = serde_json::to_vec(grant).map_err(malformed)?;
-    store.put(&code_key(&code), &value, CODE_LIFETIME).await?;
+    let lifetime = lifetime.to_std().map_err(|_| StoreError::Malformed("code lifetime"))?;
+    store.put(&code_key(&code), &value, lifetime).await?;
     Ok(code)
 }
 

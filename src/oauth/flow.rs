@@ -131,7 +131,8 @@ pub async fn authorize(
                 amr: session.amr.clone(),
                 sid: session.sid.clone(),
             };
-            let code = issue_code(state.short_lived.as_ref(), &grant).await?;
+            let lifetime = state.lifetimes_for(&client).code;
+            let code = issue_code(state.short_lived.as_ref(), &grant, lifetime).await?;
             let params = success_params(code.expose(), request.state.as_deref(), &state.config.issuer);
             finish(respond(&request.redirect_uri, request.response_mode, params)).await
         }

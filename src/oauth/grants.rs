@@ -1,7 +1,6 @@
 //! The token endpoint's grants (RFC 6749 §4.1.3, §4.4, §6), each read as the RFC's steps: consume
 //! the code or refresh token, check it belongs to this client, check PKCE, then mint tokens.
 
-use chrono::Duration;
 use keys::OpaqueSecret;
 use serde_json::{Map, Value};
 
@@ -15,6 +14,7 @@ use super::{
     resource::Resource,
     revocation::{deny_access_token, record_family_access_token, revoke_family},
     scope::Scope,
+    session::RequestOrigin,
     tokens::{Authentication, issue_access_token, issue_id_token},
 };
 use crate::{
@@ -52,12 +52,19 @@ pub struct TokenResponse {
 }
 
 /// Redeems `request` for `client`, which has already authenticated.
-pub async fn exchange(state: &AppState, client: &Client, request: TokenRequest) -> Result<TokenResponse, OAuthError> {
+pub async fn exchange(
+    state: &AppState,
+    client: &Client,
+    request: TokenRequest,
+    origin: &RequestOrigin,
+) -> Result<TokenResponse, OAuthError> {
     match request {
         TokenRequest::AuthorizationCode { code, redirect_uri, code_verifier } => {
-            redeem_code(state, client, code, &redirect_uri, code_verifier.as_deref()).await
+            redeem_code(state, client, code, &redirect_uri, code_verifier.as_deref(), origin).await
         }
-        TokenRequest::RefreshToken { refresh_token, scope } => refresh(state, client, refresh_token, scope).await,
+        TokenRequest::RefreshToken { refresh_token, scope } => {
+            refresh(state, client, refresh_token, scope, origin).await
+        }
         TokenRequest::ClientCredentials { scope, resources } => {
             client_credentials(state, client, scope, &resources).await
         }
@@ -68,11 +75,9 @@ fn internal(error: impl std::fmt::Display) -> OAuthError {
     OAuthError::Internal(anyhow::anyhow!("{error}"))
 }
 
-fn lifetimes(client: &Client) -> RefreshLifetimes {
-    RefreshLifetimes {
-        idle: Duration::days(7),
-        absolute: Duration::seconds(client.metadata.refresh_token_lifetime_secs.into()),
-    }
+fn refresh_lifetimes(state: &AppState, client: &Client) -> RefreshLifetimes {
+    let lifetimes = state.lifetimes_for(client);
+    RefreshLifetimes { idle: lifetimes.refresh_idle, absolute: lifetimes.refresh_absolute }
 }
 
 /// RFC 6749 §4.1.3 with RFC 7636 §4.6.
@@ -82,6 +87,7 @@ async fn redeem_code(
     code: OpaqueSecret,
     redirect_uri: &str,
     code_verifier: Option<&str>,
+    origin: &RequestOrigin,
 ) -> Result<TokenResponse, OAuthError> {
     if !client.metadata.grant_types.contains(&GrantType::AuthorizationCode) {
         return Err(OAuthError::UnauthorizedClient("the client may not use authorization_code".into()));
@@ -136,7 +142,7 @@ async fn redeem_code(
             auth_time: grant.auth_time,
             amr: grant.amr.clone(),
         };
-        let (token, record) = issue_refresh_token(refresh_grant, now, lifetimes(client));
+        let (token, record) = issue_refresh_token(refresh_grant, now, refresh_lifetimes(state, client), origin.clone());
         state.refresh_tokens.insert(&record).await?;
         let access = &response.access;
         record_family_access_token(store, &record.family_id, &access.jti, access.expires_at, now).await?;
@@ -173,11 +179,13 @@ async fn refresh(
     client: &Client,
     presented: OpaqueSecret,
     scope: Option<Scope>,
+    origin: &RequestOrigin,
 ) -> Result<TokenResponse, OAuthError> {
     let now = state.clock.now();
     let store = state.short_lived.as_ref();
     let repo = &state.refresh_tokens;
-    let rotated = rotate_refresh_token(presented, client, scope, now, repo, store, lifetimes(client)).await?;
+    let lifetimes = refresh_lifetimes(state, client);
+    let rotated = rotate_refresh_token(presented, client, scope, now, repo, store, lifetimes, origin).await?;
     let grant = &rotated.record.grant;
     let user = active_user(state, grant.user_id).await?;
     let authentication =
@@ -223,6 +231,7 @@ async fn client_credentials(
         &scope,
         &audience,
         None,
+        state.lifetimes_for(client).access_token,
         now,
     )
     .map_err(internal)?;
@@ -303,6 +312,7 @@ async fn mint(
         scope,
         &[],
         Some(authentication.auth_time),
+        state.lifetimes_for(client).access_token,
         now,
     )
     .map_err(internal)?;
@@ -321,6 +331,7 @@ async fn mint(
                 claims,
                 authentication,
                 Some(&access.token),
+                state.lifetimes_for(client).id_token,
                 now,
             )
             .map_err(internal)?,

@@ -15,6 +15,7 @@ pub mod flow;
 pub mod grants;
 pub mod interaction;
 pub mod introspection;
+pub mod lifetimes;
 pub mod logout;
 pub mod pending;
 pub mod pkce;
@@ -40,6 +41,7 @@ pub use client::{
 };
 pub use client_auth::{ClientCredentials, authenticate_client, credentials_from_request, parse_basic_authorization};
 pub use error::OAuthError;
+pub use lifetimes::{LifetimeOverrides, Lifetimes};
 pub use pkce::{CodeChallenge, CodeVerifier, PkceError, verify_pkce};
 pub use refresh_token::{
     FamilyId, NewRefreshToken, RefreshGrant, RefreshLifetimes, RefreshTokenRecord, RotateOutcome, RotatedRefreshToken,

@@ -13,6 +13,7 @@ use super::{
     client::{Client, ClientId, GrantType},
     error::OAuthError,
     scope::Scope,
+    session::RequestOrigin,
 };
 use crate::{
     accounts::UserId,
@@ -70,6 +71,8 @@ pub struct NewRefreshToken {
     pub expires_at: DateTime<Utc>,
     /// Absolute expiry of the family: no rotation extends the grant beyond it.
     pub family_expires_at: DateTime<Utc>,
+    /// Where the request that obtained this token came from.
+    pub origin: RequestOrigin,
 }
 
 /// A stored refresh token and what has happened to it.
@@ -131,6 +134,7 @@ pub fn issue_refresh_token(
     grant: RefreshGrant,
     now: DateTime<Utc>,
     lifetimes: RefreshLifetimes,
+    origin: RequestOrigin,
 ) -> (OpaqueSecret, NewRefreshToken) {
     let family_expires_at = now + lifetimes.absolute;
     let token = OpaqueSecret::generate();
@@ -141,6 +145,7 @@ pub fn issue_refresh_token(
         issued_at: now,
         expires_at: (now + lifetimes.idle).min(family_expires_at),
         family_expires_at,
+        origin,
     };
     (token, record)
 }
@@ -151,6 +156,7 @@ fn successor(
     record: &RefreshTokenRecord,
     now: DateTime<Utc>,
     lifetimes: RefreshLifetimes,
+    origin: RequestOrigin,
 ) -> (OpaqueSecret, NewRefreshToken) {
     let token = OpaqueSecret::generate();
     let next = NewRefreshToken {
@@ -160,6 +166,7 @@ fn successor(
         issued_at: now,
         expires_at: (now + lifetimes.idle).min(record.family_expires_at),
         family_expires_at: record.family_expires_at,
+        origin,
     };
     (token, next)
 }
@@ -238,6 +245,7 @@ pub async fn rotate_refresh_token(
     repo: &RefreshTokenRepository,
     store: &dyn ShortLivedStore,
     lifetimes: RefreshLifetimes,
+    origin: &RequestOrigin,
 ) -> Result<RotatedRefreshToken, OAuthError> {
     if !client.metadata.grant_types.contains(&GrantType::RefreshToken) {
         return Err(OAuthError::UnauthorizedClient("the client may not use the refresh_token grant".to_owned()));
@@ -255,7 +263,7 @@ pub async fn rotate_refresh_token(
         }
     }
     let access_scope = access_scope(requested_scope, &record.grant.scope)?;
-    let (token, next) = successor(&record, now, lifetimes);
+    let (token, next) = successor(&record, now, lifetimes, origin.clone());
     match repo.rotate(&digest, now, &next).await? {
         RotateOutcome::Rotated(_) => {
             Ok(RotatedRefreshToken { family_id: next.family_id.clone(), record: next, token, access_scope })
@@ -307,31 +315,33 @@ mod tests {
 
     #[test]
     fn a_new_family_has_idle_and_absolute_expiry_rfc_9700_4_14_2() {
-        let (token, record) = issue_refresh_token(grant(), t0(), RefreshLifetimes::default());
+        let (token, record) = issue_refresh_token(grant(), t0(), RefreshLifetimes::default(), RequestOrigin::default());
         assert!(record.digest.matches(&token));
         assert_ne!(record.digest.as_str(), token.expose(), "only the digest is stored");
         assert_eq!(record.expires_at, t0() + Duration::days(7));
         assert_eq!(record.family_expires_at, t0() + Duration::days(30));
-        let (_, other) = issue_refresh_token(grant(), t0(), RefreshLifetimes::default());
+        let (_, other) = issue_refresh_token(grant(), t0(), RefreshLifetimes::default(), RequestOrigin::default());
         assert_ne!(record.family_id, other.family_id, "each grant starts its own family");
 
         // An idle lifetime longer than the absolute one is capped by it.
         let short = RefreshLifetimes { idle: Duration::days(7), absolute: Duration::days(1) };
-        let (_, record) = issue_refresh_token(grant(), t0(), short);
+        let (_, record) = issue_refresh_token(grant(), t0(), short, RequestOrigin::default());
         assert_eq!(record.expires_at, record.family_expires_at);
     }
 
     #[test]
     fn a_successor_keeps_the_grant_and_never_outlives_the_family_rfc_6749_6() {
-        let (_, first) = issue_refresh_token(grant(), t0(), RefreshLifetimes::default());
+        let (_, first) = issue_refresh_token(grant(), t0(), RefreshLifetimes::default(), RequestOrigin::default());
         let first = stored(first);
-        let (token, next) = successor(&first, t0() + Duration::days(1), RefreshLifetimes::default());
+        let (token, next) =
+            successor(&first, t0() + Duration::days(1), RefreshLifetimes::default(), RequestOrigin::default());
         assert!(next.digest.matches(&token));
         assert_ne!(next.digest, first.digest);
         assert_eq!((&next.family_id, &next.grant), (&first.family_id, &first.grant));
         assert_eq!(next.expires_at, t0() + Duration::days(8));
 
-        let (_, late) = successor(&first, t0() + Duration::days(27), RefreshLifetimes::default());
+        let (_, late) =
+            successor(&first, t0() + Duration::days(27), RefreshLifetimes::default(), RequestOrigin::default());
         assert_eq!(late.expires_at, first.family_expires_at);
     }
 
@@ -346,7 +356,7 @@ mod tests {
 
     #[test]
     fn only_a_live_token_of_this_client_is_usable_rfc_6749_6() {
-        let (_, record) = issue_refresh_token(grant(), t0(), RefreshLifetimes::default());
+        let (_, record) = issue_refresh_token(grant(), t0(), RefreshLifetimes::default(), RequestOrigin::default());
         let record = stored(record);
         let client = record.grant.client_id.clone();
         let now = t0() + Duration::hours(1);

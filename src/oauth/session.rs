@@ -24,9 +24,9 @@ pub struct OpSession {
     pub expires_at: DateTime<Utc>,
 }
 
-/// Where a session was started from, for the user's session list.
-#[derive(Clone, Debug, Default)]
-pub struct SessionOrigin {
+/// Where a request came from (a session's start, a refresh token's issue), for the user's lists.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RequestOrigin {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
 }

@@ -46,10 +46,11 @@ pub fn issue_access_token(
     scope: &Scope,
     audience: &[String],
     auth_time: Option<DateTime<Utc>>,
+    lifetime: Duration,
     now: DateTime<Utc>,
 ) -> Result<IssuedAccessToken, KeyError> {
     let jti = keys::random_id(16);
-    let expires_at = now + Duration::seconds(client.metadata.access_token_lifetime_secs.into());
+    let expires_at = now + lifetime;
     let mut claims = Map::new();
     claims.insert("iss".into(), json!(issuer.as_str()));
     claims.insert("sub".into(), json!(subject));
@@ -90,6 +91,7 @@ pub fn issue_id_token(
     user_claims: Map<String, Value>,
     authentication: &Authentication<'_>,
     access_token: Option<&str>,
+    lifetime: Duration,
     now: DateTime<Utc>,
 ) -> Result<String, KeyError> {
     let alg = signing_alg(&client.metadata.id_token_signed_response_alg)?;
@@ -98,7 +100,7 @@ pub fn issue_id_token(
     claims.insert("aud".into(), json!(client.id.as_str()));
     claims.insert("azp".into(), json!(client.id.as_str()));
     claims.insert("iat".into(), seconds(now));
-    claims.insert("exp".into(), seconds(now + Duration::seconds(client.metadata.id_token_lifetime_secs.into())));
+    claims.insert("exp".into(), seconds(now + lifetime));
     claims.insert("auth_time".into(), seconds(authentication.auth_time));
     claims.insert("amr".into(), json!(authentication.amr));
     claims.insert("acr".into(), json!(acr(authentication.amr)));

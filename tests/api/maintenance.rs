@@ -6,7 +6,7 @@ use ferrid::{
     maintenance::{SweepReport, sweep},
     oauth::{
         ClientType, RefreshGrant, RefreshLifetimes, Scope, issue_refresh_token,
-        session::{OpSession, SessionOrigin},
+        session::{OpSession, RequestOrigin},
     },
 };
 
@@ -32,7 +32,7 @@ async fn expired_sessions_and_refresh_families_are_swept(backend: Backend) {
     let (_, expired) = OpSession::start(user.id, vec!["pwd".into()], now - Duration::days(20));
     let (_, live) = OpSession::start(user.id, vec!["pwd".into()], now);
     for session in [&expired, &live] {
-        app.state.sessions.insert(session, &SessionOrigin::default()).await.unwrap();
+        app.state.sessions.insert(session, &RequestOrigin::default()).await.unwrap();
     }
 
     let grant = RefreshGrant {
@@ -43,8 +43,9 @@ async fn expired_sessions_and_refresh_families_are_swept(backend: Backend) {
         auth_time: now,
         amr: vec!["pwd".into()],
     };
-    let (_, old_family) = issue_refresh_token(grant.clone(), now - Duration::days(40), RefreshLifetimes::default());
-    let (_, live_family) = issue_refresh_token(grant, now, RefreshLifetimes::default());
+    let (_, old_family) =
+        issue_refresh_token(grant.clone(), now - Duration::days(40), RefreshLifetimes::default(), Default::default());
+    let (_, live_family) = issue_refresh_token(grant, now, RefreshLifetimes::default(), Default::default());
     for token in [&old_family, &live_family] {
         app.state.refresh_tokens.insert(token).await.unwrap();
     }

@@ -9,6 +9,7 @@ use ferrid::{
     oauth::{
         Client, ClientMetadata, ClientType, FamilyId, GrantType, OAuthError, RedirectUri, RefreshGrant,
         RefreshLifetimes, RotatedRefreshToken, Scope, issue_refresh_token, rotate_refresh_token,
+        session::RequestOrigin,
     },
     store::sql::RefreshTokenRepository,
 };
@@ -72,7 +73,8 @@ async fn fixture(backend: Backend) -> Fixture {
 impl Fixture {
     /// Starts a family at `now`, as the authorization_code grant does.
     async fn issue(&self, now: DateTime<Utc>) -> (OpaqueSecret, FamilyId) {
-        let (token, record) = issue_refresh_token(self.grant.clone(), now, RefreshLifetimes::default());
+        let (token, record) =
+            issue_refresh_token(self.grant.clone(), now, RefreshLifetimes::default(), RequestOrigin::default());
         self.repo.insert(&record).await.unwrap();
         (token, record.family_id)
     }
@@ -95,8 +97,17 @@ impl Fixture {
     ) -> Result<RotatedRefreshToken, OAuthError> {
         let requested = requested.map(scope);
         let store = self.app.state.short_lived.as_ref();
-        rotate_refresh_token(token.clone(), client, requested, now, &self.repo, store, RefreshLifetimes::default())
-            .await
+        rotate_refresh_token(
+            token.clone(),
+            client,
+            requested,
+            now,
+            &self.repo,
+            store,
+            RefreshLifetimes::default(),
+            &RequestOrigin::default(),
+        )
+        .await
     }
 
     /// Digests of the family's tokens that are neither rotated nor revoked.

@@ -6,7 +6,7 @@ use url::Url;
 
 use super::on_unique_violation;
 use crate::{
-    oauth::{Client, ClientId, ClientMetadata, RedirectUri},
+    oauth::{Client, ClientId, ClientMetadata, LifetimeOverrides, RedirectUri},
     store::StoreError,
 };
 
@@ -44,9 +44,16 @@ impl ClientRepository {
             userinfo_encrypted_response_enc: Set(m.userinfo_encrypted_response_enc.clone()),
             access_token_format: Set(m.access_token_format.as_str().to_owned()),
             access_token_signed_response_alg: Set(m.access_token_signed_response_alg.clone()),
-            access_token_lifetime_secs: Set(seconds(m.access_token_lifetime_secs)?),
-            id_token_lifetime_secs: Set(seconds(m.id_token_lifetime_secs)?),
-            refresh_token_lifetime_secs: Set(seconds(m.refresh_token_lifetime_secs)?),
+            access_token_encrypted_response_alg: Set(m.access_token_encrypted_response_alg.clone()),
+            access_token_encrypted_response_enc: Set(m.access_token_encrypted_response_enc.clone()),
+            access_token_lifetime_secs: Set(seconds(m.lifetimes.access_token)?),
+            id_token_lifetime_secs: Set(seconds(m.lifetimes.id_token)?),
+            refresh_token_lifetime_secs: Set(seconds(m.lifetimes.refresh_absolute)?),
+            refresh_token_idle_secs: Set(seconds(m.lifetimes.refresh_idle)?),
+            code_lifetime_secs: Set(seconds(m.lifetimes.code)?),
+            refresh_token_reuse_grace_secs: Set(seconds(Some(m.refresh_token_reuse_grace_secs))?.unwrap_or_default()),
+            backchannel_logout_uri: Set(m.backchannel_logout_uri.as_ref().map(Url::to_string)),
+            backchannel_logout_session_required: Set(m.backchannel_logout_session_required),
             first_party: Set(m.first_party),
             created_at: Set(client.created_at),
             updated_at: Set(client.updated_at),
@@ -84,8 +91,8 @@ fn strings<'a>(values: impl Iterator<Item = &'a str>) -> Value {
     Value::Array(values.map(|v| Value::String(v.to_owned())).collect())
 }
 
-fn seconds(value: u32) -> Result<i32, StoreError> {
-    i32::try_from(value).map_err(|_| StoreError::Malformed("token lifetime"))
+fn seconds(value: Option<u32>) -> Result<Option<i32>, StoreError> {
+    value.map(|secs| i32::try_from(secs).map_err(|_| StoreError::Malformed("token lifetime"))).transpose()
 }
 
 fn string_list(value: Value) -> Result<Vec<String>, StoreError> {
@@ -99,6 +106,10 @@ fn parsed<T, E>(values: Vec<String>, parse: impl Fn(&str) -> Result<T, E>) -> Re
 fn to_domain(model: clients::Model) -> Result<Client, StoreError> {
     let malformed = |_| StoreError::Malformed("client metadata");
     let lifetime = |secs: i32| u32::try_from(secs).map_err(|_| StoreError::Malformed("token lifetime"));
+    let override_of = |secs: Option<i32>| secs.map(lifetime).transpose();
+    let url = |value: Option<String>, what| {
+        value.map(|u| Url::parse(&u)).transpose().map_err(|_| StoreError::Malformed(what))
+    };
     Ok(Client {
         id: ClientId::parse(&model.id).ok_or(StoreError::Malformed("client_id"))?,
         secret_digest: model.secret_digest.map(SecretDigest::from_stored),
@@ -112,11 +123,7 @@ fn to_domain(model: clients::Model) -> Result<Client, StoreError> {
             token_endpoint_auth_method: model.token_endpoint_auth_method.parse().map_err(malformed)?,
             allowed_scopes: string_list(model.allowed_scopes)?,
             jwks: model.jwks,
-            jwks_uri: model
-                .jwks_uri
-                .map(|u| Url::parse(&u))
-                .transpose()
-                .map_err(|_| StoreError::Malformed("jwks_uri"))?,
+            jwks_uri: url(model.jwks_uri, "jwks_uri")?,
             require_pkce: model.require_pkce,
             id_token_signed_response_alg: model.id_token_signed_response_alg,
             id_token_encrypted_response_alg: model.id_token_encrypted_response_alg,
@@ -126,9 +133,18 @@ fn to_domain(model: clients::Model) -> Result<Client, StoreError> {
             userinfo_encrypted_response_enc: model.userinfo_encrypted_response_enc,
             access_token_format: model.access_token_format.parse().map_err(malformed)?,
             access_token_signed_response_alg: model.access_token_signed_response_alg,
-            access_token_lifetime_secs: lifetime(model.access_token_lifetime_secs)?,
-            id_token_lifetime_secs: lifetime(model.id_token_lifetime_secs)?,
-            refresh_token_lifetime_secs: lifetime(model.refresh_token_lifetime_secs)?,
+            access_token_encrypted_response_alg: model.access_token_encrypted_response_alg,
+            access_token_encrypted_response_enc: model.access_token_encrypted_response_enc,
+            lifetimes: LifetimeOverrides {
+                access_token: override_of(model.access_token_lifetime_secs)?,
+                id_token: override_of(model.id_token_lifetime_secs)?,
+                refresh_idle: override_of(model.refresh_token_idle_secs)?,
+                refresh_absolute: override_of(model.refresh_token_lifetime_secs)?,
+                code: override_of(model.code_lifetime_secs)?,
+            },
+            refresh_token_reuse_grace_secs: lifetime(model.refresh_token_reuse_grace_secs)?,
+            backchannel_logout_uri: url(model.backchannel_logout_uri, "backchannel_logout_uri")?,
+            backchannel_logout_session_required: model.backchannel_logout_session_required,
             first_party: model.first_party,
         },
         created_at: model.created_at,

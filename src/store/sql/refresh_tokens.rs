@@ -104,6 +104,8 @@ fn active_model(new: &NewRefreshToken) -> Result<refresh_tokens::ActiveModel, St
         family_expires_at: Set(new.family_expires_at),
         rotated_at: Set(None),
         revoked_at: Set(None),
+        ip: Set(new.origin.ip.clone()),
+        user_agent: Set(new.origin.user_agent.clone()),
     })
 }
 

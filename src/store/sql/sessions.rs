@@ -5,7 +5,7 @@ use sea_orm::{ActiveValue::Set, DatabaseConnection, entity::prelude::*};
 
 use crate::{
     accounts::UserId,
-    oauth::session::{OpSession, SessionOrigin},
+    oauth::session::{OpSession, RequestOrigin},
     store::StoreError,
 };
 
@@ -19,7 +19,7 @@ impl SessionRepository {
         Self { db }
     }
 
-    pub async fn insert(&self, session: &OpSession, origin: &SessionOrigin) -> Result<(), StoreError> {
+    pub async fn insert(&self, session: &OpSession, origin: &RequestOrigin) -> Result<(), StoreError> {
         sessions::ActiveModel {
             id: Set(session.id.as_str().to_owned()),
             sid: Set(session.sid.clone()),
