@@ -237,6 +237,7 @@ async fn reject_reuse(
 /// one transaction, so that of concurrent refreshes exactly one succeeds. A token that was
 /// already consumed is a replay: its whole family, the newest token included, is revoked.
 #[tracing::instrument(skip_all, fields(client_id = %client.id, grant_type = "refresh_token"))]
+#[allow(clippy::too_many_arguments)]
 pub async fn rotate_refresh_token(
     presented: OpaqueSecret,
     client: &Client,

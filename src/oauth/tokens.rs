@@ -84,6 +84,7 @@ pub struct Authentication<'a> {
 /// An ID token for `client`, signed with the client's `id_token_signed_response_alg`, carrying
 /// `user_claims` (sub and the granted scopes' claims), and encrypted when the client registered
 /// `id_token_encrypted_response_alg` with an inline `jwks`.
+#[allow(clippy::too_many_arguments)]
 pub fn issue_id_token(
     ring: &KeyRing,
     issuer: &Issuer,
