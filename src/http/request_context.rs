@@ -75,6 +75,19 @@ impl<E: Endpoint> Endpoint for RequestContextEndpoint<E> {
     }
 }
 
+/// Where `request` came from: the peer address and the user agent, for the user's session and
+/// application lists. (Behind a proxy the peer is the proxy; forwarded headers are not trusted.)
+pub fn origin_of(request: &poem::Request) -> crate::oauth::session::RequestOrigin {
+    crate::oauth::session::RequestOrigin {
+        ip: request.remote_addr().as_socket_addr().map(|a| a.ip().to_string()),
+        user_agent: request
+            .headers()
+            .get(poem::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|agent| agent.chars().take(512).collect()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::acceptable_incoming_id;
@@ -86,18 +99,5 @@ mod tests {
         assert!(!acceptable_incoming_id("a b"));
         assert!(!acceptable_incoming_id("x\r\nSet-Cookie: y"));
         assert!(!acceptable_incoming_id(&"a".repeat(65)));
-    }
-}
-
-/// Where `request` came from: the peer address and the user agent, for the user's session and
-/// application lists. (Behind a proxy the peer is the proxy; forwarded headers are not trusted.)
-pub fn origin_of(request: &poem::Request) -> crate::oauth::session::RequestOrigin {
-    crate::oauth::session::RequestOrigin {
-        ip: request.remote_addr().as_socket_addr().map(|a| a.ip().to_string()),
-        user_agent: request
-            .headers()
-            .get(poem::http::header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|agent| agent.chars().take(512).collect()),
     }
 }
