@@ -19,8 +19,8 @@ use crate::{
     store::{
         self, Database, ShortLivedStore,
         sql::{
-            AccessControlRepository, ClientRepository, ConsentRepository, RefreshTokenRepository, SessionRepository,
-            SqlKeyStore, UserRepository,
+            AccessControlRepository, AccessTokenRepository, ClientRepository, ConsentRepository,
+            RefreshTokenRepository, SessionRepository, SqlKeyStore, UserRepository,
         },
     },
 };
@@ -44,6 +44,8 @@ pub struct AppState {
     pub sessions: SessionRepository,
     pub consents: ConsentRepository,
     pub refresh_tokens: RefreshTokenRepository,
+    /// Opaque and JWE access tokens, by digest.
+    pub access_tokens: AccessTokenRepository,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -95,7 +97,8 @@ impl AppState {
             clients: ClientRegistry::new(ClientRepository::new(connection.clone()), clock.clone(), &signing_algs),
             sessions: SessionRepository::new(connection.clone()),
             consents: ConsentRepository::new(connection.clone()),
-            refresh_tokens: RefreshTokenRepository::new(connection),
+            refresh_tokens: RefreshTokenRepository::new(connection.clone()),
+            access_tokens: AccessTokenRepository::new(connection),
             keys: Arc::new(keys),
             config: Arc::new(config),
             database,
@@ -107,6 +110,16 @@ impl AppState {
     /// The lifetimes that apply to `client`: its own overrides over the configured defaults.
     pub fn lifetimes_for(&self, client: &crate::oauth::Client) -> crate::oauth::Lifetimes {
         self.config.lifetimes.for_client(&client.metadata.lifetimes)
+    }
+
+    /// What checking an access token needs, with the ring the caller took for this request.
+    pub fn access_token_verifier<'a>(&'a self, ring: &'a keys::KeyRing) -> crate::oauth::access_token::Verifier<'a> {
+        crate::oauth::access_token::Verifier {
+            ring,
+            issuer: &self.config.issuer,
+            store: self.short_lived.as_ref(),
+            references: &self.access_tokens,
+        }
     }
 
     /// Probes the database and, when configured, Redis — concurrently and with a timeout.

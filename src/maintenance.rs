@@ -1,6 +1,6 @@
-//! Housekeeping: removes expired refresh tokens and sessions in bounded batches, so no single
-//! statement holds locks long enough to stall requests. Codes, OTPs and deny-list entries need no
-//! sweep — the short-lived store expires them itself.
+//! Housekeeping: removes expired refresh tokens, looked-up access tokens and sessions in bounded
+//! batches, so no single statement holds locks long enough to stall requests. Codes, OTPs and
+//! deny-list entries need no sweep — the short-lived store expires them itself.
 
 use std::time::Duration;
 
@@ -18,6 +18,7 @@ const KEEP_ENDED_SESSIONS: Age = Age::days(30);
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct SweepReport {
     pub refresh_tokens: u64,
+    pub access_tokens: u64,
     pub sessions: u64,
 }
 
@@ -28,6 +29,13 @@ pub async fn sweep(state: &AppState) -> Result<SweepReport, StoreError> {
     for _ in 0..MAX_BATCHES {
         let deleted = state.refresh_tokens.delete_expired(now, BATCH).await?;
         report.refresh_tokens += deleted;
+        if deleted < BATCH {
+            break;
+        }
+    }
+    for _ in 0..MAX_BATCHES {
+        let deleted = state.access_tokens.delete_expired(now, BATCH).await?;
+        report.access_tokens += deleted;
         if deleted < BATCH {
             break;
         }
@@ -55,6 +63,7 @@ pub fn spawn_sweeper(state: AppState, every: Duration) -> tokio::task::JoinHandl
                 Ok(report) if report != SweepReport::default() => {
                     tracing::info!(
                         refresh_tokens = report.refresh_tokens,
+                        access_tokens = report.access_tokens,
                         sessions = report.sessions,
                         "expired rows removed"
                     );

@@ -1,6 +1,7 @@
 use anyhow::Context;
 use clap::Subcommand;
 
+use super::client_tokens::TokenOptions;
 use crate::{
     app::AppState,
     oauth::{Client, ClientId, ClientMetadata, ClientType, GrantType, RedirectUri, TokenEndpointAuthMethod},
@@ -33,6 +34,8 @@ pub enum ClientCommand {
         /// The operator's own application: its users are not asked to consent.
         #[arg(long)]
         first_party: bool,
+        #[command(flatten)]
+        tokens: Box<TokenOptions>,
     },
     /// List clients.
     List {
@@ -73,6 +76,7 @@ pub async fn run(command: ClientCommand, state: AppState) -> anyhow::Result<()> 
             scopes,
             auth_method,
             first_party,
+            tokens,
         } => {
             let client_type = if public { ClientType::Public } else { ClientType::Confidential };
             let mut metadata = ClientMetadata::new(name, client_type);
@@ -93,6 +97,7 @@ pub async fn run(command: ClientCommand, state: AppState) -> anyhow::Result<()> 
                 metadata.token_endpoint_auth_method =
                     method.parse::<TokenEndpointAuthMethod>().map_err(anyhow::Error::msg)?;
             }
+            (*tokens).apply(&mut metadata)?;
             let (client, secret) = registry.register(metadata).await?;
             print_client(&client);
             if let Some(secret) = secret {
@@ -132,5 +137,12 @@ fn print_client(client: &Client) {
     println!("first_party: {}", m.first_party);
     println!("id_token_signed_response_alg: {}", m.id_token_signed_response_alg);
     println!("access_token_format: {}", m.access_token_format);
+    if let Some(alg) = &m.access_token_encrypted_response_alg {
+        println!("access_token_encrypted_response_alg: {alg}");
+    }
+    for (name, secs) in m.lifetimes.named() {
+        println!("{name}: {}", secs.map_or_else(|| "default".to_owned(), |secs| format!("{secs}s")));
+    }
+    println!("refresh_token_reuse_grace: {}s", m.refresh_token_reuse_grace_secs);
     println!("created_at: {}", client.created_at.to_rfc3339());
 }

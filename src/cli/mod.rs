@@ -5,6 +5,7 @@
 
 mod access;
 mod client;
+mod client_tokens;
 mod keys;
 mod migrate;
 mod user;

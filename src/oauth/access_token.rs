@@ -1,9 +1,10 @@
-//! Checking ferrid's access tokens: signature by a ring key, `typ: at+jwt`, issuer, expiry
-//! (RFC 9068 §4) and the deny-list; and, for tokens presented to ferrid itself (userinfo), the
-//! audience.
+//! Checking ferrid's access tokens and the deny-list; for tokens presented to ferrid itself
+//! (userinfo), also the audience. A JWT is verified (signature by a ring key, `typ: at+jwt`,
+//! issuer, expiry: RFC 9068 §4); an opaque token, or a nested JWE that only its resource server
+//! can decrypt, is looked up by digest (DESIGN §6).
 
 use chrono::{DateTime, Utc};
-use keys::{KeyRing, SigningAlg, Validation};
+use keys::{KeyRing, OpaqueSecret, SecretDigest, SigningAlg, Validation};
 use serde_json::{Map, Value};
 
 use super::{
@@ -13,7 +14,7 @@ use super::{
 };
 use crate::{
     config::Issuer,
-    store::{ShortLivedStore, StoreError},
+    store::{ShortLivedStore, StoreError, sql::AccessTokenRepository},
 };
 
 /// What a valid access token grants.
@@ -28,6 +29,25 @@ pub struct AccessGrant {
     /// The `aud` values (RFC 9068 §2.2): ferrid's default audience, or the resources the
     /// client named (RFC 8707 §2).
     pub audience: Vec<String>,
+}
+
+/// An access token ferrid looks up rather than verifies: the grant, filed under the digest of
+/// the token (never the token itself).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccessTokenRecord {
+    pub digest: SecretDigest,
+    pub grant: AccessGrant,
+}
+
+/// Where ferrid finds what it needs to check its access tokens.
+#[derive(Clone, Copy)]
+pub struct Verifier<'a> {
+    pub ring: &'a KeyRing,
+    pub issuer: &'a Issuer,
+    /// The deny-list.
+    pub store: &'a dyn ShortLivedStore,
+    /// Opaque and JWE tokens.
+    pub references: &'a AccessTokenRepository,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -59,27 +79,42 @@ fn scope(value: &str) -> Result<Scope, AccessTokenError> {
 /// A token presented to ferrid itself: [`verify_issued_access_token`] plus ferrid's own audience
 /// (RFC 9068 §4: the resource server checks that `aud` names it).
 pub async fn verify_access_token(
-    ring: &KeyRing,
-    issuer: &Issuer,
-    store: &dyn ShortLivedStore,
+    verifier: Verifier<'_>,
     token: &str,
     now: DateTime<Utc>,
 ) -> Result<AccessGrant, AccessTokenError> {
-    let grant = verify_issued_access_token(ring, issuer, store, token, now).await?;
-    let audience = default_audience(issuer);
+    let grant = verify_issued_access_token(verifier, token, now).await?;
+    let audience = default_audience(verifier.issuer);
     if !grant.audience.contains(&audience) {
         return Err(AccessTokenError::Invalid);
     }
     Ok(grant)
 }
 
-/// Whether ferrid issued `token` and it is still good, for any audience: signature by a ring
-/// key, `typ: at+jwt`, `iss`, `exp` (RFC 9068 §4) and the deny-list (RFC 7009 §2). Introspection
-/// and revocation use it, since they answer for tokens meant for other resource servers too.
+/// Whether ferrid issued `token` and it is still good, for any audience, and not on the
+/// deny-list (RFC 7009 §2). Introspection and revocation use it, since they answer for tokens
+/// meant for other resource servers too.
 pub async fn verify_issued_access_token(
+    verifier: Verifier<'_>,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<AccessGrant, AccessTokenError> {
+    // A JWS compact serialisation has three parts; anything else can only be a reference.
+    let grant = if token.split('.').count() == 3 {
+        verify_jwt(verifier.ring, verifier.issuer, token, now)?
+    } else {
+        look_up(verifier.references, token, now).await?
+    };
+    if is_denied(verifier.store, &grant.jti).await? {
+        return Err(AccessTokenError::Invalid);
+    }
+    Ok(grant)
+}
+
+/// Signature by a ring key, `typ: at+jwt`, `iss` and `exp` (RFC 9068 §4).
+fn verify_jwt(
     ring: &KeyRing,
     issuer: &Issuer,
-    store: &dyn ShortLivedStore,
     token: &str,
     now: DateTime<Utc>,
 ) -> Result<AccessGrant, AccessTokenError> {
@@ -93,17 +128,26 @@ pub async fn verify_issued_access_token(
         Some(Value::Array(auds)) => auds.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
         _ => return Err(AccessTokenError::Invalid),
     };
-    let jti = text(&claims, "jti")?.to_owned();
-    if is_denied(store, &jti).await? {
-        return Err(AccessTokenError::Invalid);
-    }
     Ok(AccessGrant {
         subject: text(&claims, "sub")?.to_owned(),
         client_id: text(&claims, "client_id")?.to_owned(),
         scope: scope(text(&claims, "scope")?)?,
-        jti,
+        jti: text(&claims, "jti")?.to_owned(),
         issued_at: instant(&claims, "iat")?,
         expires_at: instant(&claims, "exp")?,
         audience,
     })
+}
+
+/// An opaque or JWE token: known by its digest and not expired.
+async fn look_up(
+    references: &AccessTokenRepository,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<AccessGrant, AccessTokenError> {
+    let digest = OpaqueSecret::from_presented(token.to_owned()).digest();
+    match references.find(&digest).await? {
+        Some(grant) if grant.expires_at > now => Ok(grant),
+        _ => Err(AccessTokenError::Invalid),
+    }
 }

@@ -429,5 +429,27 @@ mod tests {
         let mut m = confidential();
         m.userinfo_encrypted_response_enc = Some("A256GCM".to_owned());
         assert!(m.validate().is_err(), "enc without alg");
+
+        let mut m = confidential();
+        m.access_token_format = AccessTokenFormat::Jwe;
+        assert!(m.validate().is_err(), "jwe access tokens need an encryption algorithm");
+        let mut m = confidential();
+        m.access_token_encrypted_response_alg = Some("RSA-OAEP-256".to_owned());
+        assert!(m.validate().is_err(), "encryption applies to jwe access tokens only");
+
+        let mut m = confidential();
+        m.lifetimes.code = Some(601);
+        assert!(m.validate().is_err(), "RFC 6749 §4.1.2: codes live at most 10 minutes");
+        m.lifetimes.code = Some(0);
+        assert!(m.validate().is_err());
+        let mut m = confidential();
+        m.refresh_token_reuse_grace_secs = MAX_REUSE_GRACE_SECS + 1;
+        assert!(m.validate().is_err());
+
+        let mut m = confidential();
+        m.backchannel_logout_uri = Some(Url::parse("http://rp.example/logout").unwrap());
+        assert!(m.validate().is_err(), "https unless loopback");
+        m.backchannel_logout_uri = Some(Url::parse("https://rp.example/logout").unwrap());
+        assert_eq!(m.validate(), Ok(()));
     }
 }

@@ -15,7 +15,7 @@ use super::{
     revocation::{deny_access_token, record_family_access_token, revoke_family},
     scope::Scope,
     session::RequestOrigin,
-    tokens::{Authentication, issue_access_token, issue_id_token},
+    tokens::{AccessTokenClaims, Authentication, IssuedAccessToken, issue_access_token, issue_id_token},
 };
 use crate::{
     accounts::{User, UserId},
@@ -222,19 +222,8 @@ async fn client_credentials(
     let scope = client_credentials_scope(client, requested)?;
     let audience: Vec<String> = resources.iter().map(|r| r.as_str().to_owned()).collect();
     let now = state.clock.now();
-    let published = state.keys.current();
-    let access = issue_access_token(
-        &published.ring,
-        &state.config.issuer,
-        client,
-        client.id.as_str(),
-        &scope,
-        &audience,
-        None,
-        state.lifetimes_for(client).access_token,
-        now,
-    )
-    .map_err(internal)?;
+    let claims = AccessTokenClaims { subject: client.id.as_str(), scope: &scope, audience: &audience, auth_time: None };
+    let access = issue_access(state, client, &claims).await?;
     Ok(TokenResponse {
         expires_in: (access.expires_at - now).num_seconds(),
         access_token: access.token,
@@ -274,7 +263,7 @@ async fn active_user(state: &AppState, id: UserId) -> Result<User, OAuthError> {
 }
 
 struct Minted {
-    access: super::tokens::IssuedAccessToken,
+    access: IssuedAccessToken,
     expires_in: i64,
     id_token: Option<String>,
     refresh_token: Option<String>,
@@ -293,6 +282,23 @@ impl Minted {
     }
 }
 
+/// Mints an access token and, for formats ferrid must look up, stores its record first, so the
+/// token works the moment the client has it (DESIGN §7.5).
+async fn issue_access(
+    state: &AppState,
+    client: &Client,
+    claims: &AccessTokenClaims<'_>,
+) -> Result<IssuedAccessToken, OAuthError> {
+    let lifetime = state.lifetimes_for(client).access_token;
+    let published = state.keys.current();
+    let access = issue_access_token(&published.ring, &state.config.issuer, client, claims, lifetime, state.clock.now())
+        .map_err(internal)?;
+    if let Some(reference) = &access.reference {
+        state.access_tokens.insert(reference).await?;
+    }
+    Ok(access)
+}
+
 /// The access token, and for OpenID requests the ID token (OIDC Core §3.1.3.3).
 async fn mint(
     state: &AppState,
@@ -304,18 +310,9 @@ async fn mint(
     let now = state.clock.now();
     let published = state.keys.current();
     let subject = user.id.to_string();
-    let access = issue_access_token(
-        &published.ring,
-        &state.config.issuer,
-        client,
-        &subject,
-        scope,
-        &[],
-        Some(authentication.auth_time),
-        state.lifetimes_for(client).access_token,
-        now,
-    )
-    .map_err(internal)?;
+    let claims =
+        AccessTokenClaims { subject: &subject, scope, audience: &[], auth_time: Some(authentication.auth_time) };
+    let access = issue_access(state, client, &claims).await?;
     let id_token = if scope.contains("openid") {
         let authorization = if scope.contains("roles") {
             Some(state.access_control.authorization_of(user.id).await.map_err(internal)?)

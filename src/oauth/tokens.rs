@@ -1,12 +1,18 @@
-//! Minting ferrid's tokens from the key ring: RFC 9068 JWT access tokens and OIDC ID tokens
-//! (OIDC Core §2), optionally encrypted to the client's key (OIDC Core §10.2).
+//! Minting ferrid's tokens from the key ring: access tokens (RFC 9068 JWTs, nested JWEs or opaque
+//! references) and OIDC ID tokens (OIDC Core §2), optionally encrypted to the client's key (OIDC
+//! Core §10.2).
 
 use chrono::{DateTime, Duration, Utc};
 use keys::{ContentEncryptionAlg, Jwks, KeyEncryptionAlg, KeyError, KeyRing, SigningAlg};
 use ring::digest;
 use serde_json::{Map, Value, json};
 
-use super::{Client, scope::Scope};
+use super::{
+    Client,
+    access_token::{AccessGrant, AccessTokenRecord},
+    client::AccessTokenFormat,
+    scope::Scope,
+};
 use crate::config::Issuer;
 
 /// The JWS `typ` of an access token (RFC 9068 §2.1).
@@ -18,6 +24,20 @@ pub struct IssuedAccessToken {
     pub token: String,
     pub jti: String,
     pub expires_at: DateTime<Utc>,
+    /// For opaque and JWE tokens: the record ferrid must store before handing the token out,
+    /// since it cannot read the token itself.
+    pub reference: Option<AccessTokenRecord>,
+}
+
+/// What an access token grants (RFC 9068 §2.2).
+pub struct AccessTokenClaims<'a> {
+    /// The user, or for client_credentials the client itself.
+    pub subject: &'a str,
+    pub scope: &'a Scope,
+    /// Resource indicators (RFC 8707 §2); empty means [`default_audience`].
+    pub audience: &'a [String],
+    /// When a user signed in.
+    pub auth_time: Option<DateTime<Utc>>,
 }
 
 fn seconds(at: DateTime<Utc>) -> Value {
@@ -34,43 +54,82 @@ pub fn default_audience(issuer: &Issuer) -> String {
     issuer.as_str().to_owned()
 }
 
-/// An RFC 9068 access token: `iss`, `sub`, `aud`, `client_id`, `scope`, `jti`, `iat`, `exp`, and
-/// `auth_time` when a user signed in. `audience` empty means [`default_audience`]; one value is
-/// written as a string, several as an array (RFC 7519 §4.1.3).
-#[allow(clippy::too_many_arguments)]
+/// An access token for `client` in the client's format (DESIGN §6):
+/// - `jwt`: RFC 9068 — `iss`, `sub`, `aud` (one value as a string, several as an array, RFC
+///   7519 §4.1.3), `client_id`, `scope`, `jti`, `iat`, `exp`, and `auth_time` when a user signed in;
+/// - `jwe`: that JWT, then encrypted to the client's registered key (RFC 7519 §5.2 nested JWT,
+///   `cty: JWT`), so only the resource server holding the private key can read it;
+/// - `opaque`: a random value that means nothing outside ferrid.
+///
+/// The last two come with a [`AccessTokenRecord`] for introspection and userinfo.
 pub fn issue_access_token(
     ring: &KeyRing,
     issuer: &Issuer,
     client: &Client,
-    subject: &str,
-    scope: &Scope,
-    audience: &[String],
-    auth_time: Option<DateTime<Utc>>,
+    claims: &AccessTokenClaims<'_>,
     lifetime: Duration,
     now: DateTime<Utc>,
 ) -> Result<IssuedAccessToken, KeyError> {
-    let jti = keys::random_id(16);
-    let expires_at = now + lifetime;
+    let audience = match claims.audience {
+        [] => vec![default_audience(issuer)],
+        named => named.to_vec(),
+    };
+    let grant = AccessGrant {
+        subject: claims.subject.to_owned(),
+        client_id: client.id.as_str().to_owned(),
+        scope: claims.scope.clone(),
+        jti: keys::random_id(16),
+        issued_at: now,
+        expires_at: now + lifetime,
+        audience,
+    };
+    let m = &client.metadata;
+    let token = match m.access_token_format {
+        AccessTokenFormat::Opaque => keys::OpaqueSecret::generate().expose().to_owned(),
+        AccessTokenFormat::Jwt | AccessTokenFormat::Jwe => {
+            let key = ring.signing_key(signing_alg(&m.access_token_signed_response_alg)?)?;
+            let jwt_claims = jwt_claims(issuer, &grant, claims.auth_time);
+            let encryption = encryption_to(
+                client,
+                m.access_token_encrypted_response_alg.as_deref(),
+                m.access_token_encrypted_response_enc.as_deref(),
+            )?;
+            match (m.access_token_format, encryption) {
+                (AccessTokenFormat::Jwe, Some((recipient, alg, enc))) => {
+                    keys::sign_and_encrypt_jwt(key, Some(ACCESS_TOKEN_TYP), &jwt_claims, &recipient, alg, enc)?
+                }
+                (AccessTokenFormat::Jwe, None) => {
+                    return Err(KeyError::InvalidKey("jwe access tokens need an encryption algorithm".into()));
+                }
+                _ => keys::sign_jwt(key, Some(ACCESS_TOKEN_TYP), &jwt_claims)?,
+            }
+        }
+    };
+    let reference = (m.access_token_format != AccessTokenFormat::Jwt).then(|| AccessTokenRecord {
+        digest: keys::OpaqueSecret::from_presented(token.clone()).digest(),
+        grant: grant.clone(),
+    });
+    Ok(IssuedAccessToken { token, jti: grant.jti, expires_at: grant.expires_at, reference })
+}
+
+fn jwt_claims(issuer: &Issuer, grant: &AccessGrant, auth_time: Option<DateTime<Utc>>) -> Map<String, Value> {
     let mut claims = Map::new();
     claims.insert("iss".into(), json!(issuer.as_str()));
-    claims.insert("sub".into(), json!(subject));
-    let aud = match audience {
-        [] => json!(default_audience(issuer)),
+    claims.insert("sub".into(), json!(grant.subject));
+    let aud = match grant.audience.as_slice() {
         [one] => json!(one),
         many => json!(many),
     };
     claims.insert("aud".into(), aud);
-    claims.insert("client_id".into(), json!(client.id.as_str()));
-    claims.insert("scope".into(), json!(scope.to_string()));
-    claims.insert("jti".into(), json!(jti));
-    claims.insert("iat".into(), seconds(now));
-    claims.insert("exp".into(), seconds(expires_at));
+    claims.insert("client_id".into(), json!(grant.client_id));
+    claims.insert("scope".into(), json!(grant.scope.to_string()));
+    claims.insert("jti".into(), json!(grant.jti));
+    claims.insert("iat".into(), seconds(grant.issued_at));
+    claims.insert("exp".into(), seconds(grant.expires_at));
     if let Some(auth_time) = auth_time {
         claims.insert("auth_time".into(), seconds(auth_time));
     }
-    let key = ring.signing_key(signing_alg(&client.metadata.access_token_signed_response_alg)?)?;
-    let token = keys::sign_jwt(key, Some(ACCESS_TOKEN_TYP), &claims)?;
-    Ok(IssuedAccessToken { token, jti, expires_at })
+    claims
 }
 
 /// What an ID token says about the authentication (OIDC Core §2).

@@ -43,8 +43,7 @@ impl From<AccessTokenError> for UserInfoError {
 pub async fn userinfo(state: &AppState, bearer: &str) -> Result<UserInfo, UserInfoError> {
     let now = state.clock.now();
     let published = state.keys.current();
-    let grant =
-        verify_access_token(&published.ring, &state.config.issuer, state.short_lived.as_ref(), bearer, now).await?;
+    let grant = verify_access_token(state.access_token_verifier(&published.ring), bearer, now).await?;
     if !grant.scope.contains("openid") {
         // OIDC Core §5.3: UserInfo serves OpenID requests only.
         return Err(UserInfoError::InvalidToken);

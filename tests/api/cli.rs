@@ -62,6 +62,42 @@ async fn client_create_then_show_round_trips_and_the_secret_is_only_a_digest(bac
     assert_eq!(field(&shown_text, "redirect_uris"), "https://billing.example/cb");
     assert_eq!(field(&shown_text, "scope"), "openid");
     assert!(!shown_text.contains(&secret) && !String::from_utf8_lossy(&shown.stderr).contains(&secret));
+    assert_eq!(field(&shown_text, "access_token_format"), "jwt");
+    assert_eq!(field(&shown_text, "access_token_lifetime"), "default");
+
+    // Token settings: format and per-client lifetimes over the global defaults.
+    let tuned = ferrid(
+        &resources,
+        &[
+            "client",
+            "create",
+            "--name",
+            "Reports",
+            "--redirect-uri",
+            "https://reports.example/cb",
+            "--access-token-format",
+            "opaque",
+            "--access-token-lifetime",
+            "300",
+            "--code-lifetime",
+            "30",
+            "--refresh-token-reuse-grace",
+            "10",
+        ],
+        None,
+    );
+    let tuned_text = stdout(&tuned);
+    assert_eq!(field(&tuned_text, "access_token_format"), "opaque");
+    assert_eq!(field(&tuned_text, "access_token_lifetime"), "300s");
+    assert_eq!(field(&tuned_text, "code_lifetime"), "30s");
+    assert_eq!(field(&tuned_text, "refresh_token_lifetime"), "default");
+    assert_eq!(field(&tuned_text, "refresh_token_reuse_grace"), "10s");
+    let refused = ferrid(
+        &resources,
+        &["client", "create", "--name", "Bad", "--redirect-uri", "https://x.example/cb", "--code-lifetime", "3600"],
+        None,
+    );
+    assert!(!refused.status.success(), "RFC 6749 §4.1.2: at most 10 minutes");
 
     // At rest: only a digest that matches the secret, never the secret itself.
     let database = Database::connect(&Sensitive::new(resources.database_url.clone()), 1).await.unwrap();

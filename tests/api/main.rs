@@ -9,6 +9,7 @@
 mod helpers;
 
 mod access_control;
+mod access_token_formats;
 mod browser;
 mod cli;
 mod health;

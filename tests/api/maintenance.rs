@@ -5,19 +5,22 @@ use ferrid::{
     accounts::{Email, NewUser},
     maintenance::{SweepReport, sweep},
     oauth::{
-        ClientType, RefreshGrant, RefreshLifetimes, Scope, issue_refresh_token,
+        ClientType, RefreshGrant, RefreshLifetimes, Scope,
+        access_token::{AccessGrant, AccessTokenRecord},
+        issue_refresh_token,
         session::{OpSession, RequestOrigin},
     },
 };
+use keys::OpaqueSecret;
 
 use crate::{
     helpers::{Backend, spawn_app},
     oidc::create_client,
 };
 
-on_every_backend!(expired_sessions_and_refresh_families_are_swept);
+on_every_backend!(expired_sessions_tokens_and_refresh_families_are_swept);
 
-async fn expired_sessions_and_refresh_families_are_swept(backend: Backend) {
+async fn expired_sessions_tokens_and_refresh_families_are_swept(backend: Backend) {
     let app = spawn_app(backend).await;
     let user = app
         .state
@@ -50,7 +53,27 @@ async fn expired_sessions_and_refresh_families_are_swept(backend: Backend) {
         app.state.refresh_tokens.insert(token).await.unwrap();
     }
 
-    assert_eq!(sweep(&app.state).await.unwrap(), SweepReport { refresh_tokens: 1, sessions: 1 });
+    let reference = |jti: &str, expires_at| AccessTokenRecord {
+        digest: OpaqueSecret::generate().digest(),
+        grant: AccessGrant {
+            subject: user.id.to_string(),
+            client_id: client_id.clone(),
+            scope: Scope::parse("openid").unwrap(),
+            jti: jti.to_owned(),
+            issued_at: now - Duration::hours(1),
+            expires_at,
+            audience: vec![app.address.clone()],
+        },
+    };
+    let (expired_access, live_access) =
+        (reference("old", now - Duration::minutes(1)), reference("new", now + Duration::minutes(5)));
+    for token in [&expired_access, &live_access] {
+        app.state.access_tokens.insert(token).await.unwrap();
+    }
+
+    assert_eq!(sweep(&app.state).await.unwrap(), SweepReport { refresh_tokens: 1, access_tokens: 1, sessions: 1 });
+    assert!(app.state.access_tokens.find(&expired_access.digest).await.unwrap().is_none());
+    assert!(app.state.access_tokens.find(&live_access.digest).await.unwrap().is_some());
     assert!(app.state.sessions.find(&expired.id).await.unwrap().is_none());
     assert!(app.state.sessions.find(&live.id).await.unwrap().is_some());
     assert!(app.state.refresh_tokens.find(&old_family.digest).await.unwrap().is_none());

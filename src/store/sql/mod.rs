@@ -2,6 +2,7 @@
 //! SQLite and PostgreSQL.
 
 mod access_control;
+mod access_tokens;
 mod clients;
 mod consents;
 mod key_ring;
@@ -10,6 +11,7 @@ mod sessions;
 mod users;
 
 pub use access_control::AccessControlRepository;
+pub use access_tokens::AccessTokenRepository;
 pub use clients::ClientRepository;
 pub use consents::ConsentRepository;
 pub use key_ring::SqlKeyStore;
