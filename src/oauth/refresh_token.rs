@@ -228,6 +228,25 @@ async fn reject_reuse(
     }
 }
 
+/// A rotated token presented again within its client's reuse grace window: a second successor in
+/// the same family instead of revoking it. This is the weaker mode a client opts into when its
+/// parallel requests race one refresh token; a thief using the token within the window goes
+/// unnoticed, which strict rotation (the default, no window) would catch.
+async fn reissue_within_grace(
+    record: &RefreshTokenRecord,
+    requested_scope: Option<Scope>,
+    now: DateTime<Utc>,
+    repo: &RefreshTokenRepository,
+    lifetimes: RefreshLifetimes,
+    origin: &RequestOrigin,
+) -> Result<RotatedRefreshToken, OAuthError> {
+    let access_scope = access_scope(requested_scope, &record.grant.scope)?;
+    let (token, next) = successor(record, now, lifetimes, origin.clone());
+    repo.insert(&next).await?;
+    tracing::info!(family_id = %record.family_id, "rotated refresh token reused within the client's grace window");
+    Ok(RotatedRefreshToken { family_id: next.family_id.clone(), record: next, token, access_scope })
+}
+
 /// The refresh_token grant (RFC 6749 §6) with rotation (RFC 9700 §4.14.2).
 ///
 /// Steps: the client may use the grant (`unauthorized_client`); the token exists, belongs to
@@ -255,8 +274,12 @@ pub async fn rotate_refresh_token(
     let Some(record) = repo.find(&digest).await? else {
         return Err(invalid_grant());
     };
+    let grace = Duration::seconds(client.metadata.refresh_token_reuse_grace_secs.into());
     match check_usable(&record, &client.id, now) {
         Ok(()) => {}
+        Err(Unusable::Reused) if record.rotated_at.is_some_and(|rotated| now < rotated + grace) => {
+            return reissue_within_grace(&record, requested_scope, now, repo, lifetimes, origin).await;
+        }
         Err(Unusable::Reused) => return Err(reject_reuse(repo, store, &record.family_id, now).await),
         Err(reason) => {
             tracing::info!(?reason, "refresh token rejected");
@@ -269,7 +292,11 @@ pub async fn rotate_refresh_token(
         RotateOutcome::Rotated(_) => {
             Ok(RotatedRefreshToken { family_id: next.family_id.clone(), record: next, token, access_scope })
         }
-        // Another request consumed it between our read and our update: a concurrent replay.
+        // Another request consumed it between our read and our update: a concurrent replay —
+        // or, for a client with a grace window, a race between its own requests.
+        RotateOutcome::Reused { .. } if grace > Duration::zero() => {
+            reissue_within_grace(&record, Some(access_scope), now, repo, lifetimes, origin).await
+        }
         RotateOutcome::Reused { family_id } => Err(reject_reuse(repo, store, &family_id, now).await),
         RotateOutcome::Revoked | RotateOutcome::Unknown => Err(invalid_grant()),
     }

@@ -16,6 +16,7 @@ mod health;
 mod introspect_revoke;
 mod jose_interop;
 mod key_ring;
+mod lifetimes;
 mod logout;
 mod maintenance;
 mod migrations;
