@@ -24,6 +24,8 @@ struct BrowserSession {
     /// This is the session making the request.
     current: bool,
     created_at: DateTime<Utc>,
+    /// Last use, to the minute.
+    last_seen_at: DateTime<Utc>,
     auth_time: DateTime<Utc>,
     /// How the user signed in (RFC 8176), e.g. `pwd`.
     amr: Vec<String>,
@@ -38,8 +40,15 @@ struct ApplicationGrant {
     id: String,
     client_id: String,
     scope: String,
+    created_at: DateTime<Utc>,
+    /// The last refresh.
     last_used_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
+    /// How the user signed in for this grant (RFC 8176).
+    amr: Vec<String>,
+    /// Where the last refresh came from.
+    ip: Option<String>,
+    user_agent: Option<String>,
 }
 
 #[derive(Object)]
@@ -134,6 +143,7 @@ impl MeApi {
                     current: s.sid == session.sid,
                     sid: s.sid,
                     created_at: s.created_at,
+                    last_seen_at: s.last_seen_at,
                     auth_time: s.auth_time,
                     amr: s.amr,
                     ip: s.ip,
@@ -147,8 +157,12 @@ impl MeApi {
                     id: g.family_id.as_str().to_owned(),
                     client_id: g.client_id,
                     scope: g.scope,
+                    created_at: g.created_at,
                     last_used_at: g.last_used_at,
                     expires_at: g.expires_at,
+                    amr: g.amr,
+                    ip: g.ip,
+                    user_agent: g.user_agent,
                 })
                 .collect(),
         };

@@ -62,11 +62,17 @@ pub async fn current_session(state: &AppState, cookie: Option<&str>) -> Result<O
     let Some(cookie) = cookie else { return Ok(None) };
     let digest = OpaqueSecret::from_presented(cookie).digest();
     let Some(session) = state.sessions.find(&digest).await? else { return Ok(None) };
-    if !session.is_live(state.clock.now()) {
+    let now = state.clock.now();
+    if !session.is_live(now) {
         return Ok(None);
     }
     match state.accounts.find(session.user_id).await {
-        Ok(user) if !user.disabled => Ok(Some(session)),
+        Ok(user) if !user.disabled => {
+            if session.last_seen_is_stale(now) {
+                state.sessions.touch(&session.id, now).await?;
+            }
+            Ok(Some(session))
+        }
         _ => Ok(None),
     }
 }

@@ -21,8 +21,14 @@ pub struct OpSession {
     /// Authentication methods (RFC 8176), e.g. `["pwd"]`.
     pub amr: Vec<String>,
     pub created_at: DateTime<Utc>,
+    /// When the browser last used the session, to within [`LAST_SEEN_GRANULARITY`].
+    pub last_seen_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
 }
+
+/// The session list shows last use to the minute: recording it more often would turn every SSO
+/// request into a database write.
+pub const LAST_SEEN_GRANULARITY: Duration = Duration::minutes(1);
 
 /// Where a request came from (a session's start, a refresh token's issue), for the user's lists.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -42,6 +48,7 @@ impl OpSession {
             auth_time: now,
             amr,
             created_at: now,
+            last_seen_at: now,
             expires_at: now + SESSION_LIFETIME,
         };
         (cookie, session)
@@ -49,6 +56,11 @@ impl OpSession {
 
     pub fn is_live(&self, now: DateTime<Utc>) -> bool {
         now < self.expires_at
+    }
+
+    /// Whether a use at `now` should be recorded as the session's last use.
+    pub fn last_seen_is_stale(&self, now: DateTime<Utc>) -> bool {
+        now - self.last_seen_at >= LAST_SEEN_GRANULARITY
     }
 
     /// Whether the sign-in is recent enough for `max_age` seconds (OIDC Core §3.1.2.1).

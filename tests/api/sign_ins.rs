@@ -1,16 +1,22 @@
 //! The signed-in user's sessions and applications, and "log out everywhere".
 
-use ferrid::oauth::ClientType;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use ferrid::{clock::FixedClock, oauth::ClientType};
 use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::{
     browser::{Browser, Landing},
-    helpers::{Backend, TestApp, spawn_app},
+    helpers::{Backend, TestApp, TestResources, spawn_app, start_app},
     oidc::{PASSWORD, REDIRECT, authorize_url, create_client, create_user},
 };
 
-on_every_backend!(log_out_everywhere_ends_every_session_and_grant_of_that_user_only);
+on_every_backend!(
+    log_out_everywhere_ends_every_session_and_grant_of_that_user_only,
+    the_lists_show_when_where_and_how_each_sign_in_was_used
+);
 
 /// Signs `email` in with a fresh browser and redeems a code with offline_access.
 async fn sign_in(app: &TestApp, client: &(String, Option<String>), email: &str) -> (Browser, Value) {
@@ -118,5 +124,55 @@ async fn the_account_api_needs_a_session() {
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{method} {path}");
         assert_eq!(response.json::<Value>().await.unwrap()["error"], "unauthorized");
     }
+    app.stop().await;
+}
+
+#[allow(clippy::disallowed_methods)] // the fixed clock starts at real time, so JWTs verify
+fn real_now() -> DateTime<Utc> {
+    Utc::now()
+}
+
+fn instant(value: &Value) -> DateTime<Utc> {
+    value.as_str().unwrap().parse().unwrap()
+}
+
+async fn the_lists_show_when_where_and_how_each_sign_in_was_used(backend: Backend) {
+    let clock = FixedClock::at(real_now());
+    let app = start_app(TestResources::create(backend).await, &[], Arc::new(clock.clone())).await.unwrap();
+    create_user(&app, "ann@example.com").await;
+    let client = create_client(&app, ClientType::Confidential).await;
+    let (browser, tokens) = sign_in(&app, &client, "ann@example.com").await;
+    let listed: Value = browser.http.get(app.url("/api/me/sessions")).send().await.unwrap().json().await.unwrap();
+    let session = &listed["sessions"][0];
+    assert_eq!(session["amr"], serde_json::json!(["pwd"]), "the login method (RFC 8176)");
+    assert_eq!(session["ip"], "127.0.0.1");
+    assert_eq!(instant(&session["last_seen_at"]), instant(&session["created_at"]));
+
+    // Ten minutes later the browser comes back for SSO, and the app refreshes from elsewhere.
+    clock.advance(chrono::Duration::minutes(10));
+    assert!(still_signed_in(&app, &browser, &client.0).await);
+    let refreshed = app
+        .http
+        .post(app.url("/token"))
+        .basic_auth(&client.0, client.1.as_deref())
+        .header("User-Agent", "billing-worker/2.1")
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", tokens["refresh_token"].as_str().unwrap())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refreshed.status(), StatusCode::OK);
+
+    let listed: Value = browser.http.get(app.url("/api/me/sessions")).send().await.unwrap().json().await.unwrap();
+    let session = &listed["sessions"][0];
+    let created = instant(&session["created_at"]);
+    assert_eq!(instant(&session["last_seen_at"]) - created, chrono::Duration::minutes(10));
+    let application = &listed["applications"][0];
+    assert_eq!(listed["applications"].as_array().unwrap().len(), 1, "one family, not one row per token");
+    assert_eq!(application["client_id"], client.0.as_str());
+    assert_eq!(instant(&application["created_at"]), created, "the family began at the sign-in");
+    assert_eq!(instant(&application["last_used_at"]) - created, chrono::Duration::minutes(10));
+    assert_eq!(application["user_agent"], "billing-worker/2.1");
+    assert_eq!(application["ip"], "127.0.0.1");
+    assert_eq!(application["amr"], serde_json::json!(["pwd"]));
     app.stop().await;
 }

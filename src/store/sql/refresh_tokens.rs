@@ -170,32 +170,62 @@ pub struct GrantSummary {
     pub family_id: FamilyId,
     pub client_id: String,
     pub scope: String,
+    /// When the family's first token was issued (as far as its history is kept).
+    pub created_at: DateTime<Utc>,
     /// When the current token of the family was issued: the application's last refresh.
     pub last_used_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    /// How the user signed in for this grant (RFC 8176).
+    pub amr: Vec<String>,
+    /// Where the last refresh came from.
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
 }
 
 impl RefreshTokenRepository {
     /// The user's families that still have a live token (one row each: the current token).
     pub async fn live_for_user(&self, user: UserId, now: DateTime<Utc>) -> Result<Vec<GrantSummary>, StoreError> {
-        use sea_orm::QueryOrder;
-        Ok(refresh_tokens::Entity::find()
+        use sea_orm::{QueryOrder, QuerySelect};
+        let current = refresh_tokens::Entity::find()
             .filter(refresh_tokens::Column::UserId.eq(user.0))
             .filter(refresh_tokens::Column::RotatedAt.is_null())
             .filter(refresh_tokens::Column::RevokedAt.is_null())
             .filter(refresh_tokens::Column::ExpiresAt.gt(now))
             .order_by_desc(refresh_tokens::Column::IssuedAt)
             .all(&self.db)
+            .await?;
+        // A family has one current token — or several, briefly, under a reuse grace window:
+        // the newest stands for it.
+        let mut seen = std::collections::HashSet::new();
+        let current: Vec<_> = current.into_iter().filter(|model| seen.insert(model.family_id.clone())).collect();
+        let families: Vec<String> = current.iter().map(|model| model.family_id.clone()).collect();
+        let started: std::collections::HashMap<String, DateTime<Utc>> = refresh_tokens::Entity::find()
+            .select_only()
+            .column(refresh_tokens::Column::FamilyId)
+            .column_as(refresh_tokens::Column::IssuedAt.min(), "started")
+            .filter(refresh_tokens::Column::FamilyId.is_in(families))
+            .group_by(refresh_tokens::Column::FamilyId)
+            .into_tuple()
+            .all(&self.db)
             .await?
             .into_iter()
-            .map(|model| GrantSummary {
-                family_id: FamilyId::from_stored(model.family_id),
-                client_id: model.client_id,
-                scope: model.scope,
-                last_used_at: model.issued_at,
-                expires_at: model.expires_at,
+            .collect();
+        current
+            .into_iter()
+            .map(|model| {
+                Ok(GrantSummary {
+                    created_at: started.get(&model.family_id).copied().unwrap_or(model.issued_at),
+                    family_id: FamilyId::from_stored(model.family_id),
+                    client_id: model.client_id,
+                    scope: model.scope,
+                    last_used_at: model.issued_at,
+                    expires_at: model.expires_at,
+                    amr: serde_json::from_value(model.amr).map_err(|_| StoreError::Malformed("refresh token amr"))?,
+                    ip: model.ip,
+                    user_agent: model.user_agent,
+                })
             })
-            .collect())
+            .collect()
     }
 
     /// Every family of the user not yet revoked (for "log out everywhere").

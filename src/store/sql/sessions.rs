@@ -27,7 +27,7 @@ impl SessionRepository {
             auth_time: Set(session.auth_time),
             amr: Set(serde_json::json!(session.amr)),
             created_at: Set(session.created_at),
-            last_seen_at: Set(session.created_at),
+            last_seen_at: Set(session.last_seen_at),
             expires_at: Set(session.expires_at),
             ip: Set(origin.ip.clone()),
             user_agent: Set(origin.user_agent.clone()),
@@ -48,6 +48,17 @@ impl SessionRepository {
             .transpose()
     }
 
+    /// Records that the session was used at `now`.
+    pub async fn touch(&self, id: &SecretDigest, now: DateTime<Utc>) -> Result<(), StoreError> {
+        sessions::Entity::update_many()
+            .col_expr(sessions::Column::LastSeenAt, Expr::value(now))
+            .filter(sessions::Column::Id.eq(id.as_str()))
+            .filter(sessions::Column::LastSeenAt.lt(now))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
     pub async fn end(&self, id: &SecretDigest, now: DateTime<Utc>) -> Result<(), StoreError> {
         sessions::Entity::update_many()
             .col_expr(sessions::Column::EndedAt, Expr::value(now))
@@ -66,6 +77,7 @@ fn to_domain(model: sessions::Model) -> Result<OpSession, StoreError> {
         auth_time: model.auth_time,
         amr: serde_json::from_value(model.amr).map_err(|_| StoreError::Malformed("session amr"))?,
         created_at: model.created_at,
+        last_seen_at: model.last_seen_at,
         expires_at: model.expires_at,
     })
 }
@@ -105,6 +117,7 @@ impl SessionRepository {
 pub struct SessionSummary {
     pub sid: String,
     pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
     pub auth_time: DateTime<Utc>,
     pub amr: Vec<String>,
     pub ip: Option<String>,
@@ -128,6 +141,7 @@ impl SessionRepository {
                     amr: serde_json::from_value(model.amr).map_err(|_| StoreError::Malformed("session amr"))?,
                     sid: model.sid,
                     created_at: model.created_at,
+                    last_seen_at: model.last_seen_at,
                     auth_time: model.auth_time,
                     ip: model.ip,
                     user_agent: model.user_agent,
