@@ -9,6 +9,7 @@
 mod helpers;
 
 mod access_control;
+mod admin_sessions;
 mod browser;
 mod cli;
 mod health;
