@@ -201,7 +201,11 @@ impl AdminSessionsApi {
     }
 
     /// Log the user out everywhere: end every session and revoke every application's access.
-    #[oai(path = "/api/admin/users/:user_id/logout-all", method = "post", operation_id = "admin_log_user_out_everywhere")]
+    #[oai(
+        path = "/api/admin/users/:user_id/logout-all",
+        method = "post",
+        operation_id = "admin_log_user_out_everywhere"
+    )]
     async fn logout_all(&self, state: Data<&AppState>, auth: AdminAuth, user_id: Path<String>) -> LogoutAllResponse {
         let (admin, user) = match admin_over(&state, auth, &user_id.0).await {
             Ok(found) => found,

@@ -24,7 +24,14 @@ pub struct BrowserSession {
 
 impl From<SessionSummary> for BrowserSession {
     fn from(s: SessionSummary) -> Self {
-        Self { sid: s.sid, created_at: s.created_at, auth_time: s.auth_time, amr: s.amr, ip: s.ip, user_agent: s.user_agent }
+        Self {
+            sid: s.sid,
+            created_at: s.created_at,
+            auth_time: s.auth_time,
+            amr: s.amr,
+            ip: s.ip,
+            user_agent: s.user_agent,
+        }
     }
 }
 

@@ -71,9 +71,14 @@ impl From<AccessTokenError> for AdminAuthError {
 /// scope from the client (or deleting it) ends admin access at once rather than at expiry.
 pub async fn authenticate_administrator(state: &AppState, bearer: &str) -> Result<Administrator, AdminAuthError> {
     let published = state.keys.current();
-    let grant =
-        verify_access_token(&published.ring, &state.config.issuer, state.short_lived.as_ref(), bearer, state.clock.now())
-            .await?;
+    let grant = verify_access_token(
+        &published.ring,
+        &state.config.issuer,
+        state.short_lived.as_ref(),
+        bearer,
+        state.clock.now(),
+    )
+    .await?;
     if !grant.scope.contains(ADMIN_SCOPE) {
         return Err(AdminAuthError::InsufficientScope);
     }

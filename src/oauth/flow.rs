@@ -229,12 +229,8 @@ pub async fn scope_to_consent(
     user: UserId,
     pending: &PendingAuthorization,
 ) -> Result<Scope, FlowError> {
-    let requested = pending
-        .params
-        .iter()
-        .find(|(k, _)| k == "scope")
-        .and_then(|(_, v)| Scope::parse(v).ok())
-        .unwrap_or_default();
+    let requested =
+        pending.params.iter().find(|(k, _)| k == "scope").and_then(|(_, v)| Scope::parse(v).ok()).unwrap_or_default();
     Ok(admin::grantable_scope(&state.access_control, user, &requested).await?)
 }
 

@@ -42,7 +42,8 @@ async fn token_request(app: &TestApp, client: &Client, form: &[(&str, &str)]) ->
 
 async fn service_token(app: &TestApp) -> String {
     let service = register(app, vec![GrantType::ClientCredentials], &["ferrid:admin"]).await;
-    let response = token_request(app, &service, &[("grant_type", "client_credentials"), ("scope", "ferrid:admin")]).await;
+    let response =
+        token_request(app, &service, &[("grant_type", "client_credentials"), ("scope", "ferrid:admin")]).await;
     assert_eq!(response.status(), StatusCode::OK);
     let tokens: Value = response.json().await.unwrap();
     assert_eq!(tokens["scope"], "ferrid:admin");
@@ -54,8 +55,12 @@ async fn sign_in(app: &TestApp, client: &Client, email: &str, scope: &str) -> (B
     let browser = Browser::new(&app.address);
     let (url, verifier) = authorize_url(app, &client.0, scope, &[]);
     let code = browser.sign_in(&url, email, PASSWORD).await.code();
-    let form =
-        [("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT), ("code_verifier", &verifier)];
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", &code),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", &verifier),
+    ];
     let response = token_request(app, client, &form).await;
     assert_eq!(response.status(), StatusCode::OK);
     (browser, response.json().await.unwrap())
@@ -158,11 +163,8 @@ async fn a_service_client_manages_one_users_sessions_and_no_one_elses(backend: B
     assert_eq!(signed_in.iter().filter(|s| **s).count(), 1, "{signed_in:?}");
     // Bo's session is not Ann's.
     let bo_sid = {
-        let listed: Value = admin(&app, "GET", &format!("/api/admin/users/{bo_id}/sessions"), Some(&token))
-            .await
-            .json()
-            .await
-            .unwrap();
+        let listed: Value =
+            admin(&app, "GET", &format!("/api/admin/users/{bo_id}/sessions"), Some(&token)).await.json().await.unwrap();
         listed["sessions"][0]["sid"].as_str().unwrap().to_owned()
     };
     let foreign = admin(&app, "DELETE", &format!("/api/admin/users/{ann}/sessions/{bo_sid}"), Some(&token)).await;
@@ -223,21 +225,21 @@ async fn only_users_with_the_admin_role_are_granted_ferrid_admin_rfc_6749_3_3(ba
     let landing = browser
         .submit(
             "/login",
-            &[
-                ("request", &fields[0].1),
-                ("csrf", &fields[1].1),
-                ("email", "ann@example.com"),
-                ("password", PASSWORD),
-            ],
+            &[("request", &fields[0].1), ("csrf", &fields[1].1), ("email", "ann@example.com"), ("password", PASSWORD)],
         )
         .await;
     let Landing::Page { html, .. } = landing else { panic!("expected the consent page") };
     assert!(html.contains("action=\"/consent\""), "{html}");
     assert!(!html.contains("Administer ferrid"), "the consent page offers ferrid:admin to a non-admin");
     let (request, csrf) = (hidden(&html, "request"), hidden(&html, "csrf"));
-    let code = browser.submit("/consent", &[("request", &request), ("csrf", &csrf), ("decision", "allow")]).await.code();
-    let form =
-        [("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT), ("code_verifier", &verifier)];
+    let code =
+        browser.submit("/consent", &[("request", &request), ("csrf", &csrf), ("decision", "allow")]).await.code();
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", &code),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", &verifier),
+    ];
     let tokens: Value = token_request(&app, &console, &form).await.json().await.unwrap();
     assert_eq!(tokens["scope"], "openid offline_access", "{tokens}");
     let response = admin(&app, "GET", &sessions_of_ann, tokens["access_token"].as_str()).await;

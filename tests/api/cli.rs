@@ -158,16 +158,8 @@ async fn user_administration(backend: Backend) {
 #[tokio::test]
 async fn an_admin_service_client_is_created_from_the_cli() {
     let resources = TestResources::create(Backend::Embedded).await;
-    let args = [
-        "client",
-        "create",
-        "--name",
-        "Ops console",
-        "--grant-type",
-        "client_credentials",
-        "--scope",
-        "ferrid:admin",
-    ];
+    let args =
+        ["client", "create", "--name", "Ops console", "--grant-type", "client_credentials", "--scope", "ferrid:admin"];
     let created = stdout(&ferrid(&resources, &args, None));
     assert_eq!(field(&created, "grant_types"), "client_credentials");
     assert_eq!(field(&created, "scope"), "ferrid:admin");
