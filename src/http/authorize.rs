@@ -227,7 +227,10 @@ pub async fn consent_page(request: &Request, state: Data<&AppState>, Query(query
     let Some(user) = user else {
         return see_other(&format!("/login?request={}", query.request));
     };
-    let scope = requested_scope(&context.pending);
+    let scope = match flow::scope_to_consent(&state, user.id, &context.pending).await {
+        Ok(scope) => scope,
+        Err(error) => return respond(&state, Err(error)),
+    };
     let (csrf, new_csrf) = csrf_token(request);
     let email = user.email.to_string();
     let page = pages::ConsentPage {
@@ -238,15 +241,6 @@ pub async fn consent_page(request: &Request, state: Data<&AppState>, Query(query
         scopes: scope.iter().map(describe_scope).collect(),
     };
     with_csrf_cookie(pages::consent(&page), &csrf, new_csrf, state.config.issuer.is_https())
-}
-
-fn requested_scope(pending: &PendingAuthorization) -> Scope {
-    pending
-        .params
-        .iter()
-        .find(|(k, _)| k == "scope")
-        .and_then(|(_, v)| Scope::parse(v).ok())
-        .unwrap_or_else(|| Scope::from_allowed(&[]))
 }
 
 #[derive(Deserialize)]
@@ -274,7 +268,10 @@ pub async fn consent_submit(request: &Request, state: Data<&AppState>, Form(form
         return respond(&state, flow::deny(&state, &context.pending, &form.request).await);
     }
     let client = &context.client;
-    let scope = requested_scope(&context.pending);
+    let scope = match flow::scope_to_consent(&state, session.user_id, &context.pending).await {
+        Ok(scope) => scope,
+        Err(error) => return respond(&state, Err(error)),
+    };
     let now = state.clock.now();
     let granted = match state.consents.granted(session.user_id, &client.id).await {
         Ok(granted) => granted,
@@ -282,6 +279,7 @@ pub async fn consent_submit(request: &Request, state: Data<&AppState>, Form(form
     };
     // Remember the union, so consenting to one scope does not forget another.
     let remembered = match granted {
+        Some(granted) if scope.is_empty() => granted,
         Some(granted) => Scope::parse(&format!("{granted} {scope}")).unwrap_or(scope),
         None => scope,
     };

@@ -2,13 +2,13 @@
 //! everywhere". Authenticated by ferrid's session cookie (HttpOnly, SameSite=Lax, so another
 //! site can neither read these responses nor send the cookie with a cross-site POST or DELETE).
 
-use chrono::{DateTime, Utc};
 use poem::{Request, web::Data};
 use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
 
 use super::{
     cookies::{self, SESSION_COOKIE},
     error::ErrorBody,
+    sign_in_views::{ApplicationGrant, BrowserSession, LoggedOut},
     tags::ApiTags,
 };
 use crate::{
@@ -16,51 +16,19 @@ use crate::{
     oauth::{flow::current_session, session::OpSession, sign_ins},
 };
 
-/// A browser signed in at ferrid.
+/// A browser signed in at ferrid, and whether it is the one asking.
 #[derive(Object)]
-struct BrowserSession {
-    /// The session id (also the ID tokens' `sid`).
-    sid: String,
+struct MyBrowserSession {
+    #[oai(flatten)]
+    session: BrowserSession,
     /// This is the session making the request.
     current: bool,
-    created_at: DateTime<Utc>,
-    /// Last use, to the minute.
-    last_seen_at: DateTime<Utc>,
-    auth_time: DateTime<Utc>,
-    /// How the user signed in (RFC 8176), e.g. `pwd`.
-    amr: Vec<String>,
-    ip: Option<String>,
-    user_agent: Option<String>,
-}
-
-/// An application holding a refresh token for the user.
-#[derive(Object)]
-struct ApplicationGrant {
-    /// The refresh-token family; revoke it with DELETE /api/me/applications/{id}.
-    id: String,
-    client_id: String,
-    scope: String,
-    created_at: DateTime<Utc>,
-    /// The last refresh.
-    last_used_at: DateTime<Utc>,
-    expires_at: DateTime<Utc>,
-    /// How the user signed in for this grant (RFC 8176).
-    amr: Vec<String>,
-    /// Where the last refresh came from.
-    ip: Option<String>,
-    user_agent: Option<String>,
 }
 
 #[derive(Object)]
 struct SignIns {
-    sessions: Vec<BrowserSession>,
+    sessions: Vec<MyBrowserSession>,
     applications: Vec<ApplicationGrant>,
-}
-
-#[derive(Object)]
-struct LoggedOut {
-    sessions_ended: u64,
-    applications_revoked: u64,
 }
 
 #[derive(ApiResponse)]
@@ -139,32 +107,9 @@ impl MeApi {
             sessions: sign_ins
                 .sessions
                 .into_iter()
-                .map(|s| BrowserSession {
-                    current: s.sid == session.sid,
-                    sid: s.sid,
-                    created_at: s.created_at,
-                    last_seen_at: s.last_seen_at,
-                    auth_time: s.auth_time,
-                    amr: s.amr,
-                    ip: s.ip,
-                    user_agent: s.user_agent,
-                })
+                .map(|s| MyBrowserSession { current: s.sid == session.sid, session: s.into() })
                 .collect(),
-            applications: sign_ins
-                .applications
-                .into_iter()
-                .map(|g| ApplicationGrant {
-                    id: g.family_id.as_str().to_owned(),
-                    client_id: g.client_id,
-                    scope: g.scope,
-                    created_at: g.created_at,
-                    last_used_at: g.last_used_at,
-                    expires_at: g.expires_at,
-                    amr: g.amr,
-                    ip: g.ip,
-                    user_agent: g.user_agent,
-                })
-                .collect(),
+            applications: sign_ins.applications.into_iter().map(Into::into).collect(),
         };
         ListResponse::Ok(Json(body), "no-store".to_owned())
     }
@@ -209,7 +154,7 @@ impl MeApi {
         };
         match sign_ins::log_out_everywhere(&state, session.user_id).await {
             Ok(done) => LogoutAllResponse::Ok(
-                Json(LoggedOut { sessions_ended: done.sessions, applications_revoked: done.applications }),
+                Json(done.into()),
                 cookies::set(SESSION_COOKIE, "", Some(0), state.config.issuer.is_https()),
             ),
             Err(cause) => LogoutAllResponse::Unavailable(unavailable(cause)),

@@ -1,6 +1,8 @@
 //! The HTTP surface (poem). Handlers are thin: extract, call the domain, map the result.
 //! This is the only module that imports poem.
 
+mod admin_auth;
+mod admin_sessions;
 mod authorize;
 mod body_limit;
 mod cached_json;
@@ -15,6 +17,7 @@ mod ops;
 mod pages;
 mod request_context;
 mod revoke;
+mod sign_in_views;
 mod tags;
 mod token;
 mod userinfo;
@@ -40,6 +43,7 @@ type Apis = (
     revoke::RevocationApi,
     userinfo::UserInfoApi,
     me::MeApi,
+    admin_sessions::AdminSessionsApi,
     ops::OperationsApi,
 );
 
@@ -55,6 +59,7 @@ pub fn api() -> OpenApiService<Apis, ()> {
             revoke::RevocationApi,
             userinfo::UserInfoApi,
             me::MeApi,
+            admin_sessions::AdminSessionsApi,
             ops::OperationsApi,
         ),
         "ferrid",

@@ -39,7 +39,7 @@ struct UserInfoForm {
     access_token: Option<String>,
 }
 
-fn bearer(header: Option<&str>) -> Option<&str> {
+pub(super) fn bearer(header: Option<&str>) -> Option<&str> {
     let (scheme, token) = header?.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
 }

@@ -98,7 +98,8 @@ wire_enum!(
 /// JWS algorithms ferrid signs with (DESIGN §6).
 pub const SIGNING_ALGS: &[&str] = &["RS256", "PS256", "ES256", "EdDSA"];
 /// Scopes a client may be allowed (DESIGN §5).
-pub const KNOWN_SCOPES: &[&str] = &["openid", "profile", "email", "phone", "offline_access", "roles"];
+pub const KNOWN_SCOPES: &[&str] =
+    &["openid", "profile", "email", "phone", "offline_access", "roles", super::admin::ADMIN_SCOPE];
 
 /// A registered redirect URI, compared by exact string match (RFC 9700 §4.1.3).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -20,6 +20,7 @@ pub fn describe_scope(scope: &str) -> &'static str {
         "phone" => "See your phone number",
         "offline_access" => "Stay signed in when you are not using it",
         "roles" => "See your roles, groups and permissions",
+        super::admin::ADMIN_SCOPE => "Administer ferrid on your behalf: other users' sessions and applications",
         _ => "Access the requested data",
     }
 }

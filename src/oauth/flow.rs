@@ -5,14 +5,19 @@
 use keys::OpaqueSecret;
 
 use super::{
-    AuthorizeError, AuthorizeErrorKind, RegistryError, ResponseMode, build_redirect, client_id_param,
+    AuthorizeError, AuthorizeErrorKind, RegistryError, ResponseMode, admin, build_redirect, client_id_param,
     code::{CodeGrant, issue_code},
     interaction::{NextStep, next_step},
     pending::{PendingAuthorization, finish_pending, save_pending},
+    scope::Scope,
     session::OpSession,
     success_params, validate_authorization_request,
 };
-use crate::{app::AppState, store::StoreError};
+use crate::{
+    accounts::{AccessControlError, UserId},
+    app::AppState,
+    store::StoreError,
+};
 
 /// What the browser gets next.
 #[derive(Debug)]
@@ -46,6 +51,15 @@ pub enum FlowError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Internal(String),
+}
+
+impl From<AccessControlError> for FlowError {
+    fn from(error: AccessControlError) -> Self {
+        match error {
+            AccessControlError::Store(store) => Self::Store(store),
+            other => Self::Internal(other.to_string()),
+        }
+    }
 }
 
 impl From<RegistryError> for FlowError {
@@ -106,11 +120,20 @@ pub async fn authorize(
         }
         Err(error) => return Err(error.into()),
     };
-    let request = match validate_authorization_request(&pending.params, &client) {
+    let mut request = match validate_authorization_request(&pending.params, &client) {
         Ok(request) => request,
         Err(error) => return finish(respond_with_error(state, &error)).await,
     };
     let session = current_session(state, session_cookie).await?;
+    // Narrowed as soon as the user is known, so the consent decision, the consent page (which
+    // narrows the same way) and the code all see only what this user may be granted.
+    if let Some(session) = &session {
+        request.scope = admin::grantable_scope(&state.access_control, session.user_id, &request.scope).await?;
+        if request.scope.is_empty() {
+            let error = request.error(AuthorizeErrorKind::AccessDenied, "the user may not be granted this scope");
+            return finish(respond_with_error(state, &error)).await;
+        }
+    }
     let granted = match &session {
         Some(session) => state.consents.granted(session.user_id, &client.id).await?,
         None => None,
@@ -202,6 +225,19 @@ pub async fn deny(
         }
         Err(error) => respond_with_error(state, &error),
     })
+}
+
+/// The scope the consent page shows and remembers: what the pending request asks for, narrowed
+/// for `user` exactly as [`authorize`] narrows it, so a user is never asked for (nor remembered
+/// as allowing) a scope they cannot be granted.
+pub async fn scope_to_consent(
+    state: &AppState,
+    user: UserId,
+    pending: &PendingAuthorization,
+) -> Result<Scope, FlowError> {
+    let requested =
+        pending.params.iter().find(|(k, _)| k == "scope").and_then(|(_, v)| Scope::parse(v).ok()).unwrap_or_default();
+    Ok(admin::grantable_scope(&state.access_control, user, &requested).await?)
 }
 
 /// The client a pending request is for, for the pages' wording.

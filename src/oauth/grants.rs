@@ -5,7 +5,7 @@ use keys::OpaqueSecret;
 use serde_json::{Map, Value};
 
 use super::{
-    Client, ClientType, GrantType,
+    Client, ClientType, GrantType, admin,
     claims::user_claims,
     code::{RedeemedCode, remember_redeemed, take_code, take_redeemed},
     error::OAuthError,
@@ -190,7 +190,10 @@ async fn refresh(
     let user = active_user(state, grant.user_id).await?;
     let authentication =
         Authentication { auth_time: grant.auth_time, amr: &grant.amr, sid: grant.sid.as_deref(), nonce: None };
-    let mut response = mint(state, client, &user, &rotated.access_scope, &authentication).await?;
+    // An administrator who lost the `admin` role keeps the refresh token, but not `ferrid:admin`.
+    let access_scope =
+        admin::grantable_scope(&state.access_control, user.id, &rotated.access_scope).await.map_err(internal)?;
+    let mut response = mint(state, client, &user, &access_scope, &authentication).await?;
     let access = &response.access;
     record_family_access_token(store, &rotated.family_id, &access.jti, access.expires_at, now).await?;
     // The family may have been revoked (a concurrent replay, RFC 9700 §4.14.2, or RFC 7009)

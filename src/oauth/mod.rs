@@ -3,6 +3,7 @@
 //! Nothing here knows about HTTP or SQL.
 
 pub mod access_token;
+pub mod admin;
 pub mod authorize;
 pub mod claims;
 pub mod client;

@@ -82,6 +82,11 @@ impl Scope {
         Self(self.0.iter().filter(|t| other.contains(t)).cloned().collect())
     }
 
+    /// `self` without `token`: a narrower grant than requested (RFC 6749 §3.3).
+    pub fn without(&self, token: &str) -> Scope {
+        Self(self.0.iter().filter(|t| *t != token).cloned().collect())
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = &str> {
         self.0.iter().map(String::as_str)
     }
@@ -201,6 +206,8 @@ mod tests {
         assert!(!scope("openid phone").is_subset_of(&allowed));
         assert_eq!(scope("phone email openid").intersection(&allowed).to_string(), "email openid");
         assert!(scope("phone").intersection(&allowed).is_empty());
+        assert_eq!(scope("openid ferrid:admin email").without("ferrid:admin").to_string(), "openid email");
+        assert!(scope("ferrid:admin").without("ferrid:admin").is_empty());
     }
 
     #[test]

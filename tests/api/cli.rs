@@ -190,6 +190,19 @@ async fn user_administration(backend: Backend) {
     state.database.close().await;
 }
 
+/// The README's recipe for an admin API service client (client_credentials, `ferrid:admin`).
+#[tokio::test]
+async fn an_admin_service_client_is_created_from_the_cli() {
+    let resources = TestResources::create(Backend::Embedded).await;
+    let args =
+        ["client", "create", "--name", "Ops console", "--grant-type", "client_credentials", "--scope", "ferrid:admin"];
+    let created = stdout(&ferrid(&resources, &args, None));
+    assert_eq!(field(&created, "grant_types"), "client_credentials");
+    assert_eq!(field(&created, "scope"), "ferrid:admin");
+    assert_eq!(field(&created, "client_type"), "confidential");
+    assert!(field(&created, "client_secret").len() >= 43);
+}
+
 #[tokio::test]
 async fn keys_list_rotate_and_revoke_from_the_cli() {
     let resources = TestResources::create(Backend::Embedded).await;

@@ -10,6 +10,7 @@ mod helpers;
 
 mod access_control;
 mod access_token_formats;
+mod admin_sessions;
 mod browser;
 mod cli;
 mod health;

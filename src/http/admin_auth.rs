@@ -1,0 +1,109 @@
+//! The admin API's guard: an `Authorization: Bearer` access token for ferrid carrying
+//! `ferrid:admin` (RFC 6750 §2.1). Every admin endpoint takes [`AdminAuth`], which also declares
+//! the bearer security scheme in the OpenAPI document (Swagger's lock).
+
+use poem::{Request, RequestBody};
+use poem_openapi::{
+    ApiExtractor, ApiExtractorType, ExtractParamOptions,
+    registry::{MetaSecurityScheme, Registry},
+};
+
+use super::{error::ErrorBody, userinfo::bearer};
+use crate::{
+    app::AppState,
+    oauth::admin::{ADMIN_SCOPE, AdminAuthError, Administrator, authenticate_administrator},
+};
+
+const SCHEME: &str = "AdminBearer";
+
+/// Why an admin request is refused, with its RFC 6750 §3 `WWW-Authenticate` challenge.
+pub(super) enum AdminDenied {
+    /// 401: no token, or an invalid one.
+    Unauthorized(ErrorBody, String),
+    /// 403 `insufficient_scope`.
+    Forbidden(ErrorBody, String),
+    /// 503: a store could not be asked.
+    Unavailable(ErrorBody),
+}
+
+fn body(code: &str, description: &str) -> ErrorBody {
+    ErrorBody { error: code.to_owned(), error_description: Some(description.to_owned()), request_id: None }
+}
+
+impl AdminDenied {
+    fn from_error(error: AdminAuthError) -> Self {
+        match error {
+            AdminAuthError::InvalidToken => Self::Unauthorized(
+                body("invalid_token", "the access token is invalid"),
+                "Bearer realm=\"ferrid\", error=\"invalid_token\", error_description=\"the access token is invalid\""
+                    .to_owned(),
+            ),
+            AdminAuthError::InsufficientScope => Self::Forbidden(
+                body("insufficient_scope", "the access token lacks the ferrid:admin scope"),
+                format!("Bearer realm=\"ferrid\", error=\"insufficient_scope\", scope=\"{ADMIN_SCOPE}\""),
+            ),
+            AdminAuthError::Internal(cause) => unavailable(cause),
+        }
+    }
+}
+
+fn unavailable(cause: impl std::fmt::Display) -> AdminDenied {
+    tracing::error!(%cause, "admin authentication failed");
+    AdminDenied::Unavailable(body("temporarily_unavailable", "please try again"))
+}
+
+/// The administrator behind the request, or why there is none. Extracting never fails, so each
+/// handler answers a refusal in its own documented response type.
+pub(super) struct AdminAuth(pub Result<Administrator, AdminDenied>);
+
+async fn authenticate(request: &Request) -> Result<Administrator, AdminDenied> {
+    let header = request.headers().get(poem::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let Some(token) = bearer(header) else {
+        // RFC 6750 §3.1: no error code when the request carried no token.
+        return Err(AdminDenied::Unauthorized(
+            body("unauthorized", "send an access token with the ferrid:admin scope"),
+            "Bearer realm=\"ferrid\"".to_owned(),
+        ));
+    };
+    let Some(state) = request.data::<AppState>() else { return Err(unavailable("no application state")) };
+    authenticate_administrator(state, token).await.map_err(AdminDenied::from_error)
+}
+
+impl<'a> ApiExtractor<'a> for AdminAuth {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
+
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        registry.create_security_scheme(
+            SCHEME,
+            MetaSecurityScheme {
+                ty: "http",
+                description: Some(
+                    "An access token for ferrid with the `ferrid:admin` scope: from client_credentials for a \
+                     service client allowed that scope, or from the authorization code flow for a user with \
+                     the `admin` role.",
+                ),
+                name: None,
+                key_in: None,
+                scheme: Some("bearer"),
+                bearer_format: Some("JWT"),
+                flows: None,
+                openid_connect_url: None,
+            },
+        );
+    }
+
+    fn security_schemes() -> Vec<&'static str> {
+        vec![SCHEME]
+    }
+
+    async fn from_request(
+        request: &'a Request,
+        _body: &mut RequestBody,
+        _options: ExtractParamOptions<Self::ParamType>,
+    ) -> poem::Result<Self> {
+        Ok(Self(authenticate(request).await))
+    }
+}

@@ -1,0 +1,101 @@
+//! The wire shapes of a user's sign-ins, shared by the account API (`/api/me/...`) and the
+//! admin API (`/api/admin/users/{user_id}/...`) so both describe sessions and grants alike.
+
+use chrono::{DateTime, Utc};
+use poem_openapi::Object;
+
+use crate::{
+    oauth::sign_ins::{LoggedOutEverywhere, SignIns},
+    store::sql::{GrantSummary, SessionSummary},
+};
+
+/// A browser signed in at ferrid.
+#[derive(Object)]
+pub struct BrowserSession {
+    /// The session id (also the ID tokens' `sid`).
+    pub sid: String,
+    pub created_at: DateTime<Utc>,
+    /// Last use, to the minute.
+    pub last_seen_at: DateTime<Utc>,
+    pub auth_time: DateTime<Utc>,
+    /// How the user signed in (RFC 8176), e.g. `pwd`.
+    pub amr: Vec<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl From<SessionSummary> for BrowserSession {
+    fn from(s: SessionSummary) -> Self {
+        Self {
+            sid: s.sid,
+            created_at: s.created_at,
+            last_seen_at: s.last_seen_at,
+            auth_time: s.auth_time,
+            amr: s.amr,
+            ip: s.ip,
+            user_agent: s.user_agent,
+        }
+    }
+}
+
+/// An application holding a refresh token for the user.
+#[derive(Object)]
+pub struct ApplicationGrant {
+    /// The refresh-token family: the `{id}` that revokes this application's access.
+    pub id: String,
+    pub client_id: String,
+    pub scope: String,
+    pub created_at: DateTime<Utc>,
+    /// The last refresh.
+    pub last_used_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// How the user signed in for this grant (RFC 8176).
+    pub amr: Vec<String>,
+    /// Where the last refresh came from.
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl From<GrantSummary> for ApplicationGrant {
+    fn from(g: GrantSummary) -> Self {
+        Self {
+            id: g.family_id.as_str().to_owned(),
+            client_id: g.client_id,
+            scope: g.scope,
+            created_at: g.created_at,
+            last_used_at: g.last_used_at,
+            expires_at: g.expires_at,
+            amr: g.amr,
+            ip: g.ip,
+            user_agent: g.user_agent,
+        }
+    }
+}
+
+/// Where a user is signed in, as an administrator sees it.
+#[derive(Object)]
+pub struct UserSignIns {
+    pub sessions: Vec<BrowserSession>,
+    pub applications: Vec<ApplicationGrant>,
+}
+
+impl From<SignIns> for UserSignIns {
+    fn from(sign_ins: SignIns) -> Self {
+        Self {
+            sessions: sign_ins.sessions.into_iter().map(Into::into).collect(),
+            applications: sign_ins.applications.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+#[derive(Object)]
+pub struct LoggedOut {
+    pub sessions_ended: u64,
+    pub applications_revoked: u64,
+}
+
+impl From<LoggedOutEverywhere> for LoggedOut {
+    fn from(done: LoggedOutEverywhere) -> Self {
+        Self { sessions_ended: done.sessions, applications_revoked: done.applications }
+    }
+}

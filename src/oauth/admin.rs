@@ -1,0 +1,101 @@
+//! Who may administer ferrid: the `ferrid:admin` scope, who may be granted it, and checking the
+//! bearer token of an admin API request (RFC 6750 §3.1). A user's token gets the scope only
+//! when the user holds the `admin` role; a service client's only when its `allowed_scopes` name
+//! it (enforced for every grant by the client's allowed scopes).
+
+use super::{
+    ClientId, RegistryError,
+    access_token::{AccessTokenError, verify_access_token},
+    scope::Scope,
+};
+use crate::{
+    accounts::{AccessControl, AccessControlError, AccountError, UserId},
+    app::AppState,
+};
+
+/// The scope ferrid's own admin API demands.
+pub const ADMIN_SCOPE: &str = "ferrid:admin";
+/// The role a user must hold to be granted [`ADMIN_SCOPE`].
+pub const ADMIN_ROLE: &str = "admin";
+
+/// RFC 6749 §3.3 lets the authorization server grant less than was asked: `ferrid:admin` is
+/// dropped for a user without the `admin` role (and the token response then lists what was
+/// granted). The role is read only when the scope is asked for.
+pub async fn grantable_scope(
+    access: &AccessControl,
+    user: UserId,
+    requested: &Scope,
+) -> Result<Scope, AccessControlError> {
+    if !requested.contains(ADMIN_SCOPE) || holds_admin_role(access, user).await? {
+        return Ok(requested.clone());
+    }
+    Ok(requested.without(ADMIN_SCOPE))
+}
+
+async fn holds_admin_role(access: &AccessControl, user: UserId) -> Result<bool, AccessControlError> {
+    Ok(access.authorization_of(user).await?.roles.iter().any(|role| role == ADMIN_ROLE))
+}
+
+/// The caller of an admin endpoint, for the audit log: the token's subject (a user id, or the
+/// client id of a client_credentials token) and the client it was issued to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Administrator {
+    pub subject: String,
+    pub client_id: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminAuthError {
+    /// RFC 6750 §3.1 `invalid_token`: malformed, forged, expired, revoked, not for ferrid, or
+    /// its user or client is gone.
+    #[error("the access token is invalid")]
+    InvalidToken,
+    /// RFC 6750 §3.1 `insufficient_scope`: a good token without `ferrid:admin`.
+    #[error("the access token lacks the ferrid:admin scope")]
+    InsufficientScope,
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<AccessTokenError> for AdminAuthError {
+    fn from(error: AccessTokenError) -> Self {
+        match error {
+            AccessTokenError::Invalid => Self::InvalidToken,
+            AccessTokenError::Store(store) => Self::Internal(store.into()),
+        }
+    }
+}
+
+/// Verifies `bearer` as an access token for ferrid carrying `ferrid:admin`. The grant behind it
+/// is re-checked on every call, so taking the role away, disabling the user, or withdrawing the
+/// scope from the client (or deleting it) ends admin access at once rather than at expiry.
+pub async fn authenticate_administrator(state: &AppState, bearer: &str) -> Result<Administrator, AdminAuthError> {
+    let published = state.keys.current();
+    let grant = verify_access_token(state.access_token_verifier(&published.ring), bearer, state.clock.now()).await?;
+    if !grant.scope.contains(ADMIN_SCOPE) {
+        return Err(AdminAuthError::InsufficientScope);
+    }
+    let client_id = ClientId::parse(&grant.client_id).ok_or(AdminAuthError::InvalidToken)?;
+    let client = match state.clients.find(&client_id).await {
+        Ok(client) => client,
+        Err(RegistryError::NotFound) => return Err(AdminAuthError::InvalidToken),
+        Err(error) => return Err(AdminAuthError::Internal(error.into())),
+    };
+    if !client.metadata.allowed_scopes.iter().any(|s| s == ADMIN_SCOPE) {
+        return Err(AdminAuthError::InsufficientScope);
+    }
+    // A client_credentials token's subject is the client itself (RFC 9068 §2.2); any other
+    // subject is a user, who must still be active and an administrator.
+    if grant.subject != grant.client_id {
+        let user = uuid::Uuid::parse_str(&grant.subject).map(UserId).map_err(|_| AdminAuthError::InvalidToken)?;
+        match state.accounts.find(user).await {
+            Ok(found) if !found.disabled => {}
+            Ok(_) | Err(AccountError::NotFound) => return Err(AdminAuthError::InvalidToken),
+            Err(error) => return Err(AdminAuthError::Internal(error.into())),
+        }
+        if !holds_admin_role(&state.access_control, user).await.map_err(anyhow::Error::from)? {
+            return Err(AdminAuthError::InsufficientScope);
+        }
+    }
+    Ok(Administrator { subject: grant.subject, client_id: grant.client_id })
+}
