@@ -15,7 +15,10 @@ use crate::{
     config::Config,
     http,
     keyring::{KeyRingService, load_kek},
-    oauth::ClientRegistry,
+    oauth::{
+        ClientRegistry,
+        backchannel_logout::{BackchannelNotifier, DeliveryPolicy},
+    },
     store::{
         self, Database, ShortLivedStore,
         sql::{
@@ -45,6 +48,8 @@ pub struct AppState {
     pub consents: ConsentRepository,
     pub refresh_tokens: RefreshTokenRepository,
     pub clock: Arc<dyn Clock>,
+    /// Sends Back-Channel Logout tokens; tests replace it to shorten the retry delays.
+    pub backchannel: BackchannelNotifier,
 }
 
 /// Each dependency's probe result: `ok` or a short reason.
@@ -101,6 +106,8 @@ impl AppState {
             database,
             short_lived,
             clock,
+            backchannel: BackchannelNotifier::new(DeliveryPolicy::default())
+                .context("cannot prepare the HTTP client for back-channel logout")?,
         })
     }
 
