@@ -106,7 +106,7 @@ pub async fn record_session_client(
     client_id: &str,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let Ok(ttl) = (session.expires_at - now).to_std() else { return Ok(()) };
+    let Some(ttl) = (session.expires_at - now).to_std().ok().filter(|ttl| !ttl.is_zero()) else { return Ok(()) };
     let key = record_key(&session.sid);
     for _ in 0..RECORD_ROUNDS {
         let mut clients = read_record(store, &key).await?;

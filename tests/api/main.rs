@@ -9,6 +9,7 @@
 mod helpers;
 
 mod access_control;
+mod backchannel_logout;
 mod browser;
 mod cli;
 mod health;
