@@ -188,7 +188,14 @@ impl BackchannelNotifier {
                 }
                 Ok(response) => {
                     let status = response.status();
-                    tracing::warn!(client_id, host, attempt, attempts, status = status.as_u16(), "back-channel logout refused");
+                    tracing::warn!(
+                        client_id,
+                        host,
+                        attempt,
+                        attempts,
+                        status = status.as_u16(),
+                        "back-channel logout refused"
+                    );
                     status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS
                 }
                 Err(error) => {

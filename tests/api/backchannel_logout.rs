@@ -185,7 +185,7 @@ async fn rp_initiated_logout_sends_a_signed_logout_token_backchannel_logout_2_4(
 
     // §2.6: the RP validates it like an ID token, against the OP's published keys.
     let jwks = Jwks::from_json(&app.get("/jwks").await.text().await.unwrap()).unwrap();
-    let validation = Validation::new(&[SigningAlg::RS256], chrono::Utc::now()).with_typ("logout+jwt");
+    let validation = Validation::new(&[SigningAlg::RS256], app.state.clock.now()).with_typ("logout+jwt");
     let claims = keys::verify_jwt(&received.token, &jwks.verifying_keys(SigningAlg::RS256), &validation).unwrap();
     let header = payload(&format!("x.{}", received.token.split('.').next().unwrap()));
     assert_eq!(header["typ"], "logout+jwt", "§2.4 explicit typing");
@@ -229,9 +229,7 @@ async fn a_failing_rp_is_retried_without_delaying_the_logout_backchannel_logout_
     app.stop().await;
 }
 
-async fn ending_sessions_tells_each_client_of_each_session_of_that_user_only_backchannel_logout_2_5(
-    backend: Backend,
-) {
+async fn ending_sessions_tells_each_client_of_each_session_of_that_user_only_backchannel_logout_2_5(backend: Backend) {
     let app = spawn_app(backend, Duration::from_secs(5)).await;
     let rp = RelyingParty::start(0, Duration::ZERO).await;
     create_user(&app, "ann@example.com").await;
@@ -243,7 +241,8 @@ async fn ending_sessions_tells_each_client_of_each_session_of_that_user_only_bac
     // Ann: the laptop signs in to mail, chat (SSO) and a client without a back channel; the phone
     // to mail. Bo signs in to both from his own browser.
     let laptop = Browser::new(&app.address);
-    let laptop_sid = id_claims(&sign_in(&app, &laptop, &mail, "ann@example.com").await)["sid"].as_str().unwrap().to_owned();
+    let laptop_sid =
+        id_claims(&sign_in(&app, &laptop, &mail, "ann@example.com").await)["sid"].as_str().unwrap().to_owned();
     sign_in(&app, &laptop, &chat, "ann@example.com").await;
     sign_in(&app, &laptop, &quiet, "ann@example.com").await;
     let phone = Browser::new(&app.address);

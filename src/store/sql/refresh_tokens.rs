@@ -215,13 +215,21 @@ impl RefreshTokenRepository {
             .await?;
         Ok(families
             .into_iter()
-            .map(|(family_id, client_id, sid)| FamilySignIn { family_id: FamilyId::from_stored(family_id), client_id, sid })
+            .map(|(family_id, client_id, sid)| FamilySignIn {
+                family_id: FamilyId::from_stored(family_id),
+                client_id,
+                sid,
+            })
             .collect())
     }
 
     /// The clients that hold (or held) a refresh family of the user born in one of `sids`: they
     /// signed in during those sessions. Filtered by user first, which is indexed.
-    pub async fn clients_in_sessions(&self, user: UserId, sids: &[String]) -> Result<Vec<(String, String)>, StoreError> {
+    pub async fn clients_in_sessions(
+        &self,
+        user: UserId,
+        sids: &[String],
+    ) -> Result<Vec<(String, String)>, StoreError> {
         use sea_orm::QuerySelect;
         if sids.is_empty() {
             return Ok(Vec::new());
