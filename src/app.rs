@@ -15,7 +15,10 @@ use crate::{
     config::Config,
     http,
     keyring::{KeyRingService, load_kek},
-    oauth::ClientRegistry,
+    oauth::{
+        ClientRegistry,
+        backchannel_logout::{BackchannelNotifier, DeliveryPolicy},
+    },
     store::{
         self, Database, ShortLivedStore,
         sql::{
@@ -47,6 +50,8 @@ pub struct AppState {
     /// Opaque and JWE access tokens, by digest.
     pub access_tokens: AccessTokenRepository,
     pub clock: Arc<dyn Clock>,
+    /// Sends Back-Channel Logout tokens; tests replace it to shorten the retry delays.
+    pub backchannel: BackchannelNotifier,
 }
 
 /// Each dependency's probe result: `ok` or a short reason.
@@ -104,6 +109,8 @@ impl AppState {
             database,
             short_lived,
             clock,
+            backchannel: BackchannelNotifier::new(DeliveryPolicy::default())
+                .context("cannot prepare the HTTP client for back-channel logout")?,
         })
     }
 

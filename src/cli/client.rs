@@ -36,6 +36,13 @@ pub enum ClientCommand {
         first_party: bool,
         #[command(flatten)]
         tokens: Box<TokenOptions>,
+        /// Where Logout Tokens are POSTed when a user's session ends (OIDC Back-Channel Logout
+        /// §2.2): https, or http on a loopback host.
+        #[arg(long, value_name = "URL")]
+        backchannel_logout_uri: Option<String>,
+        /// Logout Tokens must carry the session id `sid` (§2.2; ferrid always sends it).
+        #[arg(long, requires = "backchannel_logout_uri")]
+        backchannel_logout_session_required: bool,
     },
     /// List clients.
     List {
@@ -77,6 +84,8 @@ pub async fn run(command: ClientCommand, state: AppState) -> anyhow::Result<()> 
             auth_method,
             first_party,
             tokens,
+            backchannel_logout_uri,
+            backchannel_logout_session_required,
         } => {
             let client_type = if public { ClientType::Public } else { ClientType::Confidential };
             let mut metadata = ClientMetadata::new(name, client_type);
@@ -93,6 +102,11 @@ pub async fn run(command: ClientCommand, state: AppState) -> anyhow::Result<()> 
             if !scopes.is_empty() {
                 metadata.allowed_scopes = scopes;
             }
+            if let Some(uri) = backchannel_logout_uri {
+                metadata.backchannel_logout_uri =
+                    Some(url::Url::parse(&uri).with_context(|| format!("--backchannel-logout-uri {uri:?}"))?);
+            }
+            metadata.backchannel_logout_session_required = backchannel_logout_session_required;
             if let Some(method) = auth_method {
                 metadata.token_endpoint_auth_method =
                     method.parse::<TokenEndpointAuthMethod>().map_err(anyhow::Error::msg)?;
@@ -144,5 +158,7 @@ fn print_client(client: &Client) {
         println!("{name}: {}", secs.map_or_else(|| "default".to_owned(), |secs| format!("{secs}s")));
     }
     println!("refresh_token_reuse_grace: {}s", m.refresh_token_reuse_grace_secs);
+    println!("backchannel_logout_uri: {}", m.backchannel_logout_uri.as_ref().map_or("", url::Url::as_str));
+    println!("backchannel_logout_session_required: {}", m.backchannel_logout_session_required);
     println!("created_at: {}", client.created_at.to_rfc3339());
 }

@@ -15,7 +15,7 @@ use crate::{
     app::AppState,
     oauth::{
         flow::current_session,
-        logout::{LogoutError, LogoutRequest, plan_logout},
+        logout::{LogoutError, LogoutRequest, end_session, plan_logout},
     },
 };
 
@@ -79,7 +79,7 @@ async fn logout(request: &Request, state: &AppState, params: &[(String, String)]
         return with_csrf_cookie(page, &csrf, new_csrf, state.config.issuer.is_https());
     }
     if let Some(session) = &session
-        && let Err(error) = state.sessions.end(&session.id, state.clock.now()).await
+        && let Err(error) = end_session(state, session).await
     {
         return failure(&error.to_string());
     }

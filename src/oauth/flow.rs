@@ -5,7 +5,9 @@
 use keys::OpaqueSecret;
 
 use super::{
-    AuthorizeError, AuthorizeErrorKind, RegistryError, ResponseMode, admin, build_redirect, client_id_param,
+    AuthorizeError, AuthorizeErrorKind, RegistryError, ResponseMode, admin,
+    backchannel_logout::record_session_client,
+    build_redirect, client_id_param,
     code::{CodeGrant, issue_code},
     interaction::{NextStep, next_step},
     pending::{PendingAuthorization, finish_pending, save_pending},
@@ -160,6 +162,9 @@ pub async fn authorize(
                 amr: session.amr.clone(),
                 sid: session.sid.clone(),
             };
+            // Back-Channel Logout: remember who signed in during this session, before the code
+            // exists, so that a client holding an ID token with this `sid` is always told.
+            record_session_client(state.short_lived.as_ref(), &session, client.id.as_str(), now).await?;
             let lifetime = state.lifetimes_for(&client).code;
             let code = issue_code(state.short_lived.as_ref(), &grant, lifetime).await?;
             let params = success_params(code.expose(), request.state.as_deref(), &state.config.issuer);

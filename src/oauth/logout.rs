@@ -6,8 +6,14 @@ use chrono::Duration;
 use keys::{SigningAlg, Validation};
 use serde_json::Value;
 
-use super::{ClientId, RedirectUri, build_redirect, registry::RegistryError, session::OpSession};
-use crate::app::AppState;
+use super::{
+    ClientId, RedirectUri,
+    backchannel_logout::{EndedSignIns, notify_logout},
+    build_redirect,
+    registry::RegistryError,
+    session::OpSession,
+};
+use crate::{app::AppState, store::StoreError};
 
 /// The parameters of a logout request (§2).
 #[derive(Clone, Debug, Default)]
@@ -101,4 +107,12 @@ pub async fn plan_logout(
         Some(session) => claim(claims, "sid") == Some(session.sid.as_str()),
     });
     Ok(LogoutPlan { confirm: !from_rp && session.is_some(), client_name: client.map(|c| c.metadata.name), redirect })
+}
+
+/// Ends the OP session and tells the clients signed in during it over the back channel
+/// (Back-Channel Logout 1.0 §2.5), without waiting for them.
+pub async fn end_session(state: &AppState, session: &OpSession) -> Result<(), StoreError> {
+    state.sessions.end(&session.id, state.clock.now()).await?;
+    notify_logout(state, session.user_id, EndedSignIns { sids: vec![session.sid.clone()], families: Vec::new() });
+    Ok(())
 }

@@ -5,6 +5,7 @@
 pub mod access_token;
 pub mod admin;
 pub mod authorize;
+pub mod backchannel_logout;
 pub mod claims;
 pub mod client;
 pub mod client_auth;

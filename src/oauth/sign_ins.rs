@@ -3,7 +3,11 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{refresh_token::FamilyId, revocation::revoke_family};
+use super::{
+    backchannel_logout::{EndedSignIns, notify_logout},
+    refresh_token::FamilyId,
+    revocation::revoke_family,
+};
 use crate::{
     accounts::UserId,
     app::AppState,
@@ -25,9 +29,14 @@ pub async fn list(state: &AppState, user: UserId, now: DateTime<Utc>) -> Result<
     })
 }
 
-/// Signs one of the user's browsers out; `false` if the user has no such session.
+/// Signs one of the user's browsers out and tells the clients signed in there (Back-Channel
+/// Logout §2.5); `false` if the user has no such session.
 pub async fn end_session(state: &AppState, user: UserId, sid: &str) -> Result<bool, StoreError> {
-    state.sessions.end_by_sid(user, sid, state.clock.now()).await
+    let ended = state.sessions.end_by_sid(user, sid, state.clock.now()).await?;
+    if ended {
+        notify_logout(state, user, EndedSignIns { sids: vec![sid.to_owned()], families: Vec::new() });
+    }
+    Ok(ended)
 }
 
 /// Revokes one application's access (its refresh family and live access tokens); `false` if the
@@ -49,14 +58,18 @@ pub struct LoggedOutEverywhere {
 }
 
 /// Ends every browser session of the user and revokes every refresh family with the access
-/// tokens issued from it — on every node, since both live in the shared stores.
+/// tokens issued from it — on every node, since both live in the shared stores. Every client of
+/// every ended session and revoked family is told over the back channel (§2.5).
 pub async fn log_out_everywhere(state: &AppState, user: UserId) -> Result<LoggedOutEverywhere, StoreError> {
     let now = state.clock.now();
-    let sessions = state.sessions.end_all_for_user(user, now).await?;
+    let sids = state.sessions.end_all_for_user(user, now).await?;
     let families = state.refresh_tokens.unrevoked_families_of(user).await?;
     for family in &families {
-        revoke_family(&state.refresh_tokens, state.short_lived.as_ref(), family, now).await?;
+        revoke_family(&state.refresh_tokens, state.short_lived.as_ref(), &family.family_id, now).await?;
     }
-    tracing::info!(%user, sessions, applications = families.len(), "logged out everywhere");
-    Ok(LoggedOutEverywhere { sessions, applications: families.len() as u64 })
+    let (sessions, applications) = (sids.len() as u64, families.len() as u64);
+    tracing::info!(%user, sessions, applications, "logged out everywhere");
+    let families = families.into_iter().map(|f| (f.client_id, f.sid)).collect();
+    notify_logout(state, user, EndedSignIns { sids, families });
+    Ok(LoggedOutEverywhere { sessions, applications })
 }

@@ -45,7 +45,19 @@ async fn client_create_then_show_round_trips_and_the_secret_is_only_a_digest(bac
     let resources = TestResources::create(backend).await;
     let created = ferrid(
         &resources,
-        &["client", "create", "--name", "Billing", "--redirect-uri", "https://billing.example/cb", "--scope", "openid"],
+        &[
+            "client",
+            "create",
+            "--name",
+            "Billing",
+            "--redirect-uri",
+            "https://billing.example/cb",
+            "--scope",
+            "openid",
+            "--backchannel-logout-uri",
+            "https://billing.example/backchannel",
+            "--backchannel-logout-session-required",
+        ],
         None,
     );
     let created_text = stdout(&created);
@@ -61,6 +73,8 @@ async fn client_create_then_show_round_trips_and_the_secret_is_only_a_digest(bac
     assert_eq!(field(&shown_text, "client_type"), "confidential");
     assert_eq!(field(&shown_text, "redirect_uris"), "https://billing.example/cb");
     assert_eq!(field(&shown_text, "scope"), "openid");
+    assert_eq!(field(&shown_text, "backchannel_logout_uri"), "https://billing.example/backchannel");
+    assert_eq!(field(&shown_text, "backchannel_logout_session_required"), "true");
     assert!(!shown_text.contains(&secret) && !String::from_utf8_lossy(&shown.stderr).contains(&secret));
     assert_eq!(field(&shown_text, "access_token_format"), "jwt");
     assert_eq!(field(&shown_text, "access_token_lifetime"), "default");

@@ -191,13 +191,25 @@ pub async fn start_app(
     extra: &[(&str, &str)],
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<TestApp> {
+    start_app_adjusted(resources, extra, clock, |_| {}).await
+}
+
+/// [`start_app`], with `adjust` applied to the services before the server starts (e.g. shorter
+/// back-channel logout retries).
+pub async fn start_app_adjusted(
+    resources: TestResources,
+    extra: &[(&str, &str)],
+    clock: Arc<dyn Clock>,
+    adjust: impl FnOnce(&mut AppState),
+) -> anyhow::Result<TestApp> {
     // Bind first: the issuer must be the address clients really use (OIDC Discovery §4.3).
     let acceptor = listen(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
     let address = format!("http://{}", acceptor.local_addr()[0].as_socket_addr().unwrap());
     let mut settings = vec![("FERRID_ISSUER", address.as_str())];
     settings.extend_from_slice(extra);
     let config = resources.config(&settings);
-    let state = AppState::start_with_clock(config, clock).await?;
+    let mut state = AppState::start_with_clock(config, clock).await?;
+    adjust(&mut state);
     let server = BoundServer::on(state.clone(), acceptor);
     let (shutdown, stop) = oneshot::channel::<()>();
     let server = tokio::spawn(server.run(async move {

@@ -11,6 +11,7 @@ mod helpers;
 mod access_control;
 mod access_token_formats;
 mod admin_sessions;
+mod backchannel_logout;
 mod browser;
 mod cli;
 mod health;

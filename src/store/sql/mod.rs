@@ -15,7 +15,7 @@ pub use access_tokens::AccessTokenRepository;
 pub use clients::ClientRepository;
 pub use consents::ConsentRepository;
 pub use key_ring::SqlKeyStore;
-pub use refresh_tokens::{GrantSummary, RefreshTokenRepository};
+pub use refresh_tokens::{FamilySignIn, GrantSummary, RefreshTokenRepository};
 pub use sessions::{SessionRepository, SessionSummary};
 pub use users::UserRepository;
 

@@ -228,18 +228,62 @@ impl RefreshTokenRepository {
             .collect()
     }
 
-    /// Every family of the user not yet revoked (for "log out everywhere").
-    pub async fn unrevoked_families_of(&self, user: UserId) -> Result<Vec<FamilyId>, StoreError> {
+    /// Every family of the user not yet revoked, with its client and session (for "log out
+    /// everywhere", which revokes them and tells their clients).
+    pub async fn unrevoked_families_of(&self, user: UserId) -> Result<Vec<FamilySignIn>, StoreError> {
         use sea_orm::QuerySelect;
-        let families: Vec<String> = refresh_tokens::Entity::find()
+        let families: Vec<(String, String, Option<String>)> = refresh_tokens::Entity::find()
             .select_only()
             .column(refresh_tokens::Column::FamilyId)
+            .column(refresh_tokens::Column::ClientId)
+            .column(refresh_tokens::Column::Sid)
             .distinct()
             .filter(refresh_tokens::Column::UserId.eq(user.0))
             .filter(refresh_tokens::Column::RevokedAt.is_null())
             .into_tuple()
             .all(&self.db)
             .await?;
-        Ok(families.into_iter().map(FamilyId::from_stored).collect())
+        Ok(families
+            .into_iter()
+            .map(|(family_id, client_id, sid)| FamilySignIn {
+                family_id: FamilyId::from_stored(family_id),
+                client_id,
+                sid,
+            })
+            .collect())
     }
+
+    /// The clients that hold (or held) a refresh family of the user born in one of `sids`: they
+    /// signed in during those sessions. Filtered by user first, which is indexed.
+    pub async fn clients_in_sessions(
+        &self,
+        user: UserId,
+        sids: &[String],
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        use sea_orm::QuerySelect;
+        if sids.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(refresh_tokens::Entity::find()
+            .select_only()
+            .column(refresh_tokens::Column::ClientId)
+            .column(refresh_tokens::Column::Sid)
+            .distinct()
+            .filter(refresh_tokens::Column::UserId.eq(user.0))
+            .filter(refresh_tokens::Column::Sid.is_in(sids.iter().cloned()))
+            .into_tuple::<(String, Option<String>)>()
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .filter_map(|(client_id, sid)| Some((client_id, sid?)))
+            .collect())
+    }
+}
+
+/// A refresh family as back-channel logout needs it: whose it is and which session it came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FamilySignIn {
+    pub family_id: FamilyId,
+    pub client_id: String,
+    pub sid: Option<String>,
 }

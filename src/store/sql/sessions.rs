@@ -162,14 +162,29 @@ impl SessionRepository {
         Ok(result.rows_affected == 1)
     }
 
-    /// Ends every live session of the user; returns how many.
-    pub async fn end_all_for_user(&self, user: UserId, now: DateTime<Utc>) -> Result<u64, StoreError> {
-        let result = sessions::Entity::update_many()
-            .col_expr(sessions::Column::EndedAt, Expr::value(now))
+    /// Ends every live session of the user; returns the `sid`s it ended, whose clients are then
+    /// told (Back-Channel Logout §2.5). A session started meanwhile stays live and unreported.
+    pub async fn end_all_for_user(&self, user: UserId, now: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
+        use sea_orm::QuerySelect;
+        let live: Vec<(String, String)> = sessions::Entity::find()
+            .select_only()
+            .column(sessions::Column::Id)
+            .column(sessions::Column::Sid)
             .filter(sessions::Column::UserId.eq(user.0))
+            .filter(sessions::Column::EndedAt.is_null())
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        if live.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (ids, sids): (Vec<String>, Vec<String>) = live.into_iter().unzip();
+        sessions::Entity::update_many()
+            .col_expr(sessions::Column::EndedAt, Expr::value(now))
+            .filter(sessions::Column::Id.is_in(ids))
             .filter(sessions::Column::EndedAt.is_null())
             .exec(&self.db)
             .await?;
-        Ok(result.rows_affected)
+        Ok(sids)
     }
 }
