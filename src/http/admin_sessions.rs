@@ -140,10 +140,11 @@ impl AdminSessionsApi {
             Ok(found) => found,
             Err(refusal) => return refusal.into(),
         };
-        match sign_ins::list(&state, user, state.clock.now()).await {
+        let now = state.clock.now();
+        match sign_ins::list(&state, user, now).await {
             Ok(sign_ins) => {
                 audit(&admin, user, "list_sessions", None);
-                ListResponse::Ok(Json(sign_ins.into()), "no-store".to_owned())
+                ListResponse::Ok(Json(UserSignIns::new(sign_ins, now)), "no-store".to_owned())
             }
             Err(cause) => unavailable(cause).into(),
         }

@@ -8,7 +8,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
 use super::{
     cookies::{self, SESSION_COOKIE},
     error::ErrorBody,
-    sign_in_views::{ApplicationGrant, BrowserSession, LoggedOut},
+    sign_in_views::{ApplicationGrant, BrowserSession, LoggedOut, PastSignIn},
     tags::ApiTags,
 };
 use crate::{
@@ -29,6 +29,8 @@ struct MyBrowserSession {
 struct SignIns {
     sessions: Vec<MyBrowserSession>,
     applications: Vec<ApplicationGrant>,
+    /// The latest sign-ins, newest first, live or not.
+    recent_sign_ins: Vec<PastSignIn>,
 }
 
 #[derive(ApiResponse)]
@@ -99,7 +101,8 @@ impl MeApi {
             Ok(None) => return ListResponse::Unauthorized(unauthorized()),
             Err(cause) => return ListResponse::Unavailable(unavailable(cause)),
         };
-        let sign_ins = match sign_ins::list(&state, session.user_id, state.clock.now()).await {
+        let now = state.clock.now();
+        let sign_ins = match sign_ins::list(&state, session.user_id, now).await {
             Ok(sign_ins) => sign_ins,
             Err(cause) => return ListResponse::Unavailable(unavailable(cause)),
         };
@@ -110,6 +113,7 @@ impl MeApi {
                 .map(|s| MyBrowserSession { current: s.sid == session.sid, session: s.into() })
                 .collect(),
             applications: sign_ins.applications.into_iter().map(Into::into).collect(),
+            recent_sign_ins: sign_ins.recent.into_iter().map(|r| PastSignIn::from_record(r, now)).collect(),
         };
         ListResponse::Ok(Json(body), "no-store".to_owned())
     }

@@ -6,7 +6,7 @@ use poem_openapi::Object;
 
 use crate::{
     oauth::sign_ins::{LoggedOutEverywhere, SignIns},
-    store::sql::{GrantSummary, SessionSummary},
+    store::sql::{GrantSummary, SessionSummary, SignInRecord},
 };
 
 /// A browser signed in at ferrid.
@@ -72,18 +72,52 @@ impl From<GrantSummary> for ApplicationGrant {
     }
 }
 
+/// A past or present sign-in, for the user's history.
+#[derive(Object)]
+pub struct PastSignIn {
+    pub signed_in_at: DateTime<Utc>,
+    /// How the user signed in (RFC 8176).
+    pub amr: Vec<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// `active`, `ended` (signed out) or `expired`.
+    pub status: String,
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
+impl PastSignIn {
+    pub fn from_record(record: SignInRecord, now: DateTime<Utc>) -> Self {
+        let status = match record.ended_at {
+            Some(_) => "ended",
+            None if record.expires_at <= now => "expired",
+            None => "active",
+        };
+        Self {
+            signed_in_at: record.signed_in_at,
+            amr: record.amr,
+            ip: record.ip,
+            user_agent: record.user_agent,
+            status: status.to_owned(),
+            ended_at: record.ended_at,
+        }
+    }
+}
+
 /// Where a user is signed in, as an administrator sees it.
 #[derive(Object)]
 pub struct UserSignIns {
     pub sessions: Vec<BrowserSession>,
     pub applications: Vec<ApplicationGrant>,
+    /// The latest sign-ins, newest first, live or not.
+    pub recent_sign_ins: Vec<PastSignIn>,
 }
 
-impl From<SignIns> for UserSignIns {
-    fn from(sign_ins: SignIns) -> Self {
+impl UserSignIns {
+    pub fn new(sign_ins: SignIns, now: DateTime<Utc>) -> Self {
         Self {
             sessions: sign_ins.sessions.into_iter().map(Into::into).collect(),
             applications: sign_ins.applications.into_iter().map(Into::into).collect(),
+            recent_sign_ins: sign_ins.recent.into_iter().map(|r| PastSignIn::from_record(r, now)).collect(),
         }
     }
 }

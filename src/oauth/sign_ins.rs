@@ -13,19 +13,25 @@ use crate::{
     app::AppState,
     store::{
         StoreError,
-        sql::{GrantSummary, SessionSummary},
+        sql::{GrantSummary, SessionSummary, SignInRecord},
     },
 };
+
+/// How many past sign-ins the history shows.
+pub const RECENT_SIGN_INS: u64 = 20;
 
 pub struct SignIns {
     pub sessions: Vec<SessionSummary>,
     pub applications: Vec<GrantSummary>,
+    /// The latest sign-ins, live or not (ended sessions are kept 30 days), newest first.
+    pub recent: Vec<SignInRecord>,
 }
 
 pub async fn list(state: &AppState, user: UserId, now: DateTime<Utc>) -> Result<SignIns, StoreError> {
     Ok(SignIns {
         sessions: state.sessions.live_for_user(user, now).await?,
         applications: state.refresh_tokens.live_for_user(user, now).await?,
+        recent: state.sessions.recent_for_user(user, RECENT_SIGN_INS).await?,
     })
 }
 

@@ -82,6 +82,13 @@ async fn log_out_everywhere_ends_every_session_and_grant_of_that_user_only(backe
     let ended = laptop.http.delete(app.url(&format!("/api/me/sessions/{phone_sid}"))).send().await.unwrap();
     assert_eq!(ended.status(), StatusCode::NO_CONTENT);
     assert!(!still_signed_in(&app, &phone, &client.0).await);
+    // The history keeps the ended sign-in; the session list does not.
+    let listed_now: Value = laptop.http.get(app.url("/api/me/sessions")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(listed_now["sessions"].as_array().unwrap().len(), 1);
+    let statuses: Vec<&str> =
+        listed_now["recent_sign_ins"].as_array().unwrap().iter().map(|s| s["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == "ended").count(), 1, "{listed_now}");
+    assert_eq!(statuses.iter().filter(|s| **s == "active").count(), 1, "{listed_now}");
     // Another user's session is not found, whatever its sid.
     let bo_sid = {
         let listed: Value = bo.http.get(app.url("/api/me/sessions")).send().await.unwrap().json().await.unwrap();

@@ -16,7 +16,7 @@ pub use clients::ClientRepository;
 pub use consents::ConsentRepository;
 pub use key_ring::SqlKeyStore;
 pub use refresh_tokens::{FamilySignIn, GrantSummary, RefreshTokenRepository};
-pub use sessions::{SessionRepository, SessionSummary};
+pub use sessions::{SessionRepository, SessionSummary, SignInRecord};
 pub use users::UserRepository;
 
 use sea_orm::{DbErr, SqlErr};

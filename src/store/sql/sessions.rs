@@ -124,7 +124,41 @@ pub struct SessionSummary {
     pub user_agent: Option<String>,
 }
 
+/// One sign-in in a user's history: a session in any state, kept 30 days after it ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignInRecord {
+    pub signed_in_at: DateTime<Utc>,
+    pub amr: Vec<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub expires_at: DateTime<Utc>,
+}
+
 impl SessionRepository {
+    /// The user's `limit` most recent sign-ins, newest first, whether live, ended or expired.
+    pub async fn recent_for_user(&self, user: UserId, limit: u64) -> Result<Vec<SignInRecord>, StoreError> {
+        use sea_orm::{QueryOrder, QuerySelect};
+        sessions::Entity::find()
+            .filter(sessions::Column::UserId.eq(user.0))
+            .order_by_desc(sessions::Column::CreatedAt)
+            .limit(limit)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|model| {
+                Ok(SignInRecord {
+                    signed_in_at: model.created_at,
+                    amr: serde_json::from_value(model.amr).map_err(|_| StoreError::Malformed("session amr"))?,
+                    ip: model.ip,
+                    user_agent: model.user_agent,
+                    ended_at: model.ended_at,
+                    expires_at: model.expires_at,
+                })
+            })
+            .collect()
+    }
+
     /// The user's sessions that have neither ended nor expired, newest first.
     pub async fn live_for_user(&self, user: UserId, now: DateTime<Utc>) -> Result<Vec<SessionSummary>, StoreError> {
         use sea_orm::QueryOrder;
