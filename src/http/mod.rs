@@ -13,6 +13,7 @@ mod introspect;
 mod jwks;
 mod logout;
 mod me;
+mod oauth_form;
 mod ops;
 mod pages;
 mod request_context;

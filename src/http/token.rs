@@ -2,13 +2,13 @@
 //! and answer with `Cache-Control: no-store` (§5.1) — or an RFC 6749 §5.2 error.
 
 use poem::{Request, web::Data};
-use poem_openapi::{
-    ApiResponse, Object, OpenApi,
-    param::Header,
-    payload::{Form, Json},
-};
+use poem_openapi::{ApiResponse, Object, OpenApi, param::Header, payload::Json};
 
-use super::{error::OAuthErrorResponse, tags::ApiTags};
+use super::{
+    error::OAuthErrorResponse,
+    oauth_form::{ListFields, OAuthForm},
+    tags::ApiTags,
+};
 use crate::{
     app::AppState,
     oauth::{
@@ -34,12 +34,18 @@ struct TokenForm {
     /// For `refresh_token`: a narrower scope (RFC 6749 §6); for `client_credentials`: the scope
     /// requested (RFC 6749 §4.4.2).
     scope: Option<String>,
-    /// For `client_credentials`: the resource the token is for, its `aud` (RFC 8707 §2). One
-    /// per request: the form decoder refuses a repeated key with `invalid_request`.
-    resource: Option<String>,
+    /// For `client_credentials`: the resources the token is for, its `aud` (RFC 8707 §2); the
+    /// parameter may repeat.
+    #[serde(default)]
+    #[oai(default)]
+    resource: Vec<String>,
     /// `client_secret_post` and public clients (RFC 6749 §2.3.1).
     client_id: Option<String>,
     client_secret: Option<String>,
+}
+
+impl ListFields for TokenForm {
+    const LIST_FIELDS: &'static [&'static str] = &["resource"];
 }
 
 impl TryFrom<TokenForm> for TokenRequest {
@@ -61,7 +67,7 @@ impl TryFrom<TokenForm> for TokenRequest {
             }),
             "client_credentials" => Ok(TokenRequest::ClientCredentials {
                 scope: scope(form.scope)?,
-                resources: form.resource.as_deref().map(Resource::parse).transpose()?.into_iter().collect(),
+                resources: form.resource.iter().map(|r| Resource::parse(r)).collect::<Result<_, _>>()?,
             }),
             other => Err(OAuthError::UnsupportedGrantType(format!("grant_type {other:?} is not supported"))),
         }
@@ -124,7 +130,7 @@ impl TokenApi {
         state: Data<&AppState>,
         request: &Request,
         #[oai(name = "Authorization")] authorization: Header<Option<String>>,
-        form: Form<TokenForm>,
+        form: OAuthForm<TokenForm>,
     ) -> Result<TokenEndpointResponse, OAuthErrorResponse> {
         let origin = super::request_context::origin_of(request);
         let response = token(&state, authorization.0.as_deref(), form.0, &origin).await?;

@@ -334,6 +334,25 @@ async fn client_credentials_errors_rfc_6749_5_2_and_rfc_8707_2() {
         let (status, _, body) = post(&app, "/token", client, &form).await;
         assert_eq!((status, error(body)), (StatusCode::BAD_REQUEST, "invalid_target".to_owned()), "{resource}");
     }
+    // RFC 8707 §2: `resource` may repeat, and every value must be valid; the token's `aud` lists
+    // them all. Any other parameter repeated is invalid_request (RFC 6749 §3.2).
+    let two = [
+        ("grant_type", "client_credentials"),
+        ("resource", "https://api.example.com"),
+        ("resource", "https://files.example.com"),
+    ];
+    let (status, _, body) = post(&app, "/token", client, &two).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        payload(body["access_token"].as_str().unwrap())["aud"],
+        json!(["https://api.example.com", "https://files.example.com"])
+    );
+    let one_bad = [("grant_type", "client_credentials"), ("resource", "https://api.example.com"), ("resource", "api")];
+    let (status, _, body) = post(&app, "/token", client, &one_bad).await;
+    assert_eq!((status, error(body)), (StatusCode::BAD_REQUEST, "invalid_target".to_owned()));
+    let repeated = [("grant_type", "client_credentials"), ("scope", "profile"), ("scope", "profile")];
+    let (status, _, body) = post(&app, "/token", client, &repeated).await;
+    assert_eq!((status, error(body)), (StatusCode::BAD_REQUEST, "invalid_request".to_owned()));
 
     // A confidential client not registered for the grant (RFC 6749 §5.2 unauthorized_client).
     let (code_client, code_secret) = create_client(&app, ClientType::Confidential).await;
