@@ -99,7 +99,12 @@ impl AppState {
         Ok(Self {
             accounts: Accounts::new(UserRepository::new(connection.clone()), hasher, clock.clone()),
             access_control: AccessControl::new(AccessControlRepository::new(connection.clone()), clock.clone()),
-            clients: ClientRegistry::new(ClientRepository::new(connection.clone()), clock.clone(), &signing_algs),
+            clients: ClientRegistry::new(
+                ClientRepository::new(connection.clone()),
+                clock.clone(),
+                &signing_algs,
+                u32::try_from(config.key_ring.retain_retired.as_secs()).unwrap_or(u32::MAX),
+            ),
             sessions: SessionRepository::new(connection.clone()),
             consents: ConsentRepository::new(connection.clone()),
             refresh_tokens: RefreshTokenRepository::new(connection.clone()),

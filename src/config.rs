@@ -248,6 +248,13 @@ impl RawConfig {
     pub fn validate(self) -> Result<Config, ConfigError> {
         let key_ring = self.key_ring_settings()?;
         let lifetimes = self.lifetimes()?;
+        let longest_signed = lifetimes.access_token.max(lifetimes.id_token);
+        if key_ring.retain_retired.as_secs() < longest_signed.num_seconds().unsigned_abs() {
+            return Err(invalid(
+                "KEY_RETAIN_RETIRED_SECS",
+                "must be at least the access and ID token lifetimes, so retired keys verify every token they signed",
+            ));
+        }
         let issuer = Issuer::parse(self.issuer.as_deref().unwrap_or("http://localhost:8080"))
             .map_err(|problem| invalid("ISSUER", problem))?;
         let bind =
@@ -483,6 +490,24 @@ mod tests {
                 .unwrap_err()
                 .starts_with("FERRID_KEY_PUBLISH_AHEAD_SECS: ")
         );
+    }
+
+    #[test]
+    fn lifetimes_default_to_design_values_and_stay_within_key_retention() {
+        let config = validate(&[]).unwrap();
+        assert_eq!(config.lifetimes, Lifetimes::default());
+        let config =
+            validate(&[("FERRID_ACCESS_TOKEN_LIFETIME_SECS", "300"), ("FERRID_CODE_LIFETIME_SECS", "30")]).unwrap();
+        assert_eq!(config.lifetimes.access_token, chrono::Duration::seconds(300));
+        assert_eq!(config.lifetimes.code, chrono::Duration::seconds(30));
+        // RFC 6749 §4.1.2: codes live at most 10 minutes.
+        assert!(
+            validate(&[("FERRID_CODE_LIFETIME_SECS", "601")]).unwrap_err().starts_with("FERRID_CODE_LIFETIME_SECS: ")
+        );
+        // A token must not outlive the retired key that verifies it.
+        let error = validate(&[("FERRID_KEY_RETAIN_RETIRED_SECS", "600"), ("FERRID_ID_TOKEN_LIFETIME_SECS", "3600")])
+            .unwrap_err();
+        assert!(error.starts_with("FERRID_KEY_RETAIN_RETIRED_SECS: "), "{error}");
     }
 
     #[test]

@@ -256,7 +256,7 @@ mod tests {
         let database = Database::connect(&Sensitive::new(url), 1).await.unwrap();
         database.migrate_up(None).await.unwrap();
         let repository = ClientRepository::new(database.connection().clone());
-        (ClientRegistry::new(repository, Arc::new(SystemClock), &keys::SigningAlg::ALL), dir)
+        (ClientRegistry::new(repository, Arc::new(SystemClock), &keys::SigningAlg::ALL, 86_400), dir)
     }
 
     fn metadata(client_type: ClientType, method: TokenEndpointAuthMethod) -> ClientMetadata {

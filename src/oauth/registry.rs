@@ -27,11 +27,35 @@ pub struct ClientRegistry {
     clock: Arc<dyn Clock>,
     /// The signing algorithms the key ring keeps active keys for: a client may only choose these.
     signing_algs: Arc<[SigningAlg]>,
+    /// How long retired keys stay published: no signed token may live longer, or it would
+    /// outlive the key that verifies it (DESIGN §7.6).
+    longest_signed_lifetime_secs: u32,
 }
 
 impl ClientRegistry {
-    pub fn new(clients: ClientRepository, clock: Arc<dyn Clock>, signing_algs: &[SigningAlg]) -> Self {
-        Self { clients, clock, signing_algs: signing_algs.into() }
+    pub fn new(
+        clients: ClientRepository,
+        clock: Arc<dyn Clock>,
+        signing_algs: &[SigningAlg],
+        longest_signed_lifetime_secs: u32,
+    ) -> Self {
+        Self { clients, clock, signing_algs: signing_algs.into(), longest_signed_lifetime_secs }
+    }
+
+    /// A client's access and ID tokens must not outlive the keys that sign them.
+    fn check_lifetimes(&self, metadata: &ClientMetadata) -> Result<(), MetadataError> {
+        let lifetimes = &metadata.lifetimes;
+        for (name, secs) in
+            [("access_token_lifetime", lifetimes.access_token), ("id_token_lifetime", lifetimes.id_token)]
+        {
+            if secs.is_some_and(|secs| secs > self.longest_signed_lifetime_secs) {
+                return Err(MetadataError::InvalidClientMetadata(format!(
+                    "{name} must be at most {} seconds (FERRID_KEY_RETAIN_RETIRED_SECS)",
+                    self.longest_signed_lifetime_secs
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Every algorithm the client would have ferrid sign with must have a key in the ring, or its
@@ -57,6 +81,7 @@ impl ClientRegistry {
     pub async fn register(&self, metadata: ClientMetadata) -> Result<(Client, Option<OpaqueSecret>), RegistryError> {
         metadata.validate()?;
         self.check_algorithms(&metadata)?;
+        self.check_lifetimes(&metadata)?;
         let secret = (metadata.client_type == ClientType::Confidential).then(OpaqueSecret::generate);
         let now = self.clock.now();
         let client = Client {

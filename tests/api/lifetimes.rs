@@ -107,6 +107,12 @@ async fn lifetimes_follow_the_configuration_unless_the_client_overrides_them(bac
     let (status, body) = redeem(&app, &defaults, late).await;
     assert_eq!((status, body["error"].clone()), (StatusCode::BAD_REQUEST, json!("invalid_grant")));
 
+    // No signed token may outlive the retired keys that verify it (FERRID_KEY_RETAIN_RETIRED_SECS).
+    let mut too_long = ClientMetadata::new("Too long", ClientType::Confidential);
+    too_long.redirect_uris.push(RedirectUri::parse(REDIRECT).unwrap());
+    too_long.lifetimes.access_token = Some(2 * 86_400);
+    assert!(app.state.clients.register(too_long).await.is_err());
+
     // A client's own values win over the configuration.
     let tuned = register(&app, |m| {
         m.lifetimes.access_token = Some(60);
