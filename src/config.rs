@@ -20,8 +20,12 @@ use url::Url;
 
 use crate::{
     loopback::has_loopback_host,
-    oauth::lifetimes::{Lifetimes, MAX_CODE_LIFETIME_SECS},
+    oauth::{
+        lifetimes::{Lifetimes, MAX_CODE_LIFETIME_SECS},
+        registration::RegistrationPolicy,
+    },
 };
+use keys::OpaqueSecret;
 
 /// The validated configuration, passed to everything that needs it (never a global).
 #[derive(Clone, Debug)]
@@ -42,6 +46,8 @@ pub struct Config {
     pub key_ring: KeyRingSettings,
     /// Token and code lifetimes for clients that do not set their own.
     pub lifetimes: Lifetimes,
+    /// Who may register clients at `/register` (RFC 7591).
+    pub registration: RegistrationPolicy,
 }
 
 /// How the key ring is protected and rotated (DESIGN §6, §7.6).
@@ -89,6 +95,11 @@ impl Issuer {
 
     pub fn is_https(&self) -> bool {
         self.0.starts_with("https://")
+    }
+
+    /// A development issuer on this machine (`Issuer::parse` allows http only there).
+    pub fn is_loopback(&self) -> bool {
+        Url::parse(&self.0).is_ok_and(|url| has_loopback_host(&url))
     }
 }
 
@@ -163,6 +174,8 @@ pub struct RawConfig {
     pub refresh_token_idle_secs: Option<String>,
     pub refresh_token_lifetime_secs: Option<String>,
     pub code_lifetime_secs: Option<String>,
+    pub registration: Option<String>,
+    pub registration_token: Option<String>,
 }
 
 /// A configuration error: the variable and what is wrong with it.
@@ -201,7 +214,7 @@ impl Config {
 }
 
 impl RawConfig {
-    const KEYS: [&'static str; 26] = [
+    const KEYS: [&'static str; 28] = [
         "issuer",
         "bind",
         "data_dir",
@@ -228,6 +241,8 @@ impl RawConfig {
         "refresh_token_idle_secs",
         "refresh_token_lifetime_secs",
         "code_lifetime_secs",
+        "registration",
+        "registration_token",
     ];
 
     /// Builds a raw configuration from `(VARIABLE, value)` pairs without touching the process
@@ -257,6 +272,7 @@ impl RawConfig {
         }
         let issuer = Issuer::parse(self.issuer.as_deref().unwrap_or("http://localhost:8080"))
             .map_err(|problem| invalid("ISSUER", problem))?;
+        let registration = self.registration_policy(&issuer)?;
         let bind =
             parse_bind(self.bind.as_deref().unwrap_or("127.0.0.1:8080")).map_err(|problem| invalid("BIND", problem))?;
         let data_dir = PathBuf::from(self.data_dir.as_deref().unwrap_or("./data"));
@@ -296,8 +312,31 @@ impl RawConfig {
             shutdown_grace,
             database_max_connections,
             key_ring,
+            registration,
             lifetimes,
         })
+    }
+
+    /// `FERRID_REGISTRATION`: `open`, `token` (requires `FERRID_REGISTRATION_TOKEN`) or `off`. By
+    /// default: `token` when a token is configured, else `open` for a loopback issuer (a developer's
+    /// machine) and `off` otherwise.
+    fn registration_policy(&self, issuer: &Issuer) -> Result<RegistrationPolicy, ConfigError> {
+        let token = self.registration_token.as_deref().filter(|t| !t.is_empty());
+        if token.is_some_and(|t| t.len() < 32) {
+            return Err(invalid("REGISTRATION_TOKEN", "must be at least 32 characters"));
+        }
+        let with_token =
+            || token.map(|t| RegistrationPolicy::InitialAccessToken(OpaqueSecret::from_presented(t).digest()));
+        match self.registration.as_deref() {
+            None if token.is_some() => Ok(with_token().unwrap_or(RegistrationPolicy::Off)),
+            None if issuer.is_loopback() => Ok(RegistrationPolicy::Open),
+            None | Some("off") => Ok(RegistrationPolicy::Off),
+            Some("open") => Ok(RegistrationPolicy::Open),
+            Some("token") => {
+                with_token().ok_or_else(|| invalid("REGISTRATION", "token needs FERRID_REGISTRATION_TOKEN"))
+            }
+            Some(other) => Err(invalid("REGISTRATION", format!("must be open, token or off, not {other:?}"))),
+        }
     }
 
     fn lifetimes(&self) -> Result<Lifetimes, ConfigError> {
@@ -508,6 +547,24 @@ mod tests {
         let error = validate(&[("FERRID_KEY_RETAIN_RETIRED_SECS", "600"), ("FERRID_ID_TOKEN_LIFETIME_SECS", "3600")])
             .unwrap_err();
         assert!(error.starts_with("FERRID_KEY_RETAIN_RETIRED_SECS: "), "{error}");
+    }
+
+    #[test]
+    fn registration_is_open_only_on_a_developer_machine_by_default() {
+        assert_eq!(validate(&[]).unwrap().registration, RegistrationPolicy::Open);
+        let production = [("FERRID_ISSUER", "https://id.example.com")];
+        assert_eq!(validate(&production).unwrap().registration, RegistrationPolicy::Off);
+        let token = "0123456789abcdef0123456789abcdef";
+        let with_token = validate(&[production[0], ("FERRID_REGISTRATION_TOKEN", token)]).unwrap();
+        assert!(matches!(with_token.registration, RegistrationPolicy::InitialAccessToken(_)));
+        assert!(validate(&[("FERRID_REGISTRATION", "token")]).unwrap_err().starts_with("FERRID_REGISTRATION: "));
+        assert!(
+            validate(&[("FERRID_REGISTRATION_TOKEN", "short")]).unwrap_err().starts_with("FERRID_REGISTRATION_TOKEN: ")
+        );
+        assert_eq!(
+            validate(&[production[0], ("FERRID_REGISTRATION", "open")]).unwrap().registration,
+            RegistrationPolicy::Open
+        );
     }
 
     #[test]

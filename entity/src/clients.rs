@@ -36,6 +36,7 @@ pub struct Model {
     pub code_lifetime_secs: Option<i32>,
     pub refresh_token_idle_secs: Option<i32>,
     pub refresh_token_reuse_grace_secs: i32,
+    pub registration_token_digest: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

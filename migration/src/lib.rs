@@ -15,6 +15,7 @@ mod m20261124_000006_add_client_first_party;
 mod m20261124_000007_add_userinfo_encryption;
 mod m20261124_000008_create_access_tokens;
 mod m20261124_000009_token_lifecycle_settings;
+mod m20261124_000010_add_client_registration_token;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000007_add_userinfo_encryption::Migration),
             Box::new(m20261124_000008_create_access_tokens::Migration),
             Box::new(m20261124_000009_token_lifecycle_settings::Migration),
+            Box::new(m20261124_000010_add_client_registration_token::Migration),
         ]
     }
 }

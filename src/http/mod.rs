@@ -16,6 +16,7 @@ mod me;
 mod oauth_form;
 mod ops;
 mod pages;
+mod register;
 mod request_context;
 mod revoke;
 mod sign_in_views;
@@ -43,6 +44,7 @@ type Apis = (
     introspect::IntrospectionApi,
     revoke::RevocationApi,
     userinfo::UserInfoApi,
+    register::RegisterApi,
     me::MeApi,
     admin_sessions::AdminSessionsApi,
     ops::OperationsApi,
@@ -59,6 +61,7 @@ pub fn api() -> OpenApiService<Apis, ()> {
             introspect::IntrospectionApi,
             revoke::RevocationApi,
             userinfo::UserInfoApi,
+            register::RegisterApi,
             me::MeApi,
             admin_sessions::AdminSessionsApi,
             ops::OperationsApi,

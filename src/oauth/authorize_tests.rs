@@ -15,7 +15,14 @@ fn client(client_type: ClientType) -> Client {
         RedirectUri::parse("com.example.app:/oauth2redirect").unwrap(),
     ];
     let at = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
-    Client { id: ClientId::parse("client-1").unwrap(), secret_digest: None, metadata, created_at: at, updated_at: at }
+    Client {
+        id: ClientId::parse("client-1").unwrap(),
+        secret_digest: None,
+        registration_token_digest: None,
+        metadata,
+        created_at: at,
+        updated_at: at,
+    }
 }
 
 fn confidential() -> Client {

@@ -337,6 +337,9 @@ impl ClientMetadata {
 pub struct Client {
     pub id: ClientId,
     pub secret_digest: Option<SecretDigest>,
+    /// For dynamically registered clients: the digest of the registration access token that
+    /// manages the registration (RFC 7592 §3).
+    pub registration_token_digest: Option<SecretDigest>,
     pub metadata: ClientMetadata,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

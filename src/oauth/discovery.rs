@@ -4,7 +4,7 @@
 use keys::{ContentEncryptionAlg, KeyAlg, KeyEncryptionAlg, SigningAlg};
 use serde_json::{Value, json};
 
-use super::{claims::SUPPORTED_CLAIMS, client::KNOWN_SCOPES};
+use super::{claims::SUPPORTED_CLAIMS, client::KNOWN_SCOPES, registration::RegistrationPolicy};
 use crate::config::Config;
 
 pub fn provider_metadata(config: &Config) -> Value {
@@ -27,7 +27,7 @@ pub fn provider_metadata(config: &Config) -> Value {
         .chain(["iss", "aud", "azp", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "at_hash"])
         .collect();
     debug_assert!(signing.contains(&SigningAlg::RS256.as_str()), "RS256 is mandatory (OIDC Core §15.1)");
-    json!({
+    let mut metadata = json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}/authorize"),
         "token_endpoint": format!("{issuer}/token"),
@@ -63,5 +63,10 @@ pub fn provider_metadata(config: &Config) -> Value {
         // Back-Channel Logout 1.0 §2.1: logout tokens always carry `sid` (and `sub`).
         "backchannel_logout_supported": true,
         "backchannel_logout_session_supported": true,
-    })
+    });
+    // Advertised only when someone may use it (OIDC Discovery §3 `registration_endpoint`).
+    if config.registration != RegistrationPolicy::Off {
+        metadata["registration_endpoint"] = json!(format!("{issuer}/register"));
+    }
+    metadata
 }

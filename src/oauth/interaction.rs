@@ -66,7 +66,14 @@ mod tests {
         metadata.redirect_uris.push(RedirectUri::parse("https://app.example/cb").unwrap());
         metadata.first_party = first_party;
         let now = t0();
-        Client { id: ClientId::parse("app").unwrap(), secret_digest: None, metadata, created_at: now, updated_at: now }
+        Client {
+            id: ClientId::parse("app").unwrap(),
+            secret_digest: None,
+            registration_token_digest: None,
+            metadata,
+            created_at: now,
+            updated_at: now,
+        }
     }
 
     fn t0() -> DateTime<Utc> {

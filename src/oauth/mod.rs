@@ -22,6 +22,7 @@ pub mod logout;
 pub mod pending;
 pub mod pkce;
 pub mod refresh_token;
+pub mod registration;
 pub mod registry;
 pub mod resource;
 pub mod revocation;

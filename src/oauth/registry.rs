@@ -79,20 +79,68 @@ impl ClientRegistry {
     /// Registers a client. Returns it with its secret for confidential clients: the only moment
     /// the clear secret exists outside the client's hands.
     pub async fn register(&self, metadata: ClientMetadata) -> Result<(Client, Option<OpaqueSecret>), RegistryError> {
-        metadata.validate()?;
-        self.check_algorithms(&metadata)?;
-        self.check_lifetimes(&metadata)?;
+        let (client, secret, _) = self.create(metadata, false).await?;
+        Ok((client, secret))
+    }
+
+    /// Registers a client that manages itself (RFC 7591 §3.2.1): also returns the registration
+    /// access token for RFC 7592, shown this once.
+    pub async fn register_dynamically(
+        &self,
+        metadata: ClientMetadata,
+    ) -> Result<(Client, Option<OpaqueSecret>, OpaqueSecret), RegistryError> {
+        let (client, secret, token) = self.create(metadata, true).await?;
+        let token = token.ok_or_else(|| RegistryError::Store(StoreError::Malformed("registration token")))?;
+        Ok((client, secret, token))
+    }
+
+    async fn create(
+        &self,
+        metadata: ClientMetadata,
+        with_registration_token: bool,
+    ) -> Result<(Client, Option<OpaqueSecret>, Option<OpaqueSecret>), RegistryError> {
+        self.check(&metadata)?;
         let secret = (metadata.client_type == ClientType::Confidential).then(OpaqueSecret::generate);
+        let registration_token = with_registration_token.then(OpaqueSecret::generate);
         let now = self.clock.now();
         let client = Client {
             id: ClientId::generate(),
             secret_digest: secret.as_ref().map(OpaqueSecret::digest),
+            registration_token_digest: registration_token.as_ref().map(OpaqueSecret::digest),
             metadata,
             created_at: now,
             updated_at: now,
         };
         self.clients.insert(&client).await?;
-        Ok((client, secret))
+        Ok((client, secret, registration_token))
+    }
+
+    fn check(&self, metadata: &ClientMetadata) -> Result<(), MetadataError> {
+        metadata.validate()?;
+        self.check_algorithms(metadata)?;
+        self.check_lifetimes(metadata)
+    }
+
+    /// Replaces a client's metadata (RFC 7592 §2.2). A client that turns confidential gets a
+    /// secret, returned this once; one that turns public loses its secret.
+    pub async fn update(
+        &self,
+        client: &Client,
+        metadata: ClientMetadata,
+    ) -> Result<(Client, Option<OpaqueSecret>), RegistryError> {
+        self.check(&metadata)?;
+        let confidential = metadata.client_type == ClientType::Confidential;
+        let secret = (confidential && client.secret_digest.is_none()).then(OpaqueSecret::generate);
+        let secret_digest = match &secret {
+            Some(new) => Some(new.digest()),
+            None if confidential => client.secret_digest.clone(),
+            None => None,
+        };
+        let updated = Client { secret_digest, metadata, updated_at: self.clock.now(), ..client.clone() };
+        if !self.clients.update(&updated).await? {
+            return Err(RegistryError::NotFound);
+        }
+        Ok((updated, secret))
     }
 
     pub async fn find(&self, id: &ClientId) -> Result<Client, RegistryError> {

@@ -27,5 +27,6 @@ mod oidc_errors;
 mod oidc_jose;
 mod openapi;
 mod refresh_token_store;
+mod registration;
 mod short_lived_store;
 mod sign_ins;

@@ -51,7 +51,7 @@ async fn migrations_go_up_down_and_up_again(backend: Backend) {
 
     // One step down removes only the newest migration's tables.
     database.migrate_down(Some(1)).await.unwrap();
-    assert!(table_exists(&database, "access_tokens").await, "the newest migration only alters columns");
+    assert!(table_exists(&database, "access_tokens").await, "the newest migration only adds a column");
 
     database.migrate_down(Some(u32::try_from(total).unwrap())).await.unwrap();
     for table in TABLES {

@@ -21,47 +21,19 @@ impl ClientRepository {
     }
 
     pub async fn insert(&self, client: &Client) -> Result<(), StoreError> {
-        let m = &client.metadata;
-        clients::ActiveModel {
-            id: Set(client.id.as_str().to_owned()),
-            name: Set(m.name.clone()),
-            client_type: Set(m.client_type.as_str().to_owned()),
-            secret_digest: Set(client.secret_digest.as_ref().map(|d| d.as_str().to_owned())),
-            redirect_uris: Set(strings(m.redirect_uris.iter().map(RedirectUri::as_str))),
-            post_logout_redirect_uris: Set(strings(m.post_logout_redirect_uris.iter().map(RedirectUri::as_str))),
-            grant_types: Set(strings(m.grant_types.iter().map(|g| g.as_str()))),
-            response_types: Set(strings(m.response_types.iter().map(String::as_str))),
-            token_endpoint_auth_method: Set(m.token_endpoint_auth_method.as_str().to_owned()),
-            allowed_scopes: Set(strings(m.allowed_scopes.iter().map(String::as_str))),
-            jwks: Set(m.jwks.clone()),
-            jwks_uri: Set(m.jwks_uri.as_ref().map(Url::to_string)),
-            require_pkce: Set(m.require_pkce),
-            id_token_signed_response_alg: Set(m.id_token_signed_response_alg.clone()),
-            id_token_encrypted_response_alg: Set(m.id_token_encrypted_response_alg.clone()),
-            id_token_encrypted_response_enc: Set(m.id_token_encrypted_response_enc.clone()),
-            userinfo_signed_response_alg: Set(m.userinfo_signed_response_alg.clone()),
-            userinfo_encrypted_response_alg: Set(m.userinfo_encrypted_response_alg.clone()),
-            userinfo_encrypted_response_enc: Set(m.userinfo_encrypted_response_enc.clone()),
-            access_token_format: Set(m.access_token_format.as_str().to_owned()),
-            access_token_signed_response_alg: Set(m.access_token_signed_response_alg.clone()),
-            access_token_encrypted_response_alg: Set(m.access_token_encrypted_response_alg.clone()),
-            access_token_encrypted_response_enc: Set(m.access_token_encrypted_response_enc.clone()),
-            access_token_lifetime_secs: Set(seconds(m.lifetimes.access_token)?),
-            id_token_lifetime_secs: Set(seconds(m.lifetimes.id_token)?),
-            refresh_token_lifetime_secs: Set(seconds(m.lifetimes.refresh_absolute)?),
-            refresh_token_idle_secs: Set(seconds(m.lifetimes.refresh_idle)?),
-            code_lifetime_secs: Set(seconds(m.lifetimes.code)?),
-            refresh_token_reuse_grace_secs: Set(seconds(Some(m.refresh_token_reuse_grace_secs))?.unwrap_or_default()),
-            backchannel_logout_uri: Set(m.backchannel_logout_uri.as_ref().map(Url::to_string)),
-            backchannel_logout_session_required: Set(m.backchannel_logout_session_required),
-            first_party: Set(m.first_party),
-            created_at: Set(client.created_at),
-            updated_at: Set(client.updated_at),
-        }
-        .insert(&self.db)
-        .await
-        .map_err(on_unique_violation("client_id"))?;
+        active_model(client)?.insert(&self.db).await.map_err(on_unique_violation("client_id"))?;
         Ok(())
+    }
+
+    /// Replaces a client's metadata and digests; returns whether it existed.
+    pub async fn update(&self, client: &Client) -> Result<bool, StoreError> {
+        let mut model = active_model(client)?;
+        model.created_at = sea_orm::ActiveValue::NotSet;
+        match model.update(&self.db).await {
+            Ok(_) => Ok(true),
+            Err(DbErr::RecordNotUpdated) => Ok(false),
+            Err(error) => Err(error.into()),
+        }
     }
 
     pub async fn find(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
@@ -85,6 +57,47 @@ impl ClientRepository {
     pub async fn delete(&self, id: &ClientId) -> Result<bool, StoreError> {
         Ok(clients::Entity::delete_by_id(id.as_str()).exec(&self.db).await?.rows_affected == 1)
     }
+}
+
+fn active_model(client: &Client) -> Result<clients::ActiveModel, StoreError> {
+    let m = &client.metadata;
+    Ok(clients::ActiveModel {
+        id: Set(client.id.as_str().to_owned()),
+        name: Set(m.name.clone()),
+        client_type: Set(m.client_type.as_str().to_owned()),
+        secret_digest: Set(client.secret_digest.as_ref().map(|d| d.as_str().to_owned())),
+        registration_token_digest: Set(client.registration_token_digest.as_ref().map(|d| d.as_str().to_owned())),
+        redirect_uris: Set(strings(m.redirect_uris.iter().map(RedirectUri::as_str))),
+        post_logout_redirect_uris: Set(strings(m.post_logout_redirect_uris.iter().map(RedirectUri::as_str))),
+        grant_types: Set(strings(m.grant_types.iter().map(|g| g.as_str()))),
+        response_types: Set(strings(m.response_types.iter().map(String::as_str))),
+        token_endpoint_auth_method: Set(m.token_endpoint_auth_method.as_str().to_owned()),
+        allowed_scopes: Set(strings(m.allowed_scopes.iter().map(String::as_str))),
+        jwks: Set(m.jwks.clone()),
+        jwks_uri: Set(m.jwks_uri.as_ref().map(Url::to_string)),
+        require_pkce: Set(m.require_pkce),
+        id_token_signed_response_alg: Set(m.id_token_signed_response_alg.clone()),
+        id_token_encrypted_response_alg: Set(m.id_token_encrypted_response_alg.clone()),
+        id_token_encrypted_response_enc: Set(m.id_token_encrypted_response_enc.clone()),
+        userinfo_signed_response_alg: Set(m.userinfo_signed_response_alg.clone()),
+        userinfo_encrypted_response_alg: Set(m.userinfo_encrypted_response_alg.clone()),
+        userinfo_encrypted_response_enc: Set(m.userinfo_encrypted_response_enc.clone()),
+        access_token_format: Set(m.access_token_format.as_str().to_owned()),
+        access_token_signed_response_alg: Set(m.access_token_signed_response_alg.clone()),
+        access_token_encrypted_response_alg: Set(m.access_token_encrypted_response_alg.clone()),
+        access_token_encrypted_response_enc: Set(m.access_token_encrypted_response_enc.clone()),
+        access_token_lifetime_secs: Set(seconds(m.lifetimes.access_token)?),
+        id_token_lifetime_secs: Set(seconds(m.lifetimes.id_token)?),
+        refresh_token_lifetime_secs: Set(seconds(m.lifetimes.refresh_absolute)?),
+        refresh_token_idle_secs: Set(seconds(m.lifetimes.refresh_idle)?),
+        code_lifetime_secs: Set(seconds(m.lifetimes.code)?),
+        refresh_token_reuse_grace_secs: Set(seconds(Some(m.refresh_token_reuse_grace_secs))?.unwrap_or_default()),
+        backchannel_logout_uri: Set(m.backchannel_logout_uri.as_ref().map(Url::to_string)),
+        backchannel_logout_session_required: Set(m.backchannel_logout_session_required),
+        first_party: Set(m.first_party),
+        created_at: Set(client.created_at),
+        updated_at: Set(client.updated_at),
+    })
 }
 
 fn strings<'a>(values: impl Iterator<Item = &'a str>) -> Value {
@@ -113,6 +126,7 @@ fn to_domain(model: clients::Model) -> Result<Client, StoreError> {
     Ok(Client {
         id: ClientId::parse(&model.id).ok_or(StoreError::Malformed("client_id"))?,
         secret_digest: model.secret_digest.map(SecretDigest::from_stored),
+        registration_token_digest: model.registration_token_digest.map(SecretDigest::from_stored),
         metadata: ClientMetadata {
             name: model.name,
             client_type: model.client_type.parse().map_err(malformed)?,
