@@ -3,7 +3,7 @@
 use std::{path::Path, time::Duration};
 
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, ConnectionTrait, DatabaseConnection, DbBackend};
+use sea_orm::{ConnectOptions, DatabaseConnection};
 
 use super::StoreError;
 use crate::config::Sensitive;
@@ -38,17 +38,18 @@ impl Database {
             .max_connections(max_connections)
             .connect_timeout(Duration::from_secs(5))
             .acquire_timeout(Duration::from_secs(5))
-            .sqlx_logging(false);
+            .sqlx_logging(false)
+            // Per connection of the pool: WAL lets readers proceed during a write; a busy timeout
+            // turns brief lock contention into a short wait instead of an error.
+            .map_sqlx_sqlite_opts(|sqlite| {
+                sqlite
+                    .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                    .busy_timeout(Duration::from_secs(5))
+                    .foreign_keys(true)
+            });
         let connection = sea_orm::Database::connect(options)
             .await
             .map_err(|e| StoreError::Unavailable { backend: "database", detail: e.to_string() })?;
-        if connection.get_database_backend() == DbBackend::Sqlite {
-            // WAL lets readers proceed during a write; a busy timeout turns brief lock
-            // contention into a short wait instead of an error.
-            connection
-                .execute_unprepared("PRAGMA journal_mode=WAL; PRAGMA busy_timeout=5000; PRAGMA foreign_keys=ON;")
-                .await?;
-        }
         Ok(Self { connection })
     }
 
