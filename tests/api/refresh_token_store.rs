@@ -104,6 +104,7 @@ impl Fixture {
             now,
             &self.repo,
             store,
+            &self.app.state.metrics,
             RefreshLifetimes::default(),
             &RequestOrigin::default(),
         )
