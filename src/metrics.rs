@@ -195,7 +195,9 @@ impl Metrics {
     }
 
     pub fn token_issued(&self, grant_type: GrantType, token: IssuedToken) {
-        self.tokens_issued.get_or_create(&IssuedLabels { grant_type: grant_type.as_str(), token: token.as_str() }).inc();
+        self.tokens_issued
+            .get_or_create(&IssuedLabels { grant_type: grant_type.as_str(), token: token.as_str() })
+            .inc();
     }
 
     pub fn refresh_token_reuse_detected(&self) {
@@ -243,7 +245,10 @@ mod tests {
     #[test]
     fn units_are_part_of_the_name() {
         let metrics = Metrics::new();
-        metrics.maintenance_sweep_succeeded(Duration::from_millis(20), DateTime::from_timestamp(1_700_000_000, 0).unwrap());
+        metrics.maintenance_sweep_succeeded(
+            Duration::from_millis(20),
+            DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+        );
         let text = metrics.encode().unwrap();
         assert!(text.contains("ferrid_maintenance_last_success_timestamp_seconds 1700000000\n"), "{text}");
         assert!(text.contains("ferrid_maintenance_sweep_duration_seconds_count 1\n"), "{text}");

@@ -13,6 +13,7 @@ mod introspect;
 mod jwks;
 mod logout;
 mod me;
+mod metrics;
 mod ops;
 mod pages;
 mod request_context;
@@ -45,6 +46,7 @@ type Apis = (
     me::MeApi,
     admin_sessions::AdminSessionsApi,
     ops::OperationsApi,
+    metrics::MetricsApi,
 );
 
 /// The OpenAPI service: the single source of the document served at /openapi.json, shown at
@@ -61,6 +63,7 @@ pub fn api() -> OpenApiService<Apis, ()> {
             me::MeApi,
             admin_sessions::AdminSessionsApi,
             ops::OperationsApi,
+            metrics::MetricsApi,
         ),
         "ferrid",
         env!("CARGO_PKG_VERSION"),

@@ -211,8 +211,7 @@ async fn refresh(
     let repo = &state.refresh_tokens;
     let lifetimes = refresh_lifetimes(state, client);
     let metrics = state.metrics.as_ref();
-    let rotated =
-        rotate_refresh_token(presented, client, scope, now, repo, store, metrics, lifetimes, origin).await?;
+    let rotated = rotate_refresh_token(presented, client, scope, now, repo, store, metrics, lifetimes, origin).await?;
     let grant = &rotated.record.grant;
     let user = active_user(state, grant.user_id).await?;
     let authentication =
