@@ -204,7 +204,7 @@ impl Metrics {
         self.refresh_token_reuse.inc();
     }
 
-    /// Sets the key counts from the states of the ring just loaded (revoked keys are not kept).
+    /// Sets the key counts from the states of the ring just loaded; revoked keys are not counted.
     pub fn key_ring_loaded(&self, states: impl IntoIterator<Item = KeyState>) {
         let (mut next, mut active, mut retired) = (0, 0, 0);
         for state in states {

@@ -24,7 +24,7 @@ async fn scrape(app: &TestApp) -> String {
 }
 
 /// The value of one series, `name{labels}` exactly as encoded; `None` when absent.
-fn value(text: &str, series: &str) -> Option<f64> {
+pub fn value(text: &str, series: &str) -> Option<f64> {
     text.lines().find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
 }
 
