@@ -15,6 +15,7 @@ use crate::{
     config::Config,
     http,
     keyring::{KeyRingService, load_kek},
+    metrics::Metrics,
     oauth::{
         ClientRegistry,
         backchannel_logout::{BackchannelNotifier, DeliveryPolicy},
@@ -52,6 +53,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Sends Back-Channel Logout tokens; tests replace it to shorten the retry delays.
     pub backchannel: BackchannelNotifier,
+    /// This instance's own registry, served at /metrics.
+    pub metrics: Arc<Metrics>,
 }
 
 /// Each dependency's probe result: `ok` or a short reason.
@@ -93,9 +96,9 @@ impl AppState {
                 keys::KeyAlg::Encryption(_) => None,
             })
             .collect();
-        let keys =
-            KeyRingService::start(Arc::new(SqlKeyStore::new(connection.clone())), kek, &config.key_ring, clock.clone())
-                .await?;
+        let metrics = Arc::new(Metrics::new());
+        let key_store = Arc::new(SqlKeyStore::new(connection.clone()));
+        let keys = KeyRingService::start(key_store, kek, &config.key_ring, clock.clone(), metrics.clone()).await?;
         Ok(Self {
             accounts: Accounts::new(UserRepository::new(connection.clone()), hasher, clock.clone()),
             access_control: AccessControl::new(AccessControlRepository::new(connection.clone()), clock.clone()),
@@ -116,6 +119,7 @@ impl AppState {
             clock,
             backchannel: BackchannelNotifier::new(DeliveryPolicy::default())
                 .context("cannot prepare the HTTP client for back-channel logout")?,
+            metrics,
         })
     }
 

@@ -11,6 +11,7 @@ pub mod http;
 pub mod keyring;
 pub mod loopback;
 pub mod maintenance;
+pub mod metrics;
 pub mod oauth;
 pub mod store;
 pub mod telemetry;

@@ -2,11 +2,11 @@
 //! batches, so no single statement holds locks long enough to stall requests. Codes, OTPs and
 //! deny-list entries need no sweep — the short-lived store expires them itself.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::Duration as Age;
 
-use crate::{app::AppState, store::StoreError};
+use crate::{app::AppState, metrics::SweptTable, store::StoreError};
 
 /// Rows deleted per statement.
 const BATCH: u64 = 500;
@@ -22,10 +22,30 @@ pub struct SweepReport {
     pub sessions: u64,
 }
 
-/// One pass over every table.
+/// One pass over every table, recorded in the metrics whatever its outcome: rows deleted before
+/// a failure are counted too, as they are gone.
 pub async fn sweep(state: &AppState) -> Result<SweepReport, StoreError> {
-    let now = state.clock.now();
+    let started = Instant::now();
     let mut report = SweepReport::default();
+    let outcome = sweep_into(state, &mut report).await;
+    let metrics = &state.metrics;
+    metrics.maintenance_swept(SweptTable::RefreshTokens, report.refresh_tokens);
+    metrics.maintenance_swept(SweptTable::AccessTokens, report.access_tokens);
+    metrics.maintenance_swept(SweptTable::Sessions, report.sessions);
+    match outcome {
+        Ok(()) => {
+            metrics.maintenance_sweep_succeeded(started.elapsed(), state.clock.now());
+            Ok(report)
+        }
+        Err(error) => {
+            metrics.maintenance_sweep_failed(started.elapsed());
+            Err(error)
+        }
+    }
+}
+
+async fn sweep_into(state: &AppState, report: &mut SweepReport) -> Result<(), StoreError> {
+    let now = state.clock.now();
     for _ in 0..MAX_BATCHES {
         let deleted = state.refresh_tokens.delete_expired(now, BATCH).await?;
         report.refresh_tokens += deleted;
@@ -47,7 +67,7 @@ pub async fn sweep(state: &AppState) -> Result<SweepReport, StoreError> {
             break;
         }
     }
-    Ok(report)
+    Ok(())
 }
 
 /// Sweeps every `every` until the returned task is aborted.

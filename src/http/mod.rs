@@ -13,6 +13,7 @@ mod introspect;
 mod jwks;
 mod logout;
 mod me;
+mod metrics;
 mod oauth_form;
 mod ops;
 mod pages;
@@ -48,6 +49,7 @@ type Apis = (
     me::MeApi,
     admin_sessions::AdminSessionsApi,
     ops::OperationsApi,
+    metrics::MetricsApi,
 );
 
 /// The OpenAPI service: the single source of the document served at /openapi.json, shown at
@@ -65,6 +67,7 @@ pub fn api() -> OpenApiService<Apis, ()> {
             me::MeApi,
             admin_sessions::AdminSessionsApi,
             ops::OperationsApi,
+            metrics::MetricsApi,
         ),
         "ferrid",
         env!("CARGO_PKG_VERSION"),

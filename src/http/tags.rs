@@ -12,6 +12,6 @@ pub enum ApiTags {
     Account,
     /// Administration, for access tokens with the `ferrid:admin` scope.
     Admin,
-    /// Health and readiness probes for orchestrators and load balancers.
+    /// Health and readiness probes for orchestrators and load balancers, and metrics for Prometheus.
     Operations,
 }

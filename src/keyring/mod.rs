@@ -16,7 +16,7 @@ use ring::digest;
 
 pub use kek::{KEK_FILE, KekError, load_kek};
 
-use crate::{clock::Clock, config::KeyRingSettings};
+use crate::{clock::Clock, config::KeyRingSettings, metrics::Metrics};
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyRingError {
@@ -63,6 +63,7 @@ pub struct KeyRingService {
     policy: RotationPolicy,
     clock: Arc<dyn Clock>,
     current: RwLock<Arc<PublishedRing>>,
+    metrics: Arc<Metrics>,
 }
 
 impl KeyRingService {
@@ -74,6 +75,7 @@ impl KeyRingService {
         kek: Kek,
         settings: &KeyRingSettings,
         clock: Arc<dyn Clock>,
+        metrics: Arc<Metrics>,
     ) -> Result<Self, KeyRingError> {
         let records = store.load_all().await?;
         let policy = policy(settings);
@@ -90,8 +92,9 @@ impl KeyRingService {
             }
             outcome.ring
         };
+        metrics.key_ring_loaded(ring.records().iter().map(|record| record.state));
         let current = RwLock::new(Arc::new(PublishedRing::new(ring)));
-        Ok(Self { store, kek: Arc::new(kek), policy, clock, current })
+        Ok(Self { store, kek: Arc::new(kek), policy, clock, current, metrics })
     }
 
     /// The ring as last loaded.
@@ -100,6 +103,7 @@ impl KeyRingService {
     }
 
     fn publish(&self, ring: KeyRing) -> bool {
+        self.metrics.key_ring_loaded(ring.records().iter().map(|record| record.state));
         let published = PublishedRing::new(ring);
         let mut current = self.current.write().unwrap_or_else(|poisoned| poisoned.into_inner());
         let changed = current.ring.records() != published.ring.records();

@@ -26,6 +26,7 @@ use crate::{
     accounts::UserId,
     app::AppState,
     config::Issuer,
+    metrics::Metrics,
     store::{ShortLivedStore, StoreError},
 };
 
@@ -166,9 +167,19 @@ impl BackchannelNotifier {
     }
 
     /// Delivers `token` on a task of its own; the task's result says whether it arrived.
-    fn spawn_delivery(&self, client_id: String, uri: Url, token: String) -> tokio::task::JoinHandle<bool> {
+    fn spawn_delivery(
+        &self,
+        client_id: String,
+        uri: Url,
+        token: String,
+        metrics: Arc<Metrics>,
+    ) -> tokio::task::JoinHandle<bool> {
         let notifier = self.clone();
-        tokio::spawn(async move { notifier.deliver(&client_id, &uri, &token).await })
+        tokio::spawn(async move {
+            let delivered = notifier.deliver(&client_id, &uri, &token).await;
+            metrics.backchannel_logout_delivery(delivered);
+            delivered
+        })
     }
 
     /// POSTs `logout_token` as a form (§2.5) until the client answers 200 (or 204, which some
@@ -290,7 +301,9 @@ async fn dispatch(
         }
         let subject = LogoutSubject { sub: Some(&sub), sid: sid.as_deref() };
         match issue_logout_token(&published.ring, &state.config.issuer, client, subject, now) {
-            Ok(token) => deliveries.push(state.backchannel.spawn_delivery(client_id, uri, token)),
+            Ok(token) => {
+                deliveries.push(state.backchannel.spawn_delivery(client_id, uri, token, state.metrics.clone()));
+            }
             Err(error) => tracing::error!(client_id, %error, "back-channel logout: cannot sign the token"),
         }
     }

@@ -20,6 +20,7 @@ use super::{
 use crate::{
     accounts::{User, UserId},
     app::AppState,
+    metrics::IssuedToken,
 };
 
 /// A token request after parsing (STYLE: one variant per grant, no bag of options).
@@ -58,7 +59,8 @@ pub async fn exchange(
     request: TokenRequest,
     origin: &RequestOrigin,
 ) -> Result<TokenResponse, OAuthError> {
-    match request {
+    let grant_type = request.grant_type();
+    let response = match request {
         TokenRequest::AuthorizationCode { code, redirect_uri, code_verifier } => {
             redeem_code(state, client, code, &redirect_uri, code_verifier.as_deref(), origin).await
         }
@@ -68,6 +70,29 @@ pub async fn exchange(
         TokenRequest::ClientCredentials { scope, resources } => {
             client_credentials(state, client, scope, &resources).await
         }
+    }?;
+    count_issued(state, grant_type, &response);
+    Ok(response)
+}
+
+impl TokenRequest {
+    pub fn grant_type(&self) -> GrantType {
+        match self {
+            Self::AuthorizationCode { .. } => GrantType::AuthorizationCode,
+            Self::RefreshToken { .. } => GrantType::RefreshToken,
+            Self::ClientCredentials { .. } => GrantType::ClientCredentials,
+        }
+    }
+}
+
+/// Counted from the response, the one place that holds every token the client gets.
+fn count_issued(state: &AppState, grant_type: GrantType, response: &TokenResponse) {
+    state.metrics.token_issued(grant_type, IssuedToken::Access);
+    if response.refresh_token.is_some() {
+        state.metrics.token_issued(grant_type, IssuedToken::Refresh);
+    }
+    if response.id_token.is_some() {
+        state.metrics.token_issued(grant_type, IssuedToken::Id);
     }
 }
 
@@ -185,7 +210,8 @@ async fn refresh(
     let store = state.short_lived.as_ref();
     let repo = &state.refresh_tokens;
     let lifetimes = refresh_lifetimes(state, client);
-    let rotated = rotate_refresh_token(presented, client, scope, now, repo, store, lifetimes, origin).await?;
+    let metrics = state.metrics.as_ref();
+    let rotated = rotate_refresh_token(presented, client, scope, now, repo, store, metrics, lifetimes, origin).await?;
     let grant = &rotated.record.grant;
     let user = active_user(state, grant.user_id).await?;
     let authentication =

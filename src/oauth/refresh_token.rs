@@ -17,6 +17,7 @@ use super::{
 };
 use crate::{
     accounts::UserId,
+    metrics::Metrics,
     store::{ShortLivedStore, sql::RefreshTokenRepository},
 };
 
@@ -216,9 +217,11 @@ fn check_usable(record: &RefreshTokenRecord, client: &ClientId, now: DateTime<Ut
 async fn reject_reuse(
     repo: &RefreshTokenRepository,
     store: &dyn ShortLivedStore,
+    metrics: &Metrics,
     family_id: &FamilyId,
     now: DateTime<Utc>,
 ) -> OAuthError {
+    metrics.refresh_token_reuse_detected();
     match super::revocation::revoke_family(repo, store, family_id, now).await {
         Ok(revoked) => {
             tracing::warn!(family_id = %family_id, revoked, "refresh token reuse detected; the family is revoked");
@@ -264,6 +267,7 @@ pub async fn rotate_refresh_token(
     now: DateTime<Utc>,
     repo: &RefreshTokenRepository,
     store: &dyn ShortLivedStore,
+    metrics: &Metrics,
     lifetimes: RefreshLifetimes,
     origin: &RequestOrigin,
 ) -> Result<RotatedRefreshToken, OAuthError> {
@@ -280,7 +284,7 @@ pub async fn rotate_refresh_token(
         Err(Unusable::Reused) if record.rotated_at.is_some_and(|rotated| now < rotated + grace) => {
             return reissue_within_grace(&record, requested_scope, now, repo, lifetimes, origin).await;
         }
-        Err(Unusable::Reused) => return Err(reject_reuse(repo, store, &record.family_id, now).await),
+        Err(Unusable::Reused) => return Err(reject_reuse(repo, store, metrics, &record.family_id, now).await),
         Err(reason) => {
             tracing::info!(?reason, "refresh token rejected");
             return Err(invalid_grant());
@@ -297,7 +301,7 @@ pub async fn rotate_refresh_token(
         RotateOutcome::Reused { .. } if grace > Duration::zero() => {
             reissue_within_grace(&record, Some(access_scope), now, repo, lifetimes, origin).await
         }
-        RotateOutcome::Reused { family_id } => Err(reject_reuse(repo, store, &family_id, now).await),
+        RotateOutcome::Reused { family_id } => Err(reject_reuse(repo, store, metrics, &family_id, now).await),
         RotateOutcome::Revoked | RotateOutcome::Unknown => Err(invalid_grant()),
     }
 }

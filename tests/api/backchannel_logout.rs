@@ -226,6 +226,16 @@ async fn a_failing_rp_is_retried_without_delaying_the_logout_backchannel_logout_
     assert_eq!(retry.answered, 200, "the retry arrives");
     assert_eq!(payload(&retry.token)["sid"], id_claims(&tokens)["sid"]);
     assert!(rp.next(Duration::from_millis(500)).await.is_none(), "no attempt after success");
+    // One delivery, counted once for its final outcome whatever the attempts.
+    let metrics = app.state.metrics.encode().unwrap();
+    let delivered = r#"ferrid_backchannel_logout_deliveries_total{outcome="delivered"}"#;
+    assert_eq!(crate::metrics::value(&metrics, delivered), Some(1.0), "{metrics}");
+    let failed = r#"ferrid_backchannel_logout_deliveries_total{outcome="failed"}"#;
+    assert_eq!(crate::metrics::value(&metrics, failed), None, "{metrics}");
+    for token in ["access", "id"] {
+        let issued = format!(r#"ferrid_tokens_issued_total{{grant_type="authorization_code",token="{token}"}}"#);
+        assert_eq!(crate::metrics::value(&metrics, &issued), Some(1.0), "{metrics}");
+    }
     app.stop().await;
 }
 

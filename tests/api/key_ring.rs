@@ -157,7 +157,7 @@ async fn nodes_racing_to_create_or_rotate_keys_make_exactly_one(backend: Backend
         let kek = Kek::from_base64(&kek.expose_base64()).unwrap();
         let settings = config.key_ring.clone();
         let clock: Arc<dyn Clock> = Arc::new(clock.clone());
-        async move { KeyRingService::start(store, kek, &settings, clock).await.unwrap() }
+        async move { KeyRingService::start(store, kek, &settings, clock, Default::default()).await.unwrap() }
     };
 
     // First start on an empty ring, four nodes at once: one active key per algorithm.

@@ -21,6 +21,7 @@ mod key_ring;
 mod lifetimes;
 mod logout;
 mod maintenance;
+mod metrics;
 mod migrations;
 mod oidc;
 mod oidc_errors;

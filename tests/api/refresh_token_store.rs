@@ -104,6 +104,7 @@ impl Fixture {
             now,
             &self.repo,
             store,
+            &self.app.state.metrics,
             RefreshLifetimes::default(),
             &RequestOrigin::default(),
         )
@@ -162,6 +163,8 @@ async fn reuse_of_a_rotated_token_revokes_the_whole_family_rfc_9700_4_14_2(backe
     // An attacker (or the victim) replays the first token: the family dies.
     assert_eq!(code(f.rotate(&first, None, t0() + Duration::hours(3)).await), "invalid_grant");
     assert!(f.live_tokens(&family_id).await.is_empty());
+    let metrics = f.app.state.metrics.encode().unwrap();
+    assert_eq!(crate::metrics::value(&metrics, "ferrid_refresh_token_reuse_detected_total"), Some(1.0), "{metrics}");
     assert_eq!(code(f.rotate(&newest, None, t0() + Duration::hours(4)).await), "invalid_grant");
     assert_eq!(code(f.rotate(&second, None, t0() + Duration::hours(4)).await), "invalid_grant");
 
