@@ -18,6 +18,8 @@ use crate::{
     oauth::{
         ClientRegistry,
         backchannel_logout::{BackchannelNotifier, DeliveryPolicy},
+        client_assertion::AssertionVerifier,
+        client_jwks::ClientJwksFetcher,
     },
     store::{
         self, Database, ShortLivedStore,
@@ -52,6 +54,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Sends Back-Channel Logout tokens; tests replace it to shorten the retry delays.
     pub backchannel: BackchannelNotifier,
+    /// Verifies `private_key_jwt` client assertions (RFC 7523 §3).
+    pub client_assertions: AssertionVerifier,
 }
 
 /// Each dependency's probe result: `ok` or a short reason.
@@ -96,7 +100,14 @@ impl AppState {
         let keys =
             KeyRingService::start(Arc::new(SqlKeyStore::new(connection.clone())), kek, &config.key_ring, clock.clone())
                 .await?;
+        let client_assertions = AssertionVerifier::new(
+            config.issuer.as_str(),
+            clock.clone(),
+            short_lived.clone(),
+            ClientJwksFetcher::new(config.jwks_uri_allow_private, clock.clone()),
+        );
         Ok(Self {
+            client_assertions,
             accounts: Accounts::new(UserRepository::new(connection.clone()), hasher, clock.clone()),
             access_control: AccessControl::new(AccessControlRepository::new(connection.clone()), clock.clone()),
             clients: ClientRegistry::new(

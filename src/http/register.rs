@@ -242,7 +242,10 @@ impl RegisterApi {
         match registration::register(&state, bearer(authorization.0.as_deref()), metadata.0.into()).await {
             Ok(registered) => {
                 let client = registered.client.clone();
-                RegisterResponse::Created(Json(Box::new(information(&state, client, Some(registered)))), NO_STORE.to_owned())
+                RegisterResponse::Created(
+                    Json(Box::new(information(&state, client, Some(registered)))),
+                    NO_STORE.to_owned(),
+                )
             }
             Err(error) => error.into(),
         }
