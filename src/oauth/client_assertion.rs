@@ -144,11 +144,11 @@ fn check_claims(
     if !aud_ok {
         return Err(AssertionError::Claim("aud does not name this server"));
     }
-    let exp = claims.get("exp").and_then(Value::as_i64).ok_or(AssertionError::Claim("exp is required"))?;
+    let exp = numeric_date(claims, "exp").ok_or(AssertionError::Claim("exp is required"))?;
     if exp - now.timestamp() > MAX_LIFETIME_SECS + LEEWAY_SECS {
         return Err(AssertionError::Claim("exp is too far in the future"));
     }
-    if claims.get("iat").and_then(Value::as_i64).is_some_and(|iat| iat > now.timestamp() + LEEWAY_SECS) {
+    if numeric_date(claims, "iat").is_some_and(|iat| iat > now.timestamp() + LEEWAY_SECS) {
         return Err(AssertionError::Claim("iat is in the future"));
     }
     let jti = text("jti").filter(|j| !j.is_empty()).ok_or(AssertionError::Claim("jti is required"))?;
@@ -156,6 +156,12 @@ fn check_claims(
         return Err(AssertionError::Claim("jti is too long"));
     }
     Ok(CheckedClaims { jti: jti.to_owned(), exp })
+}
+
+/// A NumericDate (RFC 7519 §2), which may be fractional.
+fn numeric_date(claims: &Map<String, Value>, name: &str) -> Option<i64> {
+    let value = claims.get(name)?;
+    value.as_i64().or_else(|| value.as_f64().map(|f| f.floor() as i64))
 }
 
 #[cfg(test)]

@@ -200,3 +200,40 @@ async fn loopback_jwks_uri_is_refused_by_default() {
     assert_eq!(server.hits.load(Ordering::SeqCst), 0);
     app.stop().await;
 }
+
+// RFC 7591 §2 / OIDC Discovery §3: advertised, and a client registers itself with its jwks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamically_registered_client_authenticates_with_its_jwks_rfc_7591_2() {
+    let app = spawn_app(Backend::Embedded).await;
+    let discovery: Value = app.get("/.well-known/openid-configuration").await.json().await.unwrap();
+    for field in [
+        "token_endpoint_auth_methods_supported",
+        "introspection_endpoint_auth_methods_supported",
+        "revocation_endpoint_auth_methods_supported",
+    ] {
+        assert!(discovery[field].as_array().unwrap().contains(&json!("private_key_jwt")), "{field}");
+    }
+    assert_eq!(
+        discovery["token_endpoint_auth_signing_alg_values_supported"],
+        json!(["RS256", "PS256", "ES256", "EdDSA"])
+    );
+
+    let client_key = key(SigningAlg::EdDSA);
+    let registration = json!({
+        "token_endpoint_auth_method": "private_key_jwt",
+        "grant_types": ["client_credentials"],
+        "jwks": jwks(&[&client_key]),
+    });
+    let response = app.http.post(app.url("/register")).json(&registration).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["token_endpoint_auth_method"], "private_key_jwt");
+    let id = body["client_id"].as_str().unwrap();
+    assert_eq!(token(&app, &sign(&client_key, &claims(&app, id))).await, StatusCode::OK);
+
+    // Without keys the registration is refused (RFC 7591 §3.2.2).
+    let keyless = json!({"token_endpoint_auth_method": "private_key_jwt", "grant_types": ["client_credentials"]});
+    let response = app.http.post(app.url("/register")).json(&keyless).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    app.stop().await;
+}
