@@ -228,6 +228,7 @@ async fn dynamically_registered_client_authenticates_with_its_jwks_rfc_7591_2() 
     assert_eq!(response.status(), StatusCode::CREATED);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["token_endpoint_auth_method"], "private_key_jwt");
+    assert!(body.get("client_secret").is_none(), "its keys are its credentials: {body}");
     let id = body["client_id"].as_str().unwrap();
     assert_eq!(token(&app, &sign(&client_key, &claims(&app, id))).await, StatusCode::OK);
 
