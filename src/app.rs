@@ -19,6 +19,8 @@ use crate::{
     oauth::{
         ClientRegistry,
         backchannel_logout::{BackchannelNotifier, DeliveryPolicy},
+        client_assertion::AssertionVerifier,
+        client_jwks::ClientJwksFetcher,
     },
     store::{
         self, Database, ShortLivedStore,
@@ -55,6 +57,8 @@ pub struct AppState {
     pub backchannel: BackchannelNotifier,
     /// This instance's own registry, served at /metrics.
     pub metrics: Arc<Metrics>,
+    /// Verifies `private_key_jwt` client assertions (RFC 7523 §3).
+    pub client_assertions: AssertionVerifier,
 }
 
 /// Each dependency's probe result: `ok` or a short reason.
@@ -99,7 +103,14 @@ impl AppState {
         let metrics = Arc::new(Metrics::new());
         let key_store = Arc::new(SqlKeyStore::new(connection.clone()));
         let keys = KeyRingService::start(key_store, kek, &config.key_ring, clock.clone(), metrics.clone()).await?;
+        let client_assertions = AssertionVerifier::new(
+            config.issuer.as_str(),
+            clock.clone(),
+            short_lived.clone(),
+            ClientJwksFetcher::new(config.jwks_uri_allow_private, clock.clone()),
+        );
         Ok(Self {
+            client_assertions,
             accounts: Accounts::new(UserRepository::new(connection.clone()), hasher, clock.clone()),
             access_control: AccessControl::new(AccessControlRepository::new(connection.clone()), clock.clone()),
             clients: ClientRegistry::new(

@@ -48,6 +48,9 @@ pub struct Config {
     pub lifetimes: Lifetimes,
     /// Who may register clients at `/register` (RFC 7591).
     pub registration: RegistrationPolicy,
+    /// `FERRID_JWKS_URI_ALLOW_PRIVATE`: whether clients' `jwks_uri` may point at private,
+    /// loopback or link-local addresses (and use plain http) — for development only.
+    pub jwks_uri_allow_private: bool,
 }
 
 /// How the key ring is protected and rotated (DESIGN §6, §7.6).
@@ -176,6 +179,7 @@ pub struct RawConfig {
     pub code_lifetime_secs: Option<String>,
     pub registration: Option<String>,
     pub registration_token: Option<String>,
+    pub jwks_uri_allow_private: Option<String>,
 }
 
 /// A configuration error: the variable and what is wrong with it.
@@ -214,7 +218,7 @@ impl Config {
 }
 
 impl RawConfig {
-    const KEYS: [&'static str; 28] = [
+    const KEYS: [&'static str; 29] = [
         "issuer",
         "bind",
         "data_dir",
@@ -243,6 +247,7 @@ impl RawConfig {
         "code_lifetime_secs",
         "registration",
         "registration_token",
+        "jwks_uri_allow_private",
     ];
 
     /// Builds a raw configuration from `(VARIABLE, value)` pairs without touching the process
@@ -298,6 +303,11 @@ impl RawConfig {
         let shutdown_grace =
             Duration::from_secs(number("SHUTDOWN_GRACE_SECS", self.shutdown_grace_secs, 30, 0..=3600)?.into());
         let database_max_connections = number("DATABASE_MAX_CONNECTIONS", self.database_max_connections, 10, 1..=1000)?;
+        let jwks_uri_allow_private = match self.jwks_uri_allow_private.as_deref().unwrap_or("false") {
+            "true" => true,
+            "false" => false,
+            other => return Err(invalid("JWKS_URI_ALLOW_PRIVATE", format!("must be true or false, not {other:?}"))),
+        };
         Ok(Config {
             issuer,
             bind,
@@ -314,6 +324,7 @@ impl RawConfig {
             key_ring,
             registration,
             lifetimes,
+            jwks_uri_allow_private,
         })
     }
 

@@ -13,7 +13,7 @@ use super::{error::OAuthErrorResponse, tags::ApiTags};
 use crate::{
     app::AppState,
     oauth::{
-        client_auth::{authenticate_client, credentials_from_request},
+        client_auth::{AssertionParams, authenticate_client, credentials_from_request},
         error::OAuthError,
         introspection::{Introspection, TokenTypeHint, introspect},
     },
@@ -30,6 +30,11 @@ struct IntrospectionForm {
     /// `client_secret_post` (RFC 6749 §2.3.1).
     client_id: Option<String>,
     client_secret: Option<String>,
+    /// `private_key_jwt`: `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`
+    /// (RFC 7523 §2.2).
+    client_assertion_type: Option<String>,
+    /// `private_key_jwt`: a JWT signed by the client (RFC 7521 §4.2, OIDC Core §9).
+    client_assertion: Option<String>,
 }
 
 /// RFC 7662 §2.2: `active`, and for an active token its metadata.
@@ -126,9 +131,16 @@ async fn respond(
     authorization: Option<&str>,
     form: IntrospectionForm,
 ) -> Result<Introspection, OAuthError> {
-    let credentials =
-        credentials_from_request(authorization, form.client_id.as_deref(), form.client_secret.as_deref())?;
-    let client = authenticate_client(credentials, &state.clients).await?;
+    let credentials = credentials_from_request(
+        authorization,
+        form.client_id.as_deref(),
+        form.client_secret.as_deref(),
+        AssertionParams {
+            client_assertion_type: form.client_assertion_type.as_deref(),
+            client_assertion: form.client_assertion.as_deref(),
+        },
+    )?;
+    let client = authenticate_client(credentials, &state.clients, &state.client_assertions).await?;
     let token =
         form.token.filter(|t| !t.is_empty()).ok_or_else(|| OAuthError::InvalidRequest("token is required".into()))?;
     let hint = form.token_type_hint.as_deref().and_then(TokenTypeHint::parse);

@@ -8,7 +8,7 @@ use super::{error::OAuthErrorResponse, tags::ApiTags};
 use crate::{
     app::AppState,
     oauth::{
-        client_auth::{authenticate_client, credentials_from_request},
+        client_auth::{AssertionParams, authenticate_client, credentials_from_request},
         error::OAuthError,
         revoke::revoke_token,
     },
@@ -25,6 +25,11 @@ struct RevocationForm {
     /// `client_secret_post` and public clients (RFC 6749 §2.3.1, RFC 7009 §5).
     client_id: Option<String>,
     client_secret: Option<String>,
+    /// `private_key_jwt`: `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`
+    /// (RFC 7523 §2.2).
+    client_assertion_type: Option<String>,
+    /// `private_key_jwt`: a JWT signed by the client (RFC 7521 §4.2, OIDC Core §9).
+    client_assertion: Option<String>,
 }
 
 const NO_STORE: &str = "no-store";
@@ -54,9 +59,16 @@ impl RevocationApi {
 }
 
 async fn respond(state: &AppState, authorization: Option<&str>, form: RevocationForm) -> Result<(), OAuthError> {
-    let credentials =
-        credentials_from_request(authorization, form.client_id.as_deref(), form.client_secret.as_deref())?;
-    let client = authenticate_client(credentials, &state.clients).await?;
+    let credentials = credentials_from_request(
+        authorization,
+        form.client_id.as_deref(),
+        form.client_secret.as_deref(),
+        AssertionParams {
+            client_assertion_type: form.client_assertion_type.as_deref(),
+            client_assertion: form.client_assertion.as_deref(),
+        },
+    )?;
+    let client = authenticate_client(credentials, &state.clients, &state.client_assertions).await?;
     let token =
         form.token.filter(|t| !t.is_empty()).ok_or_else(|| OAuthError::InvalidRequest("token is required".into()))?;
     revoke_token(state, &client, &token, form.token_type_hint.as_deref()).await

@@ -12,7 +12,7 @@ use super::{
 use crate::{
     app::AppState,
     oauth::{
-        client_auth::{authenticate_client, credentials_from_request},
+        client_auth::{AssertionParams, authenticate_client, credentials_from_request},
         error::OAuthError,
         grants::{TokenRequest, TokenResponse, exchange},
         resource::Resource,
@@ -42,6 +42,11 @@ struct TokenForm {
     /// `client_secret_post` and public clients (RFC 6749 §2.3.1).
     client_id: Option<String>,
     client_secret: Option<String>,
+    /// `private_key_jwt`: `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`
+    /// (RFC 7523 §2.2).
+    client_assertion_type: Option<String>,
+    /// `private_key_jwt`: a JWT signed by the client (RFC 7521 §4.2, OIDC Core §9).
+    client_assertion: Option<String>,
 }
 
 impl ListFields for TokenForm {
@@ -145,9 +150,16 @@ async fn token(
     form: TokenForm,
     origin: &RequestOrigin,
 ) -> Result<TokenResponse, OAuthError> {
-    let credentials =
-        credentials_from_request(authorization, form.client_id.as_deref(), form.client_secret.as_deref())?;
-    let client = authenticate_client(credentials, &state.clients).await?;
+    let credentials = credentials_from_request(
+        authorization,
+        form.client_id.as_deref(),
+        form.client_secret.as_deref(),
+        AssertionParams {
+            client_assertion_type: form.client_assertion_type.as_deref(),
+            client_assertion: form.client_assertion.as_deref(),
+        },
+    )?;
+    let client = authenticate_client(credentials, &state.clients, &state.client_assertions).await?;
     let request = TokenRequest::try_from(form)?;
     exchange(state, &client, request, origin).await
 }

@@ -11,6 +11,7 @@ use url::form_urlencoded;
 
 use super::{
     client::{Client, ClientId, ClientType, TokenEndpointAuthMethod},
+    client_assertion::{AssertionError, AssertionVerifier, JWT_BEARER, unverified_subject},
     error::OAuthError,
     registry::{ClientRegistry, RegistryError},
 };
@@ -34,12 +35,39 @@ pub enum ClientCredentials {
     Post { client_id: ClientId, secret: OpaqueSecret },
     /// `none`: a public client names itself with `client_id` only (RFC 6749 §2.1, §3.2.1).
     None { client_id: ClientId },
+    /// `private_key_jwt`: a signed JWT whose `sub` names the client (RFC 7523 §2.2, §3).
+    Assertion { client_id: ClientId, assertion: ClientAssertion },
+}
+
+/// A client assertion as presented; `Debug` never prints it.
+pub struct ClientAssertion(String);
+
+impl ClientAssertion {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for ClientAssertion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// The form parameters of an assertion (RFC 7521 §4.2).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AssertionParams<'a> {
+    pub client_assertion_type: Option<&'a str>,
+    pub client_assertion: Option<&'a str>,
 }
 
 impl ClientCredentials {
     pub fn client_id(&self) -> &ClientId {
         match self {
-            Self::Basic { client_id, .. } | Self::Post { client_id, .. } | Self::None { client_id } => client_id,
+            Self::Basic { client_id, .. }
+            | Self::Post { client_id, .. }
+            | Self::None { client_id }
+            | Self::Assertion { client_id, .. } => client_id,
         }
     }
 
@@ -48,6 +76,7 @@ impl ClientCredentials {
             Self::Basic { .. } => TokenEndpointAuthMethod::ClientSecretBasic,
             Self::Post { .. } => TokenEndpointAuthMethod::ClientSecretPost,
             Self::None { .. } => TokenEndpointAuthMethod::None,
+            Self::Assertion { .. } => TokenEndpointAuthMethod::PrivateKeyJwt,
         }
     }
 }
@@ -91,12 +120,21 @@ fn form_urldecode(component: &str) -> String {
 /// A client must use exactly one method (RFC 6749 §2.3): Basic together with a body secret is
 /// `invalid_request`, and so is a body `client_id` that contradicts the Basic one. A request
 /// with neither a secret nor a `client_id` carries no client authentication (`invalid_client`,
-/// RFC 6749 §5.2).
+/// RFC 6749 §5.2). An assertion (RFC 7521 §4.2) excludes Basic and a body secret alike.
 pub fn credentials_from_request(
     authorization: Option<&str>,
     form_client_id: Option<&str>,
     form_client_secret: Option<&str>,
+    assertion: AssertionParams<'_>,
 ) -> Result<ClientCredentials, OAuthError> {
+    if assertion.client_assertion_type.is_some() || assertion.client_assertion.is_some() {
+        if authorization.is_some() || form_client_secret.is_some() {
+            return Err(OAuthError::InvalidRequest(
+                "use only one client authentication method (RFC 6749 §2.3)".to_owned(),
+            ));
+        }
+        return assertion_credentials(form_client_id, assertion);
+    }
     let basic = authorization.map(parse_basic_authorization).transpose()?;
     match (basic, form_client_secret) {
         (Some(_), Some(_)) => {
@@ -122,6 +160,33 @@ pub fn credentials_from_request(
     }
 }
 
+/// RFC 7521 §4.2: both parameters, the JWT type (RFC 7523 §2.2), and a `client_id`, if sent,
+/// naming the same client as the assertion.
+fn assertion_credentials(
+    form_client_id: Option<&str>,
+    params: AssertionParams<'_>,
+) -> Result<ClientCredentials, OAuthError> {
+    let (Some(assertion_type), Some(assertion)) = (params.client_assertion_type, params.client_assertion) else {
+        return Err(OAuthError::InvalidRequest(
+            "client_assertion and client_assertion_type go together (RFC 7521 §4.2)".to_owned(),
+        ));
+    };
+    if assertion_type != JWT_BEARER {
+        return Err(OAuthError::InvalidRequest("unsupported client_assertion_type".to_owned()));
+    }
+    let subject = unverified_subject(assertion).ok_or_else(|| {
+        tracing::info!(reason = "no sub equal to iss", "client assertion refused");
+        authentication_failed()
+    })?;
+    if form_client_id.is_some_and(|form_id| form_id != subject) {
+        return Err(OAuthError::InvalidRequest("client_id does not match the client assertion".to_owned()));
+    }
+    Ok(ClientCredentials::Assertion {
+        client_id: client_id_of(&subject)?,
+        assertion: ClientAssertion(assertion.to_owned()),
+    })
+}
+
 /// An id that is not even well-formed cannot belong to a client: the same failure as an unknown one.
 fn client_id_of(value: &str) -> Result<ClientId, OAuthError> {
     ClientId::parse(value).ok_or_else(authentication_failed)
@@ -136,12 +201,12 @@ fn secret_of(value: String) -> OpaqueSecret {
 /// Every failure — unknown client, wrong secret, a method other than the registered one — is
 /// the same `invalid_client` with the same description, so nothing about registered clients
 /// can be learned from the answer (RFC 6749 §5.2). Secrets are compared only through
-/// [`keys::SecretDigest::matches`], in constant time. `private_key_jwt` (RFC 7523 §2.2) is not
-/// accepted yet: such clients fail here until assertions are verified.
+/// [`keys::SecretDigest::matches`], in constant time; assertions by [`AssertionVerifier`].
 #[tracing::instrument(skip_all, fields(client_id = %credentials.client_id(), method = %credentials.method()))]
 pub async fn authenticate_client(
     credentials: ClientCredentials,
     registry: &ClientRegistry,
+    assertions: &AssertionVerifier,
 ) -> Result<Client, OAuthError> {
     let client = match registry.find(credentials.client_id()).await {
         Ok(client) => client,
@@ -159,6 +224,14 @@ pub async fn authenticate_client(
         // A public client has no secret to present (RFC 6749 §2.1); registration allows `none`
         // only for public clients, checked again here.
         ClientCredentials::None { .. } => client.metadata.client_type == ClientType::Public,
+        ClientCredentials::Assertion { assertion, .. } => match assertions.verify(&client, assertion.expose()).await {
+            Ok(()) => true,
+            Err(AssertionError::Store(error)) => return Err(error.into()),
+            Err(reason) => {
+                tracing::info!(%reason, "client assertion refused");
+                false
+            }
+        },
     };
     if authenticated { Ok(client) } else { Err(authentication_failed()) }
 }
@@ -174,6 +247,48 @@ mod tests {
         oauth::{ClientMetadata, RedirectUri},
         store::{Database, sql::ClientRepository},
     };
+
+    fn from_request(
+        authorization: Option<&str>,
+        client_id: Option<&str>,
+        secret: Option<&str>,
+    ) -> Result<ClientCredentials, OAuthError> {
+        credentials_from_request(authorization, client_id, secret, AssertionParams::default())
+    }
+
+    fn verifier() -> AssertionVerifier {
+        let clock: Arc<dyn crate::clock::Clock> = Arc::new(SystemClock);
+        let fetcher = crate::oauth::client_jwks::ClientJwksFetcher::new(false, clock.clone());
+        AssertionVerifier::new(
+            "https://op.example",
+            clock,
+            Arc::new(crate::store::short_lived::MemoryStore::new()),
+            fetcher,
+        )
+    }
+
+    // RFC 6749 §2.3 / RFC 7521 §4.2: an assertion is the one method of its request.
+    #[test]
+    fn an_assertion_excludes_other_methods_rfc_7521_4_2() {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let payload = URL_SAFE_NO_PAD.encode(r#"{"iss":"c1","sub":"c1"}"#);
+        let jwt = format!("e30.{payload}.c2ln");
+        let params = AssertionParams { client_assertion_type: Some(JWT_BEARER), client_assertion: Some(jwt.as_str()) };
+        let credentials = credentials_from_request(None, None, None, params).unwrap();
+        assert_eq!(credentials.method(), TokenEndpointAuthMethod::PrivateKeyJwt);
+        assert_eq!(credentials.client_id().as_str(), "c1");
+        assert!(!format!("{credentials:?}").contains(&payload));
+        assert!(credentials_from_request(None, Some("c1"), None, params).is_ok());
+        assert_eq!(code(credentials_from_request(None, Some("c2"), None, params)), "invalid_request");
+        assert_eq!(code(credentials_from_request(None, Some("c1"), Some("s"), params)), "invalid_request");
+        assert_eq!(code(credentials_from_request(Some(&basic("c1:s")), None, None, params)), "invalid_request");
+        let only_type = AssertionParams { client_assertion: None, ..params };
+        assert_eq!(code(credentials_from_request(None, None, None, only_type)), "invalid_request");
+        let wrong_type = AssertionParams { client_assertion_type: Some("urn:x"), ..params };
+        assert_eq!(code(credentials_from_request(None, None, None, wrong_type)), "invalid_request");
+        let not_jwt = AssertionParams { client_assertion: Some("abc"), ..params };
+        assert_eq!(code(credentials_from_request(None, None, None, not_jwt)), "invalid_client");
+    }
 
     fn basic(raw: &str) -> String {
         format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw))
@@ -223,30 +338,30 @@ mod tests {
     fn one_authentication_method_per_request_rfc_6749_2_3() {
         let header = basic("client:secret");
         assert!(matches!(
-            credentials_from_request(Some(&header), None, None),
+            from_request(Some(&header), None, None),
             Ok(ClientCredentials::Basic { ref client_id, .. }) if client_id.as_str() == "client"
         ));
         // A body client_id that repeats the Basic one is harmless; one that differs is not.
-        assert!(credentials_from_request(Some(&header), Some("client"), None).is_ok());
-        assert_eq!(code(credentials_from_request(Some(&header), Some("other"), None)), "invalid_request");
-        assert_eq!(code(credentials_from_request(Some(&header), Some("client"), Some("secret"))), "invalid_request");
+        assert!(from_request(Some(&header), Some("client"), None).is_ok());
+        assert_eq!(code(from_request(Some(&header), Some("other"), None)), "invalid_request");
+        assert_eq!(code(from_request(Some(&header), Some("client"), Some("secret"))), "invalid_request");
 
-        let post = credentials_from_request(None, Some("client"), Some("secret")).unwrap();
+        let post = from_request(None, Some("client"), Some("secret")).unwrap();
         assert_eq!(post.method(), TokenEndpointAuthMethod::ClientSecretPost);
         assert_eq!(post.client_id().as_str(), "client");
-        assert_eq!(code(credentials_from_request(None, None, Some("secret"))), "invalid_request");
+        assert_eq!(code(from_request(None, None, Some("secret"))), "invalid_request");
 
-        let none = credentials_from_request(None, Some("spa"), None).unwrap();
+        let none = from_request(None, Some("spa"), None).unwrap();
         assert_eq!(none.method(), TokenEndpointAuthMethod::None);
         // No client authentication at all (RFC 6749 §5.2).
-        assert_eq!(code(credentials_from_request(None, None, None)), "invalid_client");
+        assert_eq!(code(from_request(None, None, None)), "invalid_client");
         // An id that no client can have fails like an unknown client.
-        assert_eq!(code(credentials_from_request(Some(&basic("id%3Ax:s")), None, None)), "invalid_client");
+        assert_eq!(code(from_request(Some(&basic("id%3Ax:s")), None, None)), "invalid_client");
     }
 
     #[test]
     fn credentials_never_print_the_secret() {
-        let credentials = credentials_from_request(None, Some("client"), Some("hunter2-secret")).unwrap();
+        let credentials = from_request(None, Some("client"), Some("hunter2-secret")).unwrap();
         assert!(!format!("{credentials:?}").contains("hunter2"));
     }
 
@@ -295,7 +410,7 @@ mod tests {
             (NoAuth, &public_client.id, ""),
         ];
         for (method, id, secret) in ok {
-            let client = authenticate_client(credentials(method, id, secret), &registry).await.unwrap();
+            let client = authenticate_client(credentials(method, id, secret), &registry, &verifier()).await.unwrap();
             assert_eq!(&client.id, id);
         }
 
@@ -311,7 +426,7 @@ mod tests {
             (NoAuth, &unknown, ""),
         ];
         for (method, id, secret) in failures {
-            let error = authenticate_client(credentials(method, id, secret), &registry).await.unwrap_err();
+            let error = authenticate_client(credentials(method, id, secret), &registry, &verifier()).await.unwrap_err();
             assert_eq!(error.code(), "invalid_client", "{method} {id}");
             assert_eq!(error.description(), Some(AUTHENTICATION_FAILED), "{method} {id}");
         }

@@ -19,6 +19,8 @@ pub fn provider_metadata(config: &Config) -> Value {
         })
         .collect();
     let key_encryption: Vec<&str> = KeyEncryptionAlg::ALL.iter().map(|alg| alg.as_str()).collect();
+    // Client assertions (RFC 7523) may use any algorithm ferrid verifies, whatever it signs with.
+    let assertion_algs: Vec<&str> = SigningAlg::ALL.iter().map(|alg| alg.as_str()).collect();
     let content_encryption: Vec<&str> = ContentEncryptionAlg::ALL.iter().map(|enc| enc.as_str()).collect();
     // The user claims of the scopes, plus what every ID token says about the authentication.
     let claims: Vec<&str> = SUPPORTED_CLAIMS
@@ -47,11 +49,17 @@ pub fn provider_metadata(config: &Config) -> Value {
         "userinfo_signing_alg_values_supported": signing,
         "userinfo_encryption_alg_values_supported": key_encryption,
         "userinfo_encryption_enc_values_supported": content_encryption,
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "token_endpoint_auth_methods_supported":
+            ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        "token_endpoint_auth_signing_alg_values_supported": assertion_algs,
         // RFC 8414 §2: introspection only for confidential clients (RFC 7662 §4); public clients
         // may revoke their own tokens (RFC 7009 §5).
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "introspection_endpoint_auth_methods_supported":
+            ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+        "introspection_endpoint_auth_signing_alg_values_supported": assertion_algs,
+        "revocation_endpoint_auth_methods_supported":
+            ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        "revocation_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "claims_supported": claims,
         "acr_values_supported": super::tokens::ACR_VALUES,
         "claims_parameter_supported": false,

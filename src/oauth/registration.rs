@@ -58,7 +58,6 @@ impl RegistrationRequest {
     pub fn into_metadata(self) -> Result<ClientMetadata, MetadataError> {
         let method = match self.token_endpoint_auth_method.as_deref() {
             None => TokenEndpointAuthMethod::ClientSecretBasic,
-            Some("private_key_jwt") => return Err(invalid("private_key_jwt is not supported yet")),
             Some(other) => other.parse().map_err(invalid)?,
         };
         let client_type =
@@ -244,7 +243,7 @@ mod tests {
         assert!(r.into_metadata().is_err());
         let mut r = request("https://app.example/cb");
         r.token_endpoint_auth_method = Some("private_key_jwt".into());
-        assert!(r.into_metadata().is_err());
+        assert!(r.into_metadata().and_then(|m| m.validate()).is_err(), "private_key_jwt needs keys");
         assert!(matches!(
             request("https://app.example/cb#f").into_metadata(),
             Err(MetadataError::InvalidRedirectUri(_))

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use keys::{OpaqueSecret, SigningAlg};
 
-use super::client::{Client, ClientId, ClientMetadata, ClientType, MetadataError};
+use super::client::{Client, ClientId, ClientMetadata, ClientType, MetadataError, TokenEndpointAuthMethod};
 use crate::{
     clock::Clock,
     store::{StoreError, sql::ClientRepository},
@@ -100,7 +100,7 @@ impl ClientRegistry {
         with_registration_token: bool,
     ) -> Result<(Client, Option<OpaqueSecret>, Option<OpaqueSecret>), RegistryError> {
         self.check(&metadata)?;
-        let secret = (metadata.client_type == ClientType::Confidential).then(OpaqueSecret::generate);
+        let secret = uses_secret(&metadata).then(OpaqueSecret::generate);
         let registration_token = with_registration_token.then(OpaqueSecret::generate);
         let now = self.clock.now();
         let client = Client {
@@ -121,15 +121,15 @@ impl ClientRegistry {
         self.check_lifetimes(metadata)
     }
 
-    /// Replaces a client's metadata (RFC 7592 §2.2). A client that turns confidential gets a
-    /// secret, returned this once; one that turns public loses its secret.
+    /// Replaces a client's metadata (RFC 7592 §2.2). A client that starts authenticating with a
+    /// secret gets one, returned this once; one that stops (public, `private_key_jwt`) loses it.
     pub async fn update(
         &self,
         client: &Client,
         metadata: ClientMetadata,
     ) -> Result<(Client, Option<OpaqueSecret>), RegistryError> {
         self.check(&metadata)?;
-        let confidential = metadata.client_type == ClientType::Confidential;
+        let confidential = uses_secret(&metadata);
         let secret = (confidential && client.secret_digest.is_none()).then(OpaqueSecret::generate);
         let secret_digest = match &secret {
             Some(new) => Some(new.digest()),
@@ -154,4 +154,14 @@ impl ClientRegistry {
     pub async fn delete(&self, id: &ClientId) -> Result<(), RegistryError> {
         if self.clients.delete(id).await? { Ok(()) } else { Err(RegistryError::NotFound) }
     }
+}
+
+/// Only the secret methods get a secret: a `private_key_jwt` client proves itself with its keys
+/// (RFC 7523 §2.2), and a secret it never uses would be one more credential to leak.
+fn uses_secret(metadata: &ClientMetadata) -> bool {
+    metadata.client_type == ClientType::Confidential
+        && matches!(
+            metadata.token_endpoint_auth_method,
+            TokenEndpointAuthMethod::ClientSecretBasic | TokenEndpointAuthMethod::ClientSecretPost
+        )
 }

@@ -27,6 +27,7 @@ mod oidc;
 mod oidc_errors;
 mod oidc_jose;
 mod openapi;
+mod private_key_jwt;
 mod refresh_token_store;
 mod registration;
 mod short_lived_store;
