@@ -109,7 +109,7 @@ impl AppState {
             short_lived.clone(),
             ClientJwksFetcher::new(config.jwks_uri_allow_private, clock.clone()),
         );
-        Ok(Self {
+        let state = Self {
             client_assertions,
             accounts: Accounts::new(UserRepository::new(connection.clone()), hasher, clock.clone()),
             access_control: AccessControl::new(AccessControlRepository::new(connection.clone()), clock.clone()),
@@ -131,7 +131,11 @@ impl AppState {
             backchannel: BackchannelNotifier::new(DeliveryPolicy::default())
                 .context("cannot prepare the HTTP client for back-channel logout")?,
             metrics,
-        })
+        };
+        crate::oauth::admin::bootstrap_administrator(&state)
+            .await
+            .context("FERRID_ADMIN_EMAIL: cannot create the first administrator")?;
+        Ok(state)
     }
 
     /// The lifetimes that apply to `client`: its own overrides over the configured defaults.

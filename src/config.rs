@@ -51,6 +51,15 @@ pub struct Config {
     /// `FERRID_JWKS_URI_ALLOW_PRIVATE`: whether clients' `jwks_uri` may point at private,
     /// loopback or link-local addresses (and use plain http) — for development only.
     pub jwks_uri_allow_private: bool,
+    /// The first administrator, created on a database without users.
+    pub bootstrap_admin: Option<BootstrapAdmin>,
+}
+
+/// `FERRID_ADMIN_EMAIL` + `FERRID_ADMIN_PASSWORD`.
+#[derive(Clone, Debug)]
+pub struct BootstrapAdmin {
+    pub email: crate::accounts::Email,
+    pub password: Sensitive,
 }
 
 /// How the key ring is protected and rotated (DESIGN §6, §7.6).
@@ -180,6 +189,8 @@ pub struct RawConfig {
     pub registration: Option<String>,
     pub registration_token: Option<String>,
     pub jwks_uri_allow_private: Option<String>,
+    pub admin_email: Option<String>,
+    pub admin_password: Option<String>,
 }
 
 /// A configuration error: the variable and what is wrong with it.
@@ -218,7 +229,7 @@ impl Config {
 }
 
 impl RawConfig {
-    const KEYS: [&'static str; 29] = [
+    const KEYS: [&'static str; 31] = [
         "issuer",
         "bind",
         "data_dir",
@@ -247,6 +258,8 @@ impl RawConfig {
         "code_lifetime_secs",
         "registration",
         "registration_token",
+        "admin_email",
+        "admin_password",
         "jwks_uri_allow_private",
     ];
 
@@ -278,6 +291,7 @@ impl RawConfig {
         let issuer = Issuer::parse(self.issuer.as_deref().unwrap_or("http://localhost:8080"))
             .map_err(|problem| invalid("ISSUER", problem))?;
         let registration = self.registration_policy(&issuer)?;
+        let bootstrap_admin = self.bootstrap_admin()?;
         let bind =
             parse_bind(self.bind.as_deref().unwrap_or("127.0.0.1:8080")).map_err(|problem| invalid("BIND", problem))?;
         let data_dir = PathBuf::from(self.data_dir.as_deref().unwrap_or("./data"));
@@ -323,9 +337,29 @@ impl RawConfig {
             database_max_connections,
             key_ring,
             registration,
+            bootstrap_admin,
             lifetimes,
             jwks_uri_allow_private,
         })
+    }
+
+    /// Both or neither of `FERRID_ADMIN_EMAIL` and `FERRID_ADMIN_PASSWORD`.
+    fn bootstrap_admin(&self) -> Result<Option<BootstrapAdmin>, ConfigError> {
+        let email = self.admin_email.as_deref().filter(|v| !v.is_empty());
+        let password = self.admin_password.as_deref().filter(|v| !v.is_empty());
+        match (email, password) {
+            (None, None) => Ok(None),
+            (Some(email), Some(password)) => {
+                let email = crate::accounts::Email::parse(email)
+                    .map_err(|_| invalid("ADMIN_EMAIL", "must be an email address"))?;
+                if password.chars().count() < 10 {
+                    return Err(invalid("ADMIN_PASSWORD", "must be at least 10 characters"));
+                }
+                Ok(Some(BootstrapAdmin { email, password: Sensitive::new(password) }))
+            }
+            (Some(_), None) => Err(invalid("ADMIN_PASSWORD", "is required with FERRID_ADMIN_EMAIL")),
+            (None, Some(_)) => Err(invalid("ADMIN_EMAIL", "is required with FERRID_ADMIN_PASSWORD")),
+        }
     }
 
     /// `FERRID_REGISTRATION`: `open`, `token` (requires `FERRID_REGISTRATION_TOKEN`) or `off`. By
@@ -576,6 +610,18 @@ mod tests {
             validate(&[production[0], ("FERRID_REGISTRATION", "open")]).unwrap().registration,
             RegistrationPolicy::Open
         );
+    }
+
+    #[test]
+    fn the_bootstrap_administrator_needs_both_settings() {
+        assert!(validate(&[]).unwrap().bootstrap_admin.is_none());
+        let both = [("FERRID_ADMIN_EMAIL", "root@example.com"), ("FERRID_ADMIN_PASSWORD", "long enough password")];
+        let config = validate(&both).unwrap();
+        assert!(!format!("{config:?}").contains("long enough password"), "the password is redacted");
+        assert!(validate(&both[..1]).unwrap_err().starts_with("FERRID_ADMIN_PASSWORD: "));
+        assert!(validate(&both[1..]).unwrap_err().starts_with("FERRID_ADMIN_EMAIL: "));
+        let short = [both[0], ("FERRID_ADMIN_PASSWORD", "short")];
+        assert!(validate(&short).unwrap_err().starts_with("FERRID_ADMIN_PASSWORD: "));
     }
 
     #[test]

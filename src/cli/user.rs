@@ -18,6 +18,9 @@ pub enum UserCommand {
         /// Create the account without a password (e.g. for federated sign-in only).
         #[arg(long)]
         no_password: bool,
+        /// Give the user the `admin` role: their tokens may carry `ferrid:admin`.
+        #[arg(long)]
+        admin: bool,
     },
     /// List users.
     List {
@@ -50,12 +53,18 @@ fn email(value: &str) -> anyhow::Result<Email> {
 pub async fn run(command: UserCommand, state: AppState) -> anyhow::Result<()> {
     let accounts = &state.accounts;
     match command {
-        UserCommand::Create { email: address, name, no_password } => {
+        UserCommand::Create { email: address, name, no_password, admin } => {
             let new = NewUser { email: email(&address)?, name };
             let password = if no_password { None } else { Some(read_new_password()?) };
             let user = accounts.create_user(new, password).await?;
+            if admin {
+                crate::oauth::admin::make_administrator(&state.access_control, user.id).await?;
+            }
             println!("user_id: {}", user.id);
             println!("email:   {}", user.email);
+            if admin {
+                println!("role:    admin");
+            }
         }
         UserCommand::List { limit, offset } => {
             for user in accounts.list_users(offset, limit).await? {

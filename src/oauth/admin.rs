@@ -9,7 +9,7 @@ use super::{
     scope::Scope,
 };
 use crate::{
-    accounts::{AccessControl, AccessControlError, AccountError, UserId},
+    accounts::{AccessControl, AccessControlError, AccountError, NewUser, Password, RoleName, UserId},
     app::AppState,
 };
 
@@ -30,6 +30,31 @@ pub async fn grantable_scope(
         return Ok(requested.clone());
     }
     Ok(requested.without(ADMIN_SCOPE))
+}
+
+/// Gives `user` the `admin` role, creating the role on first use.
+pub async fn make_administrator(access: &AccessControl, user: UserId) -> Result<(), AccessControlError> {
+    let role = RoleName::parse(ADMIN_ROLE).map_err(|_| AccessControlError::NotFound("role"))?;
+    match access.create_role(&role, Some("Administers ferrid (the ferrid:admin scope)")).await {
+        Ok(_) | Err(AccessControlError::NameTaken(_)) => {}
+        Err(error) => return Err(error),
+    }
+    access.assign_role(user, &role).await
+}
+
+/// DESIGN §4 bootstrap: on a database without users, the configured first administrator
+/// (`FERRID_ADMIN_EMAIL` + `FERRID_ADMIN_PASSWORD`) is created with the `admin` role. Once any
+/// user exists the settings are ignored, so a restart never resets a password.
+pub async fn bootstrap_administrator(state: &AppState) -> anyhow::Result<()> {
+    let Some(bootstrap) = &state.config.bootstrap_admin else { return Ok(()) };
+    if !state.accounts.list_users(0, 1).await?.is_empty() {
+        return Ok(());
+    }
+    let new = NewUser { email: bootstrap.email.clone(), name: None };
+    let user = state.accounts.create_user(new, Some(Password::new(bootstrap.password.expose()))).await?;
+    make_administrator(&state.access_control, user.id).await?;
+    tracing::info!(user_id = %user.id, "first administrator created from FERRID_ADMIN_EMAIL");
+    Ok(())
 }
 
 async fn holds_admin_role(access: &AccessControl, user: UserId) -> Result<bool, AccessControlError> {

@@ -265,3 +265,32 @@ async fn only_users_with_the_admin_role_are_granted_ferrid_admin_rfc_6749_3_3(ba
     assert_eq!(refreshed["scope"], "openid offline_access", "{refreshed}");
     app.stop().await;
 }
+
+/// DESIGN §4 bootstrap: the first administrator comes from the configuration on an empty
+/// database, and only then — a restart with other values changes nothing.
+#[tokio::test]
+async fn the_first_administrator_is_bootstrapped_once_from_the_configuration() {
+    let first = [("FERRID_ADMIN_EMAIL", "root@example.com"), ("FERRID_ADMIN_PASSWORD", "first admin password")];
+    let app = crate::helpers::spawn_app_with(Backend::Embedded, &first).await;
+    let admin = app
+        .state
+        .accounts
+        .authenticate("root@example.com", ferrid::accounts::Password::new("first admin password"))
+        .await
+        .unwrap();
+    let roles = app.state.access_control.authorization_of(admin.id).await.unwrap().roles;
+    assert_eq!(roles, vec!["admin".to_owned()]);
+    let resources = app.stop().await;
+
+    let again = [("FERRID_ADMIN_EMAIL", "other@example.com"), ("FERRID_ADMIN_PASSWORD", "another password!")];
+    let app =
+        crate::helpers::start_app(resources, &again, std::sync::Arc::new(ferrid::clock::SystemClock)).await.unwrap();
+    assert!(app.state.accounts.find_by_email(&Email::parse("other@example.com").unwrap()).await.is_err());
+    let still = app
+        .state
+        .accounts
+        .authenticate("root@example.com", ferrid::accounts::Password::new("first admin password"))
+        .await;
+    assert!(still.is_ok(), "a restart never resets the administrator's password");
+    app.stop().await;
+}

@@ -180,6 +180,15 @@ async fn user_administration(backend: Backend) {
     let listed = stdout(&ferrid(&resources, &["user", "list"], None));
     assert!(listed.contains("Ann.Lee@Example.com") && listed.contains("active"));
 
+    // `--admin`: the user gets the admin role (created on first use), so their tokens may carry
+    // ferrid:admin.
+    let admin = stdout(&ferrid(
+        &resources,
+        &["user", "create", "--email", "ops@example.com", "--admin"],
+        Some("operations password\n"),
+    ));
+    assert_eq!(field(&admin, "role"), "admin");
+
     stdout(&ferrid(&resources, &["user", "disable", "--email", "ann.lee@example.com"], None));
     assert!(stdout(&ferrid(&resources, &["user", "list"], None)).contains("disabled"));
     stdout(&ferrid(&resources, &["user", "enable", "--email", "ann.lee@example.com"], None));
