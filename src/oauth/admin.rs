@@ -51,7 +51,12 @@ pub async fn bootstrap_administrator(state: &AppState) -> anyhow::Result<()> {
         return Ok(());
     }
     let new = NewUser { email: bootstrap.email.clone(), name: None };
-    let user = state.accounts.create_user(new, Some(Password::new(bootstrap.password.expose()))).await?;
+    let user = match state.accounts.create_user(new, Some(Password::new(bootstrap.password.expose()))).await {
+        Ok(user) => user,
+        // Another node starting on the same empty database got there first.
+        Err(AccountError::EmailTaken) => return Ok(()),
+        Err(error) => return Err(error.into()),
+    };
     make_administrator(&state.access_control, user.id).await?;
     tracing::info!(user_id = %user.id, "first administrator created from FERRID_ADMIN_EMAIL");
     Ok(())
