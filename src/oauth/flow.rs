@@ -163,8 +163,11 @@ pub async fn authorize(
                 sid: session.sid.clone(),
             };
             // Back-Channel Logout: remember who signed in during this session, before the code
-            // exists, so that a client holding an ID token with this `sid` is always told.
-            record_session_client(state.short_lived.as_ref(), &session, client.id.as_str(), now).await?;
+            // exists, so that a client holding an ID token with this `sid` is always told. Only
+            // clients that can be told are recorded: the others cost no store round trips here.
+            if client.metadata.backchannel_logout_uri.is_some() {
+                record_session_client(state.short_lived.as_ref(), &session, client.id.as_str(), now).await?;
+            }
             let lifetime = state.lifetimes_for(&client).code;
             let code = issue_code(state.short_lived.as_ref(), &grant, lifetime).await?;
             let params = success_params(code.expose(), request.state.as_deref(), &state.config.issuer);
