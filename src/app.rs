@@ -11,6 +11,7 @@ use poem::{
 
 use crate::{
     accounts::{AccessControl, Accounts, PasswordHasher},
+    audit::AuditLog,
     clock::{Clock, SystemClock},
     config::Config,
     http,
@@ -25,7 +26,7 @@ use crate::{
     store::{
         self, Database, ShortLivedStore,
         sql::{
-            AccessControlRepository, AccessTokenRepository, ClientRepository, ConsentRepository,
+            AccessControlRepository, AccessTokenRepository, AuditRepository, ClientRepository, ConsentRepository,
             RefreshTokenRepository, SessionRepository, SqlKeyStore, UserRepository,
         },
     },
@@ -59,6 +60,7 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Verifies `private_key_jwt` client assertions (RFC 7523 §3).
     pub client_assertions: AssertionVerifier,
+    pub audit: AuditLog,
 }
 
 /// Each dependency's probe result: `ok` or a short reason.
@@ -122,7 +124,8 @@ impl AppState {
             sessions: SessionRepository::new(connection.clone()),
             consents: ConsentRepository::new(connection.clone()),
             refresh_tokens: RefreshTokenRepository::new(connection.clone()),
-            access_tokens: AccessTokenRepository::new(connection),
+            access_tokens: AccessTokenRepository::new(connection.clone()),
+            audit: AuditLog::new(AuditRepository::new(connection), clock.clone()),
             keys: Arc::new(keys),
             config: Arc::new(config),
             database,

@@ -53,6 +53,8 @@ pub struct Config {
     pub jwks_uri_allow_private: bool,
     /// The first administrator, created on a database without users.
     pub bootstrap_admin: Option<BootstrapAdmin>,
+    /// `FERRID_AUDIT_RETENTION_DAYS`: audit records older than this are swept (default 365).
+    pub audit_retention: chrono::Duration,
 }
 
 /// `FERRID_ADMIN_EMAIL` + `FERRID_ADMIN_PASSWORD`.
@@ -191,6 +193,7 @@ pub struct RawConfig {
     pub jwks_uri_allow_private: Option<String>,
     pub admin_email: Option<String>,
     pub admin_password: Option<String>,
+    pub audit_retention_days: Option<String>,
 }
 
 /// A configuration error: the variable and what is wrong with it.
@@ -229,7 +232,7 @@ impl Config {
 }
 
 impl RawConfig {
-    const KEYS: [&'static str; 31] = [
+    const KEYS: [&'static str; 32] = [
         "issuer",
         "bind",
         "data_dir",
@@ -261,6 +264,7 @@ impl RawConfig {
         "admin_email",
         "admin_password",
         "jwks_uri_allow_private",
+        "audit_retention_days",
     ];
 
     /// Builds a raw configuration from `(VARIABLE, value)` pairs without touching the process
@@ -322,7 +326,10 @@ impl RawConfig {
             "false" => false,
             other => return Err(invalid("JWKS_URI_ALLOW_PRIVATE", format!("must be true or false, not {other:?}"))),
         };
+        let audit_retention =
+            chrono::Duration::days(number("AUDIT_RETENTION_DAYS", self.audit_retention_days, 365, 1..=36_500)?.into());
         Ok(Config {
+            audit_retention,
             issuer,
             bind,
             data_dir,

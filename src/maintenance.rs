@@ -1,5 +1,6 @@
-//! Housekeeping: removes expired refresh tokens, looked-up access tokens and sessions in bounded
-//! batches, so no single statement holds locks long enough to stall requests. Codes, OTPs and
+//! Housekeeping: removes expired refresh tokens, looked-up access tokens, sessions and audit
+//! records past their retention in bounded batches, so no single statement holds locks long
+//! enough to stall requests. Codes, OTPs and
 //! deny-list entries need no sweep — the short-lived store expires them itself.
 
 use std::time::{Duration, Instant};
@@ -20,6 +21,7 @@ pub struct SweepReport {
     pub refresh_tokens: u64,
     pub access_tokens: u64,
     pub sessions: u64,
+    pub audit_events: u64,
 }
 
 /// One pass over every table, recorded in the metrics whatever its outcome: rows deleted before
@@ -32,6 +34,7 @@ pub async fn sweep(state: &AppState) -> Result<SweepReport, StoreError> {
     metrics.maintenance_swept(SweptTable::RefreshTokens, report.refresh_tokens);
     metrics.maintenance_swept(SweptTable::AccessTokens, report.access_tokens);
     metrics.maintenance_swept(SweptTable::Sessions, report.sessions);
+    metrics.maintenance_swept(SweptTable::AuditEvents, report.audit_events);
     match outcome {
         Ok(()) => {
             metrics.maintenance_sweep_succeeded(started.elapsed(), state.clock.now());
@@ -63,6 +66,13 @@ async fn sweep_into(state: &AppState, report: &mut SweepReport) -> Result<(), St
     for _ in 0..MAX_BATCHES {
         let deleted = state.sessions.delete_expired(now, now - KEEP_ENDED_SESSIONS, BATCH).await?;
         report.sessions += deleted;
+        if deleted < BATCH {
+            break;
+        }
+    }
+    for _ in 0..MAX_BATCHES {
+        let deleted = state.audit.delete_older_than(now - state.config.audit_retention, BATCH).await?;
+        report.audit_events += deleted;
         if deleted < BATCH {
             break;
         }

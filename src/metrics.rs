@@ -29,6 +29,7 @@ pub enum SweptTable {
     RefreshTokens,
     AccessTokens,
     Sessions,
+    AuditEvents,
 }
 
 impl SweptTable {
@@ -37,6 +38,7 @@ impl SweptTable {
             Self::RefreshTokens => "refresh_tokens",
             Self::AccessTokens => "access_tokens",
             Self::Sessions => "sessions",
+            Self::AuditEvents => "audit_events",
         }
     }
 }

@@ -2,11 +2,13 @@
 //! to domain types, and they never appear on the wire.
 
 pub mod access_tokens;
+pub mod audit_events;
 pub mod clients;
 pub mod consents;
 pub mod group_permissions;
 pub mod groups;
 pub mod key_ring;
+pub mod mfa_factors;
 pub mod permissions;
 pub mod refresh_tokens;
 pub mod roles;

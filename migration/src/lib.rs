@@ -16,6 +16,7 @@ mod m20261124_000007_add_userinfo_encryption;
 mod m20261124_000008_create_access_tokens;
 mod m20261124_000009_token_lifecycle_settings;
 mod m20261124_000010_add_client_registration_token;
+mod m20261124_000011_create_audit_log_and_mfa_factors;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000008_create_access_tokens::Migration),
             Box::new(m20261124_000009_token_lifecycle_settings::Migration),
             Box::new(m20261124_000010_add_client_registration_token::Migration),
+            Box::new(m20261124_000011_create_audit_log_and_mfa_factors::Migration),
         ]
     }
 }

@@ -1,6 +1,7 @@
 //! The admin API's guard: an `Authorization: Bearer` access token for ferrid carrying
 //! `ferrid:admin` (RFC 6750 §2.1). Every admin endpoint takes [`AdminAuth`], which also declares
-//! the bearer security scheme in the OpenAPI document (Swagger's lock).
+//! the bearer security scheme in the OpenAPI document (Swagger's lock), and answers in a type
+//! declared with [`admin_response!`], which adds the guard's refusals to its own outcomes.
 
 use poem::{Request, RequestBody};
 use poem_openapi::{
@@ -8,10 +9,11 @@ use poem_openapi::{
     registry::{MetaSecurityScheme, Registry},
 };
 
-use super::{error::ErrorBody, userinfo::bearer};
+use super::{error::ErrorBody, request_context::origin_of, userinfo::bearer};
 use crate::{
     app::AppState,
-    oauth::admin::{ADMIN_SCOPE, AdminAuthError, Administrator, authenticate_administrator},
+    audit::Actor,
+    oauth::admin::{ADMIN_SCOPE, AdminAuthError, authenticate_administrator},
 };
 
 const SCHEME: &str = "AdminBearer";
@@ -28,6 +30,15 @@ pub(super) enum AdminDenied {
 
 fn body(code: &str, description: &str) -> ErrorBody {
     ErrorBody { error: code.to_owned(), error_description: Some(description.to_owned()), request_id: None }
+}
+
+/// An error body for an admin response: `not_found`, `invalid_request`, `conflict`...
+pub(super) fn admin_error(code: &str, description: impl std::fmt::Display) -> poem_openapi::payload::Json<ErrorBody> {
+    poem_openapi::payload::Json(ErrorBody {
+        error: code.to_owned(),
+        error_description: Some(description.to_string()),
+        request_id: None,
+    })
 }
 
 impl AdminDenied {
@@ -47,16 +58,60 @@ impl AdminDenied {
     }
 }
 
-fn unavailable(cause: impl std::fmt::Display) -> AdminDenied {
-    tracing::error!(%cause, "admin authentication failed");
+/// A store failed: logged here with its cause, answered 503 with nothing internal.
+pub(super) fn unavailable(cause: impl std::fmt::Display) -> AdminDenied {
+    tracing::error!(%cause, "admin request failed");
     AdminDenied::Unavailable(body("temporarily_unavailable", "please try again"))
 }
 
-/// The administrator behind the request, or why there is none. Extracting never fails, so each
-/// handler answers a refusal in its own documented response type.
-pub(super) struct AdminAuth(pub Result<Administrator, AdminDenied>);
+/// Declares an admin response type: the listed outcomes plus the guard's 401, 403 and 503, and
+/// `From<AdminDenied>` so a handler can answer any refusal with `?`-like brevity (`.into()`).
+macro_rules! admin_response {
+    ($(#[$meta:meta])* $vis:vis enum $name:ident { $($variants:tt)* }) => {
+        $(#[$meta])*
+        #[derive(poem_openapi::ApiResponse)]
+        $vis enum $name {
+            $($variants)*
+            /// No token, or an invalid one (RFC 6750 §3.1).
+            #[oai(status = 401)]
+            Unauthorized(
+                poem_openapi::payload::Json<$crate::http::ErrorBody>,
+                #[oai(header = "WWW-Authenticate")] String,
+            ),
+            /// The token lacks the `ferrid:admin` scope (RFC 6750 §3.1 `insufficient_scope`).
+            #[oai(status = 403)]
+            Forbidden(
+                poem_openapi::payload::Json<$crate::http::ErrorBody>,
+                #[oai(header = "WWW-Authenticate")] String,
+            ),
+            /// A store is unreachable; retry later.
+            #[oai(status = 503)]
+            Unavailable(poem_openapi::payload::Json<$crate::http::ErrorBody>),
+        }
 
-async fn authenticate(request: &Request) -> Result<Administrator, AdminDenied> {
+        impl From<$crate::http::admin_auth::AdminDenied> for $name {
+            fn from(denied: $crate::http::admin_auth::AdminDenied) -> Self {
+                use $crate::http::admin_auth::AdminDenied;
+                match denied {
+                    AdminDenied::Unauthorized(body, challenge) => {
+                        Self::Unauthorized(poem_openapi::payload::Json(body), challenge)
+                    }
+                    AdminDenied::Forbidden(body, challenge) => {
+                        Self::Forbidden(poem_openapi::payload::Json(body), challenge)
+                    }
+                    AdminDenied::Unavailable(body) => Self::Unavailable(poem_openapi::payload::Json(body)),
+                }
+            }
+        }
+    };
+}
+pub(super) use admin_response;
+
+/// The administrator behind the request, as the audit log's actor, or why there is none.
+/// Extracting never fails, so each handler answers a refusal in its own documented type.
+pub(super) struct AdminAuth(pub Result<Actor, AdminDenied>);
+
+async fn authenticate(request: &Request) -> Result<Actor, AdminDenied> {
     let header = request.headers().get(poem::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let Some(token) = bearer(header) else {
         // RFC 6750 §3.1: no error code when the request carried no token.
@@ -66,7 +121,8 @@ async fn authenticate(request: &Request) -> Result<Administrator, AdminDenied> {
         ));
     };
     let Some(state) = request.data::<AppState>() else { return Err(unavailable("no application state")) };
-    authenticate_administrator(state, token).await.map_err(AdminDenied::from_error)
+    let administrator = authenticate_administrator(state, token).await.map_err(AdminDenied::from_error)?;
+    Ok(administrator.actor(origin_of(request)))
 }
 
 impl<'a> ApiExtractor<'a> for AdminAuth {

@@ -3,10 +3,10 @@
 //! a `ferrid:admin` bearer token ([`AdminAuth`]); every action is logged with who took it.
 
 use poem::web::Data;
-use poem_openapi::{ApiResponse, OpenApi, param::Path, payload::Json};
+use poem_openapi::{OpenApi, param::Path, payload::Json};
 
 use super::{
-    admin_auth::{AdminAuth, AdminDenied},
+    admin_auth::{AdminAuth, AdminDenied, admin_error, admin_response, unavailable},
     error::ErrorBody,
     sign_in_views::{LoggedOut, UserSignIns},
     tags::ApiTags,
@@ -14,23 +14,46 @@ use super::{
 use crate::{
     accounts::{AccountError, UserId},
     app::AppState,
-    oauth::{admin::Administrator, sign_ins},
+    audit::{Actor, AuditEvent, kinds},
+    oauth::sign_ins,
 };
 
-/// Why an admin request ends before its action.
+admin_response! {
+    enum ListResponse {
+        #[oai(status = 200)]
+        Ok(Json<UserSignIns>, #[oai(header = "Cache-Control")] String),
+        /// No such user.
+        #[oai(status = 404)]
+        NotFound(Json<ErrorBody>),
+    }
+}
+
+admin_response! {
+    enum EndResponse {
+        /// Ended.
+        #[oai(status = 204)]
+        Ended,
+        /// No such user, or no such session or application of this user.
+        #[oai(status = 404)]
+        NotFound(Json<ErrorBody>),
+    }
+}
+
+admin_response! {
+    enum LogoutAllResponse {
+        /// Every session of the user ended and every application's access revoked.
+        #[oai(status = 200)]
+        Ok(Json<LoggedOut>),
+        /// No such user.
+        #[oai(status = 404)]
+        NotFound(Json<ErrorBody>),
+    }
+}
+
+/// Why an admin request about one user ends before its action.
 enum Refusal {
     Denied(AdminDenied),
-    NotFound(&'static str),
-    Unavailable,
-}
-
-fn error(code: &str, description: &str) -> Json<ErrorBody> {
-    Json(ErrorBody { error: code.to_owned(), error_description: Some(description.to_owned()), request_id: None })
-}
-
-fn unavailable(cause: impl std::fmt::Display) -> Refusal {
-    tracing::error!(%cause, "admin API failed");
-    Refusal::Unavailable
+    NoSuchUser,
 }
 
 /// Every response type of this API answers a refusal the same way.
@@ -39,94 +62,26 @@ macro_rules! refusals {
         impl From<Refusal> for $response {
             fn from(refusal: Refusal) -> Self {
                 match refusal {
-                    Refusal::Denied(AdminDenied::Unauthorized(body, challenge)) => Self::Unauthorized(Json(body), challenge),
-                    Refusal::Denied(AdminDenied::Forbidden(body, challenge)) => Self::Forbidden(Json(body), challenge),
-                    Refusal::Denied(AdminDenied::Unavailable(body)) => Self::Unavailable(Json(body)),
-                    Refusal::NotFound(what) => Self::NotFound(error("not_found", what)),
-                    Refusal::Unavailable => Self::Unavailable(error("temporarily_unavailable", "please try again")),
+                    Refusal::Denied(denied) => denied.into(),
+                    Refusal::NoSuchUser => Self::NotFound(admin_error("not_found", "no such user")),
                 }
             }
         }
     )+};
 }
 
-#[derive(ApiResponse)]
-enum ListResponse {
-    #[oai(status = 200)]
-    Ok(Json<UserSignIns>, #[oai(header = "Cache-Control")] String),
-    /// No token, or an invalid one (RFC 6750 §3.1).
-    #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>, #[oai(header = "WWW-Authenticate")] String),
-    /// The token lacks the `ferrid:admin` scope (RFC 6750 §3.1 `insufficient_scope`).
-    #[oai(status = 403)]
-    Forbidden(Json<ErrorBody>, #[oai(header = "WWW-Authenticate")] String),
-    /// No such user.
-    #[oai(status = 404)]
-    NotFound(Json<ErrorBody>),
-    #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>),
-}
-
-#[derive(ApiResponse)]
-enum EndResponse {
-    /// Ended.
-    #[oai(status = 204)]
-    Ended,
-    /// No token, or an invalid one (RFC 6750 §3.1).
-    #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>, #[oai(header = "WWW-Authenticate")] String),
-    /// The token lacks the `ferrid:admin` scope (RFC 6750 §3.1 `insufficient_scope`).
-    #[oai(status = 403)]
-    Forbidden(Json<ErrorBody>, #[oai(header = "WWW-Authenticate")] String),
-    /// No such user, or no such session or application of this user.
-    #[oai(status = 404)]
-    NotFound(Json<ErrorBody>),
-    #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>),
-}
-
-#[derive(ApiResponse)]
-enum LogoutAllResponse {
-    /// Every session of the user ended and every application's access revoked.
-    #[oai(status = 200)]
-    Ok(Json<LoggedOut>),
-    /// No token, or an invalid one (RFC 6750 §3.1).
-    #[oai(status = 401)]
-    Unauthorized(Json<ErrorBody>, #[oai(header = "WWW-Authenticate")] String),
-    /// The token lacks the `ferrid:admin` scope (RFC 6750 §3.1 `insufficient_scope`).
-    #[oai(status = 403)]
-    Forbidden(Json<ErrorBody>, #[oai(header = "WWW-Authenticate")] String),
-    /// No such user.
-    #[oai(status = 404)]
-    NotFound(Json<ErrorBody>),
-    #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>),
-}
-
 refusals!(ListResponse, EndResponse, LogoutAllResponse);
 
 /// The administrator and the user they act on; an unknown or malformed user id is "no such
 /// user" either way. Disabled users are included: an administrator may well want to sign them out.
-async fn admin_over(state: &AppState, auth: AdminAuth, user_id: &str) -> Result<(Administrator, UserId), Refusal> {
-    let admin = auth.0.map_err(Refusal::Denied)?;
-    let user = uuid::Uuid::parse_str(user_id).map(UserId).map_err(|_| Refusal::NotFound("no such user"))?;
+async fn admin_over(state: &AppState, auth: AdminAuth, user_id: &str) -> Result<(Actor, UserId), Refusal> {
+    let actor = auth.0.map_err(Refusal::Denied)?;
+    let user = uuid::Uuid::parse_str(user_id).map(UserId).map_err(|_| Refusal::NoSuchUser)?;
     match state.accounts.find(user).await {
-        Ok(_) => Ok((admin, user)),
-        Err(AccountError::NotFound) => Err(Refusal::NotFound("no such user")),
-        Err(cause) => Err(unavailable(cause)),
+        Ok(_) => Ok((actor, user)),
+        Err(AccountError::NotFound) => Err(Refusal::NoSuchUser),
+        Err(cause) => Err(Refusal::Denied(unavailable(cause))),
     }
-}
-
-/// One audit line per admin action (never a token).
-fn audit(admin: &Administrator, user: UserId, action: &str, target: Option<&str>) {
-    tracing::info!(
-        admin = %admin.subject,
-        client_id = %admin.client_id,
-        %user,
-        action,
-        target = target.unwrap_or(""),
-        "admin action"
-    );
 }
 
 pub struct AdminSessionsApi;
@@ -136,16 +91,13 @@ impl AdminSessionsApi {
     /// Where a user is signed in: browser sessions and applications with offline access.
     #[oai(path = "/api/admin/users/:user_id/sessions", method = "get", operation_id = "admin_list_user_sessions")]
     async fn list(&self, state: Data<&AppState>, auth: AdminAuth, user_id: Path<String>) -> ListResponse {
-        let (admin, user) = match admin_over(&state, auth, &user_id.0).await {
+        let (_, user) = match admin_over(&state, auth, &user_id.0).await {
             Ok(found) => found,
             Err(refusal) => return refusal.into(),
         };
         let now = state.clock.now();
         match sign_ins::list(&state, user, now).await {
-            Ok(sign_ins) => {
-                audit(&admin, user, "list_sessions", None);
-                ListResponse::Ok(Json(UserSignIns::new(sign_ins, now)), "no-store".to_owned())
-            }
+            Ok(sign_ins) => ListResponse::Ok(Json(UserSignIns::new(sign_ins, now)), "no-store".to_owned()),
             Err(cause) => unavailable(cause).into(),
         }
     }
@@ -159,16 +111,23 @@ impl AdminSessionsApi {
         user_id: Path<String>,
         sid: Path<String>,
     ) -> EndResponse {
-        let (admin, user) = match admin_over(&state, auth, &user_id.0).await {
+        let (actor, user) = match admin_over(&state, auth, &user_id.0).await {
             Ok(found) => found,
             Err(refusal) => return refusal.into(),
         };
         match sign_ins::end_session(&state, user, &sid.0).await {
             Ok(true) => {
-                audit(&admin, user, "end_session", Some(&sid.0));
+                state
+                    .audit
+                    .record(
+                        AuditEvent::new(kinds::ADMIN_SESSION_END, &actor)
+                            .user(user)
+                            .target(format!("session:{}", sid.0)),
+                    )
+                    .await;
                 EndResponse::Ended
             }
-            Ok(false) => EndResponse::NotFound(error("not_found", "no such session")),
+            Ok(false) => EndResponse::NotFound(admin_error("not_found", "no such session")),
             Err(cause) => unavailable(cause).into(),
         }
     }
@@ -187,16 +146,19 @@ impl AdminSessionsApi {
         user_id: Path<String>,
         id: Path<String>,
     ) -> EndResponse {
-        let (admin, user) = match admin_over(&state, auth, &user_id.0).await {
+        let (actor, user) = match admin_over(&state, auth, &user_id.0).await {
             Ok(found) => found,
             Err(refusal) => return refusal.into(),
         };
         match sign_ins::revoke_application(&state, user, &id.0).await {
             Ok(true) => {
-                audit(&admin, user, "revoke_application", Some(&id.0));
+                let event = AuditEvent::new(kinds::ADMIN_APPLICATION_REVOKE, &actor)
+                    .user(user)
+                    .target(format!("refresh_family:{}", id.0));
+                state.audit.record(event).await;
                 EndResponse::Ended
             }
-            Ok(false) => EndResponse::NotFound(error("not_found", "no such application grant")),
+            Ok(false) => EndResponse::NotFound(admin_error("not_found", "no such application grant")),
             Err(cause) => unavailable(cause).into(),
         }
     }
@@ -208,13 +170,13 @@ impl AdminSessionsApi {
         operation_id = "admin_log_user_out_everywhere"
     )]
     async fn logout_all(&self, state: Data<&AppState>, auth: AdminAuth, user_id: Path<String>) -> LogoutAllResponse {
-        let (admin, user) = match admin_over(&state, auth, &user_id.0).await {
+        let (actor, user) = match admin_over(&state, auth, &user_id.0).await {
             Ok(found) => found,
             Err(refusal) => return refusal.into(),
         };
         match sign_ins::log_out_everywhere(&state, user).await {
             Ok(done) => {
-                audit(&admin, user, "log_out_everywhere", None);
+                state.audit.record(AuditEvent::new(kinds::ADMIN_LOGOUT_EVERYWHERE, &actor).user(user)).await;
                 LogoutAllResponse::Ok(Json(done.into()))
             }
             Err(cause) => unavailable(cause).into(),

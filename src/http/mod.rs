@@ -1,6 +1,7 @@
 //! The HTTP surface (poem). Handlers are thin: extract, call the domain, map the result.
 //! This is the only module that imports poem.
 
+mod admin_audit;
 mod admin_auth;
 mod admin_sessions;
 mod authorize;
@@ -48,6 +49,7 @@ type Apis = (
     register::RegisterApi,
     me::MeApi,
     admin_sessions::AdminSessionsApi,
+    admin_audit::AdminAuditApi,
     ops::OperationsApi,
     metrics::MetricsApi,
 );
@@ -66,6 +68,7 @@ pub fn api() -> OpenApiService<Apis, ()> {
             register::RegisterApi,
             me::MeApi,
             admin_sessions::AdminSessionsApi,
+            admin_audit::AdminAuditApi,
             ops::OperationsApi,
             metrics::MetricsApi,
         ),

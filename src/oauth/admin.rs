@@ -3,6 +3,7 @@
 //! when the user holds the `admin` role; a service client's only when its `allowed_scopes` name
 //! it (enforced for every grant by the client's allowed scopes).
 
+use super::session::RequestOrigin;
 use super::{
     ClientId, RegistryError,
     access_token::{AccessTokenError, verify_access_token},
@@ -11,6 +12,7 @@ use super::{
 use crate::{
     accounts::{AccessControl, AccessControlError, AccountError, NewUser, Password, RoleName, UserId},
     app::AppState,
+    audit::{Actor, AuditEvent, kinds},
 };
 
 /// The scope ferrid's own admin API demands.
@@ -58,6 +60,7 @@ pub async fn bootstrap_administrator(state: &AppState) -> anyhow::Result<()> {
         Err(error) => return Err(error.into()),
     };
     make_administrator(&state.access_control, user.id).await?;
+    state.audit.record(AuditEvent::new(kinds::BOOTSTRAP_ADMIN, &Actor::system()).user(user.id)).await;
     tracing::info!(user_id = %user.id, "first administrator created from FERRID_ADMIN_EMAIL");
     Ok(())
 }
@@ -72,6 +75,14 @@ async fn holds_admin_role(access: &AccessControl, user: UserId) -> Result<bool, 
 pub struct Administrator {
     pub subject: String,
     pub client_id: String,
+}
+
+impl Administrator {
+    /// The audit log's view: a person when the token was issued to a user, else the client.
+    pub fn actor(&self, origin: RequestOrigin) -> Actor {
+        let user = (self.subject != self.client_id).then(|| self.subject.clone());
+        Actor { user, client_id: Some(self.client_id.clone()), origin }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

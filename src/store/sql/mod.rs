@@ -3,6 +3,7 @@
 
 mod access_control;
 mod access_tokens;
+mod audit;
 mod clients;
 mod consents;
 mod key_ring;
@@ -12,6 +13,7 @@ mod users;
 
 pub use access_control::AccessControlRepository;
 pub use access_tokens::AccessTokenRepository;
+pub use audit::AuditRepository;
 pub use clients::ClientRepository;
 pub use consents::ConsentRepository;
 pub use key_ring::SqlKeyStore;

@@ -1,0 +1,237 @@
+//! The audit log: one append-only record per change (and per refused attempt worth knowing
+//! about), saying who did what to whom, from where, and how it ended. Records never hold
+//! secrets: callers pass identifiers and the names of changed fields, never values like
+//! passwords, client secrets or tokens.
+
+use std::{fmt, sync::Arc};
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::{
+    accounts::UserId,
+    clock::Clock,
+    oauth::session::RequestOrigin,
+    store::{StoreError, sql::AuditRepository},
+};
+
+/// Every event kind ferrid writes: `<area>.<object>.<action>`, stable names to query by.
+pub mod kinds {
+    pub const ADMIN_CLIENT_CREATE: &str = "admin.client.create";
+    pub const ADMIN_CLIENT_UPDATE: &str = "admin.client.update";
+    pub const ADMIN_CLIENT_DELETE: &str = "admin.client.delete";
+    pub const ADMIN_CLIENT_SECRET_ROTATE: &str = "admin.client.rotate_secret";
+    pub const ADMIN_USER_CREATE: &str = "admin.user.create";
+    pub const ADMIN_USER_UPDATE: &str = "admin.user.update";
+    pub const ADMIN_USER_DISABLE: &str = "admin.user.disable";
+    pub const ADMIN_USER_ENABLE: &str = "admin.user.enable";
+    pub const ADMIN_USER_DELETE: &str = "admin.user.delete";
+    pub const ADMIN_USER_PASSWORD_RESET: &str = "admin.user.reset_password";
+    pub const ADMIN_USER_MFA_RESET: &str = "admin.user.reset_mfa";
+    pub const ADMIN_SESSION_END: &str = "admin.session.end";
+    pub const ADMIN_APPLICATION_REVOKE: &str = "admin.application.revoke";
+    pub const ADMIN_LOGOUT_EVERYWHERE: &str = "admin.user.logout_everywhere";
+    pub const ADMIN_ROLE_CREATE: &str = "admin.role.create";
+    pub const ADMIN_ROLE_UPDATE: &str = "admin.role.update";
+    pub const ADMIN_ROLE_DELETE: &str = "admin.role.delete";
+    pub const ADMIN_ROLE_ASSIGN: &str = "admin.role.assign";
+    pub const ADMIN_ROLE_UNASSIGN: &str = "admin.role.unassign";
+    pub const ADMIN_GROUP_CREATE: &str = "admin.group.create";
+    pub const ADMIN_GROUP_UPDATE: &str = "admin.group.update";
+    pub const ADMIN_GROUP_DELETE: &str = "admin.group.delete";
+    pub const ADMIN_GROUP_ADD_MEMBER: &str = "admin.group.add_member";
+    pub const ADMIN_GROUP_REMOVE_MEMBER: &str = "admin.group.remove_member";
+    pub const ADMIN_PERMISSION_CREATE: &str = "admin.permission.create";
+    pub const ADMIN_PERMISSION_UPDATE: &str = "admin.permission.update";
+    pub const ADMIN_PERMISSION_DELETE: &str = "admin.permission.delete";
+    pub const ADMIN_PERMISSION_GRANT: &str = "admin.permission.grant";
+    pub const ADMIN_PERMISSION_REVOKE: &str = "admin.permission.revoke";
+    pub const ADMIN_KEY_ROTATE: &str = "admin.key.rotate";
+    pub const ADMIN_KEY_REVOKE: &str = "admin.key.revoke";
+    /// The first administrator, created at start-up from the configuration.
+    pub const BOOTSTRAP_ADMIN: &str = "bootstrap.admin.create";
+}
+
+/// The most records one query returns.
+pub const MAX_PAGE: u64 = 200;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    Failure,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Failure => "failure",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "success" => Some(Self::Success),
+            "failure" => Some(Self::Failure),
+            _ => None,
+        }
+    }
+}
+
+/// Who acted: the token's subject (a user id, or the client itself for client_credentials) and
+/// the client that obtained the token, plus where the request came from.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Actor {
+    /// The acting user, when a person acted (absent for service clients and for ferrid itself).
+    pub user: Option<String>,
+    pub client_id: Option<String>,
+    pub origin: RequestOrigin,
+}
+
+impl Actor {
+    /// ferrid itself (start-up bootstrap, the CLI, background work).
+    pub fn system() -> Self {
+        Self::default()
+    }
+}
+
+/// One event, as recorded. `kind` is a dotted name such as `admin.client.create`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AuditEvent {
+    pub kind: &'static str,
+    pub outcome: Outcome,
+    pub actor: Actor,
+    /// The user the event is about.
+    pub subject_user: Option<UserId>,
+    /// The client the event is about.
+    pub client_id: Option<String>,
+    /// Anything else acted on: `role:admin`, `key:<kid>`, `group:ops`.
+    pub target: Option<String>,
+    /// Non-secret detail: changed field names, reasons, counts.
+    pub details: Option<serde_json::Value>,
+}
+
+impl AuditEvent {
+    pub fn new(kind: &'static str, actor: &Actor) -> Self {
+        Self {
+            kind,
+            outcome: Outcome::Success,
+            actor: actor.clone(),
+            subject_user: None,
+            client_id: None,
+            target: None,
+            details: None,
+        }
+    }
+
+    pub fn failed(mut self) -> Self {
+        self.outcome = Outcome::Failure;
+        self
+    }
+
+    pub fn user(mut self, user: UserId) -> Self {
+        self.subject_user = Some(user);
+        self
+    }
+
+    pub fn client(mut self, client_id: impl Into<String>) -> Self {
+        self.client_id = Some(client_id.into());
+        self
+    }
+
+    pub fn target(mut self, target: impl fmt::Display) -> Self {
+        self.target = Some(target.to_string());
+        self
+    }
+
+    pub fn details(mut self, details: serde_json::Value) -> Self {
+        self.details = Some(details);
+        self
+    }
+}
+
+/// A stored event.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AuditRecord {
+    pub id: Uuid,
+    pub occurred_at: DateTime<Utc>,
+    pub event: StoredEvent,
+}
+
+/// [`AuditEvent`] as read back: the kind is any string a past version wrote.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredEvent {
+    pub kind: String,
+    pub outcome: Outcome,
+    pub actor: Actor,
+    pub subject_user: Option<UserId>,
+    pub client_id: Option<String>,
+    pub target: Option<String>,
+    pub details: Option<serde_json::Value>,
+}
+
+/// A query: every filter is optional; results are newest first, `limit` at most [`MAX_PAGE`],
+/// and `before` is the id of the last record of the previous page (keyset paging, stable while
+/// new events arrive).
+#[derive(Clone, Debug, Default)]
+pub struct AuditQuery {
+    pub user: Option<UserId>,
+    pub client_id: Option<String>,
+    pub kind: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub before: Option<Uuid>,
+    pub limit: u64,
+}
+
+#[derive(Clone)]
+pub struct AuditLog {
+    repository: AuditRepository,
+    clock: Arc<dyn Clock>,
+}
+
+impl AuditLog {
+    pub fn new(repository: AuditRepository, clock: Arc<dyn Clock>) -> Self {
+        Self { repository, clock }
+    }
+
+    /// Appends `event`. A change that happened is not undone when its record cannot be written;
+    /// the failure is logged loudly (with the event, which holds no secrets) instead.
+    pub async fn record(&self, event: AuditEvent) {
+        let now = self.clock.now();
+        // UUIDv7 from the log's clock, so ids sort like `occurred_at` even under a test clock.
+        let id = uuid_v7_at(now);
+        if let Err(error) = self.repository.insert(id, now, &event).await {
+            tracing::error!(%error, kind = event.kind, outcome = event.outcome.as_str(), ?event.subject_user,
+                client_id = ?event.client_id, target = ?event.target, "could not write the audit record");
+        }
+    }
+
+    pub async fn query(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
+        let limit = query.limit.clamp(1, MAX_PAGE);
+        self.repository.query(query, limit).await
+    }
+
+    /// Deletes up to `limit` records older than `cutoff`; returns how many.
+    pub async fn delete_older_than(&self, cutoff: DateTime<Utc>, limit: u64) -> Result<u64, StoreError> {
+        self.repository.delete_older_than(cutoff, limit).await
+    }
+}
+
+fn uuid_v7_at(at: DateTime<Utc>) -> Uuid {
+    let seconds = u64::try_from(at.timestamp()).unwrap_or(0);
+    let timestamp = uuid::Timestamp::from_unix(uuid::NoContext, seconds, at.timestamp_subsec_nanos());
+    Uuid::new_v7(timestamp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_sort_with_time_even_within_one_millisecond_of_each_other() {
+        let earlier = uuid_v7_at(DateTime::from_timestamp(1_800_000_000, 0).unwrap());
+        let later = uuid_v7_at(DateTime::from_timestamp(1_800_000_000, 2_000_000).unwrap());
+        assert!(earlier < later);
+    }
+}
