@@ -3,10 +3,13 @@
 //! secrets: callers pass identifiers and the names of changed fields, never values like
 //! passwords, client secrets or tokens.
 
-use std::{fmt, sync::Arc};
+use std::{
+    fmt,
+    sync::{Arc, Mutex},
+};
 
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
+use uuid::{ContextV7, Uuid};
 
 use crate::{
     accounts::UserId,
@@ -188,11 +191,14 @@ pub struct AuditQuery {
 pub struct AuditLog {
     repository: AuditRepository,
     clock: Arc<dyn Clock>,
+    /// Keeps this node's ids strictly increasing within one millisecond, so "newest first"
+    /// holds for events recorded in quick succession.
+    ids: Arc<Mutex<ContextV7>>,
 }
 
 impl AuditLog {
     pub fn new(repository: AuditRepository, clock: Arc<dyn Clock>) -> Self {
-        Self { repository, clock }
+        Self { repository, clock, ids: Arc::new(Mutex::new(ContextV7::new().with_additional_precision())) }
     }
 
     /// Appends `event`. A change that happened is not undone when its record cannot be written;
@@ -200,7 +206,7 @@ impl AuditLog {
     pub async fn record(&self, event: AuditEvent) {
         let now = self.clock.now();
         // UUIDv7 from the log's clock, so ids sort like `occurred_at` even under a test clock.
-        let id = uuid_v7_at(now);
+        let id = uuid_v7_at(&self.ids, now);
         if let Err(error) = self.repository.insert(id, now, &event).await {
             tracing::error!(%error, kind = event.kind, outcome = event.outcome.as_str(), ?event.subject_user,
                 client_id = ?event.client_id, target = ?event.target, "could not write the audit record");
@@ -218,10 +224,9 @@ impl AuditLog {
     }
 }
 
-fn uuid_v7_at(at: DateTime<Utc>) -> Uuid {
+fn uuid_v7_at(context: &Mutex<ContextV7>, at: DateTime<Utc>) -> Uuid {
     let seconds = u64::try_from(at.timestamp()).unwrap_or(0);
-    let timestamp = uuid::Timestamp::from_unix(uuid::NoContext, seconds, at.timestamp_subsec_nanos());
-    Uuid::new_v7(timestamp)
+    Uuid::new_v7(uuid::Timestamp::from_unix(context, seconds, at.timestamp_subsec_nanos()))
 }
 
 #[cfg(test)]
@@ -229,9 +234,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ids_sort_with_time_even_within_one_millisecond_of_each_other() {
-        let earlier = uuid_v7_at(DateTime::from_timestamp(1_800_000_000, 0).unwrap());
-        let later = uuid_v7_at(DateTime::from_timestamp(1_800_000_000, 2_000_000).unwrap());
-        assert!(earlier < later);
+    fn ids_sort_with_time_even_within_one_millisecond() {
+        let context = Mutex::new(ContextV7::new().with_additional_precision());
+        let at = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let ids: Vec<Uuid> = (0..100).map(|_| uuid_v7_at(&context, at)).collect();
+        assert!(ids.windows(2).all(|pair| pair[0] < pair[1]));
+        assert!(ids[99] < uuid_v7_at(&context, at + chrono::Duration::milliseconds(1)));
     }
 }

@@ -40,7 +40,8 @@ async fn token_request(app: &TestApp, client: &Client, form: &[(&str, &str)]) ->
     app.http.post(app.url("/token")).basic_auth(&client.0, client.1.as_deref()).form(form).send().await.unwrap()
 }
 
-async fn service_token(app: &TestApp) -> String {
+/// A `ferrid:admin` access token of a fresh service client (client_credentials).
+pub async fn service_token(app: &TestApp) -> String {
     let service = register(app, vec![GrantType::ClientCredentials], &["ferrid:admin"]).await;
     let response =
         token_request(app, &service, &[("grant_type", "client_credentials"), ("scope", "ferrid:admin")]).await;

@@ -10,6 +10,8 @@ mod helpers;
 
 mod access_control;
 mod access_token_formats;
+mod admin_audit;
+mod admin_guard;
 mod admin_sessions;
 mod backchannel_logout;
 mod browser;
