@@ -3,7 +3,7 @@
 //! the bearer security scheme in the OpenAPI document (Swagger's lock), and answers in a type
 //! declared with [`admin_response!`], which adds the guard's refusals to its own outcomes.
 
-use poem::{Request, RequestBody};
+use poem::{IntoResponse, Request, RequestBody};
 use poem_openapi::{
     ApiExtractor, ApiExtractorType, ExtractParamOptions,
     registry::{MetaSecurityScheme, Registry},
@@ -107,9 +107,16 @@ macro_rules! admin_response {
 }
 pub(super) use admin_response;
 
-/// The administrator behind the request, as the audit log's actor, or why there is none.
-/// Extracting never fails, so each handler answers a refusal in its own documented type.
-pub(super) struct AdminAuth(pub Result<Actor, AdminDenied>);
+/// The administrator behind the request, as the audit log's actor. A refused request ends in
+/// the extractor, before any other parameter or the body is read: whoever lacks the scope learns
+/// nothing about the route's input validation. Handlers still declare the refusals (through
+/// [`admin_response!`]) so the document shows them.
+pub(super) struct AdminAuth(pub Actor);
+
+admin_response! {
+    /// The guard's refusals on their own, to answer from the extractor.
+    enum Refused {}
+}
 
 async fn authenticate(request: &Request) -> Result<Actor, AdminDenied> {
     let header = request.headers().get(poem::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
@@ -160,6 +167,9 @@ impl<'a> ApiExtractor<'a> for AdminAuth {
         _body: &mut RequestBody,
         _options: ExtractParamOptions<Self::ParamType>,
     ) -> poem::Result<Self> {
-        Ok(Self(authenticate(request).await))
+        match authenticate(request).await {
+            Ok(actor) => Ok(Self(actor)),
+            Err(denied) => Err(poem::Error::from_response(Refused::from(denied).into_response())),
+        }
     }
 }

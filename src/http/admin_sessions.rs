@@ -75,7 +75,7 @@ refusals!(ListResponse, EndResponse, LogoutAllResponse);
 /// The administrator and the user they act on; an unknown or malformed user id is "no such
 /// user" either way. Disabled users are included: an administrator may well want to sign them out.
 async fn admin_over(state: &AppState, auth: AdminAuth, user_id: &str) -> Result<(Actor, UserId), Refusal> {
-    let actor = auth.0.map_err(Refusal::Denied)?;
+    let AdminAuth(actor) = auth;
     let user = uuid::Uuid::parse_str(user_id).map(UserId).map_err(|_| Refusal::NoSuchUser)?;
     match state.accounts.find(user).await {
         Ok(_) => Ok((actor, user)),
