@@ -4,6 +4,7 @@
 //! step at a time; a test runs up → down → up on SQLite and PostgreSQL.
 
 pub use sea_orm_migration::MigrationStatus;
+pub use m20261124_000012_create_swagger_client::CLIENT_ID as SWAGGER_CLIENT_ID;
 pub use sea_orm_migration::prelude::*;
 
 mod m20261124_000001_create_users;
@@ -16,6 +17,7 @@ mod m20261124_000007_add_userinfo_encryption;
 mod m20261124_000008_create_access_tokens;
 mod m20261124_000009_token_lifecycle_settings;
 mod m20261124_000010_add_client_registration_token;
+mod m20261124_000012_create_swagger_client;
 
 pub struct Migrator;
 
@@ -33,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000008_create_access_tokens::Migration),
             Box::new(m20261124_000009_token_lifecycle_settings::Migration),
             Box::new(m20261124_000010_add_client_registration_token::Migration),
+            Box::new(m20261124_000012_create_swagger_client::Migration),
         ]
     }
 }

@@ -2,19 +2,17 @@
 //! everywhere". Authenticated by ferrid's session cookie (HttpOnly, SameSite=Lax, so another
 //! site can neither read these responses nor send the cookie with a cross-site POST or DELETE).
 
-use poem::{Request, web::Data};
+use poem::web::Data;
 use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
 
 use super::{
     cookies::{self, SESSION_COOKIE},
     error::ErrorBody,
+    session_auth::SignedIn,
     sign_in_views::{ApplicationGrant, BrowserSession, LoggedOut, PastSignIn},
     tags::ApiTags,
 };
-use crate::{
-    app::AppState,
-    oauth::{flow::current_session, session::OpSession, sign_ins},
-};
+use crate::{app::AppState, oauth::sign_ins};
 
 /// A browser signed in at ferrid, and whether it is the one asking.
 #[derive(Object)]
@@ -84,19 +82,14 @@ fn unavailable(cause: impl std::fmt::Display) -> Json<ErrorBody> {
     error("temporarily_unavailable", "please try again")
 }
 
-/// The session of the request's cookie, if it is live.
-async fn signed_in(state: &AppState, request: &Request) -> Result<Option<OpSession>, String> {
-    current_session(state, cookies::read(request, SESSION_COOKIE).as_deref()).await.map_err(|e| e.to_string())
-}
-
 pub struct MeApi;
 
 #[OpenApi(tag = "ApiTags::Account")]
 impl MeApi {
     /// Where you are signed in: browser sessions and applications with offline access.
     #[oai(path = "/api/me/sessions", method = "get", operation_id = "list_my_sessions")]
-    async fn list(&self, state: Data<&AppState>, request: &Request) -> ListResponse {
-        let session = match signed_in(&state, request).await {
+    async fn list(&self, state: Data<&AppState>, signed_in: SignedIn) -> ListResponse {
+        let session = match signed_in.0 {
             Ok(Some(session)) => session,
             Ok(None) => return ListResponse::Unauthorized(unauthorized()),
             Err(cause) => return ListResponse::Unavailable(unavailable(cause)),
@@ -120,8 +113,8 @@ impl MeApi {
 
     /// Sign one browser out.
     #[oai(path = "/api/me/sessions/:sid", method = "delete", operation_id = "end_my_session")]
-    async fn end_session(&self, state: Data<&AppState>, request: &Request, sid: Path<String>) -> EndResponse {
-        let session = match signed_in(&state, request).await {
+    async fn end_session(&self, state: Data<&AppState>, signed_in: SignedIn, sid: Path<String>) -> EndResponse {
+        let session = match signed_in.0 {
             Ok(Some(session)) => session,
             Ok(None) => return EndResponse::Unauthorized(unauthorized()),
             Err(cause) => return EndResponse::Unavailable(unavailable(cause)),
@@ -135,8 +128,8 @@ impl MeApi {
 
     /// Revoke one application's access: its refresh tokens and the access tokens issued from them.
     #[oai(path = "/api/me/applications/:id", method = "delete", operation_id = "revoke_my_application")]
-    async fn revoke_application(&self, state: Data<&AppState>, request: &Request, id: Path<String>) -> EndResponse {
-        let session = match signed_in(&state, request).await {
+    async fn revoke_application(&self, state: Data<&AppState>, signed_in: SignedIn, id: Path<String>) -> EndResponse {
+        let session = match signed_in.0 {
             Ok(Some(session)) => session,
             Ok(None) => return EndResponse::Unauthorized(unauthorized()),
             Err(cause) => return EndResponse::Unavailable(unavailable(cause)),
@@ -150,8 +143,8 @@ impl MeApi {
 
     /// Log out everywhere: end every session and revoke every application's access.
     #[oai(path = "/api/me/logout-all", method = "post", operation_id = "log_out_everywhere")]
-    async fn logout_all(&self, state: Data<&AppState>, request: &Request) -> LogoutAllResponse {
-        let session = match signed_in(&state, request).await {
+    async fn logout_all(&self, state: Data<&AppState>, signed_in: SignedIn) -> LogoutAllResponse {
+        let session = match signed_in.0 {
             Ok(Some(session)) => session,
             Ok(None) => return LogoutAllResponse::Unauthorized(unauthorized()),
             Err(cause) => return LogoutAllResponse::Unavailable(unavailable(cause)),
