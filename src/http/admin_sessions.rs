@@ -52,6 +52,7 @@ macro_rules! refusals {
 
 #[derive(ApiResponse)]
 enum ListResponse {
+    /// The user's sessions, applications and recent sign-ins.
     #[oai(status = 200)]
     Ok(Json<UserSignIns>, #[oai(header = "Cache-Control")] String),
     /// No token, or an invalid one (RFC 6750 §3.1).
@@ -63,6 +64,7 @@ enum ListResponse {
     /// No such user.
     #[oai(status = 404)]
     NotFound(Json<ErrorBody>),
+    /// A backing store is unreachable; retry later.
     #[oai(status = 503)]
     Unavailable(Json<ErrorBody>),
 }
@@ -81,6 +83,7 @@ enum EndResponse {
     /// No such user, or no such session or application of this user.
     #[oai(status = 404)]
     NotFound(Json<ErrorBody>),
+    /// A backing store is unreachable; retry later.
     #[oai(status = 503)]
     Unavailable(Json<ErrorBody>),
 }
@@ -99,6 +102,7 @@ enum LogoutAllResponse {
     /// No such user.
     #[oai(status = 404)]
     NotFound(Json<ErrorBody>),
+    /// A backing store is unreachable; retry later.
     #[oai(status = 503)]
     Unavailable(Json<ErrorBody>),
 }
@@ -134,6 +138,9 @@ pub struct AdminSessionsApi;
 #[OpenApi(tag = "ApiTags::Admin")]
 impl AdminSessionsApi {
     /// Where a user is signed in: browser sessions and applications with offline access.
+    ///
+    /// The administrator's view of what the user sees under `/api/me/sessions`. Needs a
+    /// `ferrid:admin` access token.
     #[oai(path = "/api/admin/users/:user_id/sessions", method = "get", operation_id = "admin_list_user_sessions")]
     async fn list(&self, state: Data<&AppState>, auth: AdminAuth, user_id: Path<String>) -> ListResponse {
         let (admin, user) = match admin_over(&state, auth, &user_id.0).await {
@@ -151,6 +158,9 @@ impl AdminSessionsApi {
     }
 
     /// Sign one of the user's browsers out.
+    ///
+    /// Ends the user's session `sid`. Needs a `ferrid:admin` access token; the action is
+    /// logged with the administrator's identity.
     #[oai(path = "/api/admin/users/:user_id/sessions/:sid", method = "delete", operation_id = "admin_end_user_session")]
     async fn end_session(
         &self,
@@ -173,8 +183,10 @@ impl AdminSessionsApi {
         }
     }
 
-    /// Revoke one application's access for the user: its refresh tokens and the access tokens
-    /// issued from them.
+    /// Revoke one application's access for the user.
+    ///
+    /// Revokes the user's refresh tokens for the client `id` and the access tokens issued from
+    /// them. Needs a `ferrid:admin` access token; the action is logged.
     #[oai(
         path = "/api/admin/users/:user_id/applications/:id",
         method = "delete",
@@ -201,7 +213,10 @@ impl AdminSessionsApi {
         }
     }
 
-    /// Log the user out everywhere: end every session and revoke every application's access.
+    /// Log the user out everywhere.
+    ///
+    /// Ends every session of the user and revokes every application's access, e.g. after an
+    /// account compromise. Needs a `ferrid:admin` access token; the action is logged.
     #[oai(
         path = "/api/admin/users/:user_id/logout-all",
         method = "post",

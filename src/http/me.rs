@@ -33,11 +33,13 @@ struct SignIns {
 
 #[derive(ApiResponse)]
 enum ListResponse {
+    /// This user's sessions, applications and recent sign-ins.
     #[oai(status = 200)]
     Ok(Json<SignIns>, #[oai(header = "Cache-Control")] String),
     /// Not signed in.
     #[oai(status = 401)]
     Unauthorized(Json<ErrorBody>),
+    /// A backing store is unreachable; retry later.
     #[oai(status = 503)]
     Unavailable(Json<ErrorBody>),
 }
@@ -53,6 +55,7 @@ enum EndResponse {
     /// No such session or application of this user.
     #[oai(status = 404)]
     NotFound(Json<ErrorBody>),
+    /// A backing store is unreachable; retry later.
     #[oai(status = 503)]
     Unavailable(Json<ErrorBody>),
 }
@@ -65,6 +68,7 @@ enum LogoutAllResponse {
     /// Not signed in.
     #[oai(status = 401)]
     Unauthorized(Json<ErrorBody>),
+    /// A backing store is unreachable; retry later.
     #[oai(status = 503)]
     Unavailable(Json<ErrorBody>),
 }
@@ -87,6 +91,9 @@ pub struct MeApi;
 #[OpenApi(tag = "ApiTags::Account")]
 impl MeApi {
     /// Where you are signed in: browser sessions and applications with offline access.
+    ///
+    /// Lists the live browser sessions (marking the one asking), the applications holding
+    /// refresh tokens, and the latest sign-ins. Needs ferrid's session cookie.
     #[oai(path = "/api/me/sessions", method = "get", operation_id = "list_my_sessions")]
     async fn list(&self, state: Data<&AppState>, signed_in: SignedIn) -> ListResponse {
         let session = match signed_in.0 {
@@ -112,6 +119,9 @@ impl MeApi {
     }
 
     /// Sign one browser out.
+    ///
+    /// Ends the session `sid` of the signed-in user; the applications it signed in keep their
+    /// refresh tokens. Needs ferrid's session cookie.
     #[oai(path = "/api/me/sessions/:sid", method = "delete", operation_id = "end_my_session")]
     async fn end_session(&self, state: Data<&AppState>, signed_in: SignedIn, sid: Path<String>) -> EndResponse {
         let session = match signed_in.0 {
@@ -126,7 +136,10 @@ impl MeApi {
         }
     }
 
-    /// Revoke one application's access: its refresh tokens and the access tokens issued from them.
+    /// Revoke one application's access.
+    ///
+    /// Revokes the signed-in user's refresh tokens for the client `id` and the access tokens
+    /// issued from them (RFC 7009 §2.1 semantics). Needs ferrid's session cookie.
     #[oai(path = "/api/me/applications/:id", method = "delete", operation_id = "revoke_my_application")]
     async fn revoke_application(&self, state: Data<&AppState>, signed_in: SignedIn, id: Path<String>) -> EndResponse {
         let session = match signed_in.0 {
@@ -141,7 +154,10 @@ impl MeApi {
         }
     }
 
-    /// Log out everywhere: end every session and revoke every application's access.
+    /// Log out everywhere.
+    ///
+    /// Ends every session of the signed-in user, this one included, and revokes every
+    /// application's access. Needs ferrid's session cookie, which the answer clears.
     #[oai(path = "/api/me/logout-all", method = "post", operation_id = "log_out_everywhere")]
     async fn logout_all(&self, state: Data<&AppState>, signed_in: SignedIn) -> LogoutAllResponse {
         let session = match signed_in.0 {
