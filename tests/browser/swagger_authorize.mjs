@@ -22,20 +22,23 @@ console.log(`screenshots: ${screenshots}`);
 
 const TIMEOUT = 20_000;
 const profile = mkdtempSync(join(tmpdir(), 'ferrid-chromium-'));
-const browser = await chromium.launch({
+// A fresh profile per run; Playwright passes it to Chromium as --user-data-dir.
+const context = await chromium.launchPersistentContext(profile, {
   executablePath: '/usr/bin/chromium',
   headless: true,
+  viewport: { width: 1280, height: 1000 },
   args: [
     '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
     '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    `--user-data-dir=${profile}`,
   ],
 });
-const context = await browser.newContext({ viewport: { width: 1280, height: 1000 } });
 context.setDefaultTimeout(TIMEOUT);
-const page = await context.newPage();
+const page = context.pages()[0] ?? (await context.newPage());
 page.on('console', (message) => {
   if (message.type() === 'error') console.log(`console error: ${message.text()}`);
+});
+page.on('response', (response) => {
+  if (response.status() >= 400) console.log(`${response.status()} ${response.url()}`);
 });
 
 async function shot(name) {
@@ -53,7 +56,7 @@ async function tryItOut(operationId, params, status) {
     await operation.locator(`tr[data-param-name="${name}"] input`).fill(value);
   }
   await operation.locator('button.execute').click();
-  const cell = operation.locator('.live-responses-table .response-col_status').first();
+  const cell = operation.locator('.live-responses-table tr.response .response-col_status').first();
   await cell.waitFor();
   const got = (await cell.innerText()).trim();
   if (!got.startsWith(String(status))) {
@@ -68,12 +71,13 @@ let failed = false;
 try {
   await page.goto(`${base}/swagger`);
   await page.locator('button.btn.authorize').first().click();
-  const scheme = page.locator('.auth-container').filter({ hasText: 'FerridOAuth' });
+  const scheme = page.locator('.auth-container').filter({ has: page.locator('h4', { hasText: 'FerridOAuth (OAuth2' }) });
   await scheme.waitFor();
-  // initOAuth presets the public client and the scopes; nothing secret is asked for.
+  // initOAuth presets the public client and the scopes; no secret is preset (there is none).
   const clientId = await scheme.locator('input[id^="client_id"]').inputValue();
   if (clientId !== 'ferrid-swagger') throw new Error(`client_id preset is ${JSON.stringify(clientId)}`);
-  if (await scheme.locator('input[id^="client_secret"]').count()) throw new Error('the dialog asks for a client secret');
+  const secret = scheme.locator('input[id^="client_secret"]');
+  if ((await secret.count()) && (await secret.inputValue())) throw new Error('the page presets a client secret');
   const admin = scheme.locator('input[type="checkbox"][data-value="ferrid:admin"]');
   if (!(await admin.isChecked())) await admin.check({ force: true });
 
@@ -81,18 +85,21 @@ try {
     page.waitForEvent('popup'),
     scheme.locator('button.authorize').click(),
   ]);
+  // The receiver page hands the code to Swagger (which redeems it with the PKCE verifier) and
+  // closes the popup, possibly before any later step here: listen from the start.
+  const closed = popup.waitForEvent('close', { timeout: TIMEOUT });
   await popup.waitForLoadState();
   const authorizeUrl = new URL(popup.url());
   console.log(`popup: ${authorizeUrl.origin}${authorizeUrl.pathname}`);
   await popup.locator('#email').fill(email);
   await popup.locator('#password').fill(password);
-  await Promise.all([popup.waitForNavigation(), popup.locator('button[type="submit"]').click()]);
-  if (!popup.isClosed() && (await popup.locator('form[action="/consent"]').count())) {
+  await popup.locator('button[type="submit"]').click();
+  const consent = popup.locator('form[action="/consent"]').waitFor().then(() => true, () => false);
+  if ((await Promise.race([closed.then(() => false), consent])) && !popup.isClosed()) {
     await popup.locator('button[value="allow"]').click();
   }
-  // The receiver hands the code to Swagger, which redeems it with the PKCE verifier.
-  await popup.waitForEvent('close');
-  await scheme.getByRole('button', { name: 'Logout' }).waitFor();
+  await closed;
+  await scheme.locator('button', { hasText: 'Logout' }).waitFor();
   await shot('swagger-authorized');
   await page.locator('.modal-ux button.close-modal').first().click();
 
@@ -111,7 +118,7 @@ try {
     console.error(`saved ${join(screenshots, name)}.{html,png} (${open.url()})`);
   }
 } finally {
-  await browser.close();
+  await context.close();
   rmSync(profile, { recursive: true, force: true });
 }
 process.exit(failed ? 1 : 0);
