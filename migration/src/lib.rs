@@ -3,8 +3,8 @@
 //! Every migration has a working `down`, so `ferrid migrate down` can walk the schema back one
 //! step at a time; a test runs up → down → up on SQLite and PostgreSQL.
 
-pub use sea_orm_migration::MigrationStatus;
 pub use m20261124_000012_create_swagger_client::CLIENT_ID as SWAGGER_CLIENT_ID;
+pub use sea_orm_migration::MigrationStatus;
 pub use sea_orm_migration::prelude::*;
 
 mod m20261124_000001_create_users;

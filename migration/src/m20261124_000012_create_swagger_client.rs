@@ -17,6 +17,7 @@ fn list(values: &[&str]) -> Value {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        #[allow(clippy::disallowed_methods, reason = "a migration runs once, outside any request: no Clock to ask")]
         let now = chrono::Utc::now();
         // `ferrid:admin` is granted only to users holding the admin role, so allowing it here
         // gives nobody more than they already have.
@@ -52,7 +53,9 @@ impl MigrationTrait for Migration {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         // Its sessions' grants and refresh tokens go with it (ON DELETE CASCADE).
         manager
-            .exec_stmt(Query::delete().from_table(Clients::Table).and_where(Expr::col(Clients::Id).eq(CLIENT_ID)).to_owned())
+            .exec_stmt(
+                Query::delete().from_table(Clients::Table).and_where(Expr::col(Clients::Id).eq(CLIENT_ID)).to_owned(),
+            )
             .await
     }
 }

@@ -81,7 +81,9 @@ pub(super) fn routes(
     poem_ui: impl Endpoint + 'static,
 ) -> BoxEndpoint<'static, Response> {
     let Some(assets) = Assets::from_poem_page(poem_page) else {
-        tracing::error!("poem-openapi's Swagger UI page changed shape; /swagger falls back to it, without Authorize presets");
+        tracing::error!(
+            "poem-openapi's Swagger UI page changed shape; /swagger falls back to it, without Authorize presets"
+        );
         return poem_ui.map_to_response().boxed();
     };
     let html = page(issuer);

@@ -44,5 +44,9 @@ async fn swagger_authorize_signs_in_and_tries_the_account_and_admin_apis() {
     let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     println!("{stdout}");
     eprintln!("{stderr}");
-    assert!(output.status.success(), "the Swagger Authorize round trip failed ({}):\n{stdout}\n{stderr}", output.status);
+    assert!(
+        output.status.success(),
+        "the Swagger Authorize round trip failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
 }

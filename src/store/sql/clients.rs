@@ -40,7 +40,11 @@ impl ClientRepository {
     }
 
     pub async fn find(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
-        clients::Entity::find_by_id(id.as_str()).one(&self.db).await?.map(|model| to_domain(model, &self.issuer)).transpose()
+        clients::Entity::find_by_id(id.as_str())
+            .one(&self.db)
+            .await?
+            .map(|model| to_domain(model, &self.issuer))
+            .transpose()
     }
 
     pub async fn list(&self, offset: u64, limit: u64) -> Result<Vec<Client>, StoreError> {
