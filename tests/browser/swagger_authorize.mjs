@@ -20,7 +20,8 @@ const screenshots = resolve(screenshotArg);
 mkdirSync(screenshots, { recursive: true });
 console.log(`screenshots: ${screenshots}`);
 
-const TIMEOUT = 20_000;
+// Generous: CI runs this beside the rest of the suite on two cores.
+const TIMEOUT = 60_000;
 const profile = mkdtempSync(join(tmpdir(), 'ferrid-chromium-'));
 // A fresh profile per run; Playwright passes it to Chromium as --user-data-dir.
 const context = await chromium.launchPersistentContext(profile, {
