@@ -116,7 +116,7 @@ impl AppState {
             accounts: Accounts::new(UserRepository::new(connection.clone()), hasher, clock.clone()),
             access_control: AccessControl::new(AccessControlRepository::new(connection.clone()), clock.clone()),
             clients: ClientRegistry::new(
-                ClientRepository::new(connection.clone()),
+                ClientRepository::new(connection.clone(), config.issuer.clone()),
                 clock.clone(),
                 &signing_algs,
                 u32::try_from(config.key_ring.retain_retired.as_secs()).unwrap_or(u32::MAX),

@@ -3,6 +3,7 @@
 //! Every migration has a working `down`, so `ferrid migrate down` can walk the schema back one
 //! step at a time; a test runs up → down → up on SQLite and PostgreSQL.
 
+pub use m20261124_000012_create_swagger_client::CLIENT_ID as SWAGGER_CLIENT_ID;
 pub use sea_orm_migration::MigrationStatus;
 pub use sea_orm_migration::prelude::*;
 
@@ -17,6 +18,7 @@ mod m20261124_000008_create_access_tokens;
 mod m20261124_000009_token_lifecycle_settings;
 mod m20261124_000010_add_client_registration_token;
 mod m20261124_000011_create_audit_log_and_mfa_factors;
+mod m20261124_000012_create_swagger_client;
 
 pub struct Migrator;
 
@@ -35,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000009_token_lifecycle_settings::Migration),
             Box::new(m20261124_000010_add_client_registration_token::Migration),
             Box::new(m20261124_000011_create_audit_log_and_mfa_factors::Migration),
+            Box::new(m20261124_000012_create_swagger_client::Migration),
         ]
     }
 }

@@ -74,6 +74,7 @@ pub struct AuditPage {
 
 admin_response! {
     enum AuditResponse {
+        /// A page of matching records, newest first.
         #[oai(status = 200)]
         Ok(Json<AuditPage>, #[oai(header = "Cache-Control")] String),
         /// A malformed filter (`invalid_request`).

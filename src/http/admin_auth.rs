@@ -1,12 +1,13 @@
 //! The admin API's guard: an `Authorization: Bearer` access token for ferrid carrying
 //! `ferrid:admin` (RFC 6750 §2.1). Every admin endpoint takes [`AdminAuth`], which also declares
-//! the bearer security scheme in the OpenAPI document (Swagger's lock), and answers in a type
-//! declared with [`admin_response!`], which adds the guard's refusals to its own outcomes.
+//! the document's security schemes (Swagger's lock): a bearer token pasted in, or one obtained
+//! through ferrid's own authorization code flow, which Swagger's Authorize button runs. Handlers
+//! answer in a type declared with [`admin_response!`], which adds the guard's refusals.
 
 use poem::{IntoResponse, Request, RequestBody};
 use poem_openapi::{
     ApiExtractor, ApiExtractorType, ExtractParamOptions,
-    registry::{MetaSecurityScheme, Registry},
+    registry::{MetaOAuthFlow, MetaOAuthFlows, MetaOAuthScope, MetaSecurityScheme, Registry},
 };
 
 use super::{error::ErrorBody, request_context::origin_of, userinfo::bearer};
@@ -17,6 +18,30 @@ use crate::{
 };
 
 const SCHEME: &str = "AdminBearer";
+/// Either scheme yields the same bearer token on the request.
+const OAUTH_SCHEME: &str = "FerridOAuth";
+
+/// The flow Swagger's Authorize runs against ferrid itself. The URLs are relative to the
+/// server (OpenAPI 3.0 §4.7.1), so the committed document does not depend on the issuer.
+fn authorization_code_flow() -> MetaOAuthFlows {
+    let scope = |name, description| MetaOAuthScope { name, description: Some(description) };
+    MetaOAuthFlows {
+        implicit: None,
+        password: None,
+        client_credentials: None,
+        authorization_code: Some(MetaOAuthFlow {
+            authorization_url: Some("/authorize"),
+            token_url: Some("/token"),
+            refresh_url: None,
+            scopes: vec![
+                scope("openid", "Sign in with OpenID Connect."),
+                scope("profile", "Your name."),
+                scope("email", "Your email address."),
+                scope(ADMIN_SCOPE, "Administer ferrid; granted only to users with the admin role."),
+            ],
+        }),
+    }
+}
 
 /// Why an admin request is refused, with its RFC 6750 §3 `WWW-Authenticate` challenge.
 pub(super) enum AdminDenied {
@@ -156,10 +181,26 @@ impl<'a> ApiExtractor<'a> for AdminAuth {
                 openid_connect_url: None,
             },
         );
+        registry.create_security_scheme(
+            OAUTH_SCHEME,
+            MetaSecurityScheme {
+                ty: "oauth2",
+                description: Some(
+                    "Sign in at ferrid through the built-in public client `ferrid-swagger` (authorization \
+                     code with PKCE). Tick `ferrid:admin` for the admin API.",
+                ),
+                name: None,
+                key_in: None,
+                scheme: None,
+                bearer_format: None,
+                flows: Some(authorization_code_flow()),
+                openid_connect_url: None,
+            },
+        );
     }
 
     fn security_schemes() -> Vec<&'static str> {
-        vec![SCHEME]
+        vec![SCHEME, OAUTH_SCHEME]
     }
 
     async fn from_request(

@@ -20,6 +20,7 @@ use crate::{
 
 admin_response! {
     enum ListResponse {
+        /// The user's sessions, applications and recent sign-ins.
         #[oai(status = 200)]
         Ok(Json<UserSignIns>, #[oai(header = "Cache-Control")] String),
         /// No such user.
@@ -89,6 +90,9 @@ pub struct AdminSessionsApi;
 #[OpenApi(tag = "ApiTags::Admin")]
 impl AdminSessionsApi {
     /// Where a user is signed in: browser sessions and applications with offline access.
+    ///
+    /// The administrator's view of what the user sees under `/api/me/sessions`. Needs a
+    /// `ferrid:admin` access token.
     #[oai(path = "/api/admin/users/:user_id/sessions", method = "get", operation_id = "admin_list_user_sessions")]
     async fn list(&self, state: Data<&AppState>, auth: AdminAuth, user_id: Path<String>) -> ListResponse {
         let (_, user) = match admin_over(&state, auth, &user_id.0).await {
@@ -103,6 +107,9 @@ impl AdminSessionsApi {
     }
 
     /// Sign one of the user's browsers out.
+    ///
+    /// Ends the user's session `sid`. Needs a `ferrid:admin` access token; the action is
+    /// logged with the administrator's identity.
     #[oai(path = "/api/admin/users/:user_id/sessions/:sid", method = "delete", operation_id = "admin_end_user_session")]
     async fn end_session(
         &self,
@@ -132,8 +139,10 @@ impl AdminSessionsApi {
         }
     }
 
-    /// Revoke one application's access for the user: its refresh tokens and the access tokens
-    /// issued from them.
+    /// Revoke one application's access for the user.
+    ///
+    /// Revokes the user's refresh tokens for the client `id` and the access tokens issued from
+    /// them. Needs a `ferrid:admin` access token; the action is logged.
     #[oai(
         path = "/api/admin/users/:user_id/applications/:id",
         method = "delete",
@@ -163,7 +172,10 @@ impl AdminSessionsApi {
         }
     }
 
-    /// Log the user out everywhere: end every session and revoke every application's access.
+    /// Log the user out everywhere.
+    ///
+    /// Ends every session of the user and revokes every application's access, e.g. after an
+    /// account compromise. Needs a `ferrid:admin` access token; the action is logged.
     #[oai(
         path = "/api/admin/users/:user_id/logout-all",
         method = "post",

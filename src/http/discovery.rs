@@ -27,6 +27,9 @@ pub struct DiscoveryApi;
 #[OpenApi(tag = "ApiTags::Discovery")]
 impl DiscoveryApi {
     /// OpenID Provider Metadata: every endpoint, scope, algorithm and method ferrid supports.
+    ///
+    /// OpenID Connect Discovery 1.0 §4: relying parties configure themselves from this document.
+    /// It is built from the configuration at start-up, so it never fails and may be cached.
     #[oai(path = "/.well-known/openid-configuration", method = "get", operation_id = "openid_configuration")]
     async fn openid_configuration(&self, document: Data<&DiscoveryDocument>) -> DiscoveryResponse {
         DiscoveryResponse::Ok(CachedJson::new(Arc::clone(&document.0.0)), MAX_AGE.to_owned())

@@ -114,6 +114,9 @@ pub struct IntrospectionApi;
 #[OpenApi(tag = "ApiTags::OAuth")]
 impl IntrospectionApi {
     /// Token introspection (RFC 7662): whether one of the calling client's tokens is active.
+    ///
+    /// The caller authenticates as a client. A token issued to another client, or one that is
+    /// unknown, expired or revoked, is reported as `{"active": false}` (RFC 7662 §2.2).
     #[oai(path = "/introspect", method = "post", operation_id = "introspect")]
     async fn introspect(
         &self,

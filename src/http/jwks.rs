@@ -53,6 +53,10 @@ fn none_match(if_none_match: &str, etag: &str) -> bool {
 #[OpenApi(tag = "ApiTags::Discovery")]
 impl JwksApi {
     /// The JSON Web Key Set of ferrid's signing and encryption keys.
+    ///
+    /// RFC 7517 §5: the public halves of the `next`, `active` and `retired` keys, so tokens
+    /// verify across a rotation (DESIGN §7.6). Send `If-None-Match` with the last `ETag` to get a
+    /// 304 while the set is unchanged.
     #[oai(path = "/jwks", method = "get", operation_id = "jwks")]
     async fn jwks(
         &self,

@@ -2,19 +2,17 @@
 //! everywhere". Authenticated by ferrid's session cookie (HttpOnly, SameSite=Lax, so another
 //! site can neither read these responses nor send the cookie with a cross-site POST or DELETE).
 
-use poem::{Request, web::Data};
+use poem::web::Data;
 use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
 
 use super::{
     cookies::{self, SESSION_COOKIE},
     error::ErrorBody,
+    session_auth::SignedIn,
     sign_in_views::{ApplicationGrant, BrowserSession, LoggedOut, PastSignIn},
     tags::ApiTags,
 };
-use crate::{
-    app::AppState,
-    oauth::{flow::current_session, session::OpSession, sign_ins},
-};
+use crate::{app::AppState, oauth::sign_ins};
 
 /// A browser signed in at ferrid, and whether it is the one asking.
 #[derive(Object)]
@@ -35,11 +33,13 @@ struct SignIns {
 
 #[derive(ApiResponse)]
 enum ListResponse {
+    /// This user's sessions, applications and recent sign-ins.
     #[oai(status = 200)]
     Ok(Json<SignIns>, #[oai(header = "Cache-Control")] String),
     /// Not signed in.
     #[oai(status = 401)]
     Unauthorized(Json<ErrorBody>),
+    /// A backing store is unreachable; retry later.
     #[oai(status = 503)]
     Unavailable(Json<ErrorBody>),
 }
@@ -55,6 +55,7 @@ enum EndResponse {
     /// No such session or application of this user.
     #[oai(status = 404)]
     NotFound(Json<ErrorBody>),
+    /// A backing store is unreachable; retry later.
     #[oai(status = 503)]
     Unavailable(Json<ErrorBody>),
 }
@@ -67,6 +68,7 @@ enum LogoutAllResponse {
     /// Not signed in.
     #[oai(status = 401)]
     Unauthorized(Json<ErrorBody>),
+    /// A backing store is unreachable; retry later.
     #[oai(status = 503)]
     Unavailable(Json<ErrorBody>),
 }
@@ -84,19 +86,17 @@ fn unavailable(cause: impl std::fmt::Display) -> Json<ErrorBody> {
     error("temporarily_unavailable", "please try again")
 }
 
-/// The session of the request's cookie, if it is live.
-async fn signed_in(state: &AppState, request: &Request) -> Result<Option<OpSession>, String> {
-    current_session(state, cookies::read(request, SESSION_COOKIE).as_deref()).await.map_err(|e| e.to_string())
-}
-
 pub struct MeApi;
 
 #[OpenApi(tag = "ApiTags::Account")]
 impl MeApi {
     /// Where you are signed in: browser sessions and applications with offline access.
+    ///
+    /// Lists the live browser sessions (marking the one asking), the applications holding
+    /// refresh tokens, and the latest sign-ins. Needs ferrid's session cookie.
     #[oai(path = "/api/me/sessions", method = "get", operation_id = "list_my_sessions")]
-    async fn list(&self, state: Data<&AppState>, request: &Request) -> ListResponse {
-        let session = match signed_in(&state, request).await {
+    async fn list(&self, state: Data<&AppState>, signed_in: SignedIn) -> ListResponse {
+        let session = match signed_in.0 {
             Ok(Some(session)) => session,
             Ok(None) => return ListResponse::Unauthorized(unauthorized()),
             Err(cause) => return ListResponse::Unavailable(unavailable(cause)),
@@ -119,9 +119,12 @@ impl MeApi {
     }
 
     /// Sign one browser out.
+    ///
+    /// Ends the session `sid` of the signed-in user; the applications it signed in keep their
+    /// refresh tokens. Needs ferrid's session cookie.
     #[oai(path = "/api/me/sessions/:sid", method = "delete", operation_id = "end_my_session")]
-    async fn end_session(&self, state: Data<&AppState>, request: &Request, sid: Path<String>) -> EndResponse {
-        let session = match signed_in(&state, request).await {
+    async fn end_session(&self, state: Data<&AppState>, signed_in: SignedIn, sid: Path<String>) -> EndResponse {
+        let session = match signed_in.0 {
             Ok(Some(session)) => session,
             Ok(None) => return EndResponse::Unauthorized(unauthorized()),
             Err(cause) => return EndResponse::Unavailable(unavailable(cause)),
@@ -133,10 +136,13 @@ impl MeApi {
         }
     }
 
-    /// Revoke one application's access: its refresh tokens and the access tokens issued from them.
+    /// Revoke one application's access.
+    ///
+    /// Revokes the signed-in user's refresh tokens for the client `id` and the access tokens
+    /// issued from them (RFC 7009 §2.1 semantics). Needs ferrid's session cookie.
     #[oai(path = "/api/me/applications/:id", method = "delete", operation_id = "revoke_my_application")]
-    async fn revoke_application(&self, state: Data<&AppState>, request: &Request, id: Path<String>) -> EndResponse {
-        let session = match signed_in(&state, request).await {
+    async fn revoke_application(&self, state: Data<&AppState>, signed_in: SignedIn, id: Path<String>) -> EndResponse {
+        let session = match signed_in.0 {
             Ok(Some(session)) => session,
             Ok(None) => return EndResponse::Unauthorized(unauthorized()),
             Err(cause) => return EndResponse::Unavailable(unavailable(cause)),
@@ -148,10 +154,13 @@ impl MeApi {
         }
     }
 
-    /// Log out everywhere: end every session and revoke every application's access.
+    /// Log out everywhere.
+    ///
+    /// Ends every session of the signed-in user, this one included, and revokes every
+    /// application's access. Needs ferrid's session cookie, which the answer clears.
     #[oai(path = "/api/me/logout-all", method = "post", operation_id = "log_out_everywhere")]
-    async fn logout_all(&self, state: Data<&AppState>, request: &Request) -> LogoutAllResponse {
-        let session = match signed_in(&state, request).await {
+    async fn logout_all(&self, state: Data<&AppState>, signed_in: SignedIn) -> LogoutAllResponse {
+        let session = match signed_in.0 {
             Ok(Some(session)) => session,
             Ok(None) => return LogoutAllResponse::Unauthorized(unauthorized()),
             Err(cause) => return LogoutAllResponse::Unavailable(unavailable(cause)),

@@ -21,7 +21,9 @@ mod pages;
 mod register;
 mod request_context;
 mod revoke;
+mod session_auth;
 mod sign_in_views;
+mod swagger;
 mod tags;
 mod token;
 mod userinfo;
@@ -87,11 +89,12 @@ pub fn openapi_document() -> String {
 /// The whole application as one endpoint.
 pub fn endpoint(state: AppState) -> impl Endpoint {
     let api = api();
+    let swagger = swagger::routes(&state.config.issuer, &api.spec(), &api.swagger_ui_html(), api.swagger_ui());
     let discovery =
         discovery::DiscoveryDocument(crate::oauth::discovery::provider_metadata(&state.config).to_string().into());
     Route::new()
         .at("/openapi.json", api.spec_endpoint())
-        .nest("/swagger", api.swagger_ui())
+        .nest("/swagger", swagger)
         .at("/authorize", get(authorize::authorize_get).post(authorize::authorize_post))
         .at("/authorize/resume", get(authorize::resume))
         .at("/login", get(authorize::login_page).post(authorize::login_submit))

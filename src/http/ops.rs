@@ -25,6 +25,13 @@ struct Readiness {
 }
 
 #[derive(ApiResponse)]
+enum HealthResponse {
+    /// The process serves requests.
+    #[oai(status = 200)]
+    Ok(Json<Health>),
+}
+
+#[derive(ApiResponse)]
 enum ReadyResponse {
     /// Every dependency answers.
     #[oai(status = 200)]
@@ -37,12 +44,17 @@ enum ReadyResponse {
 #[OpenApi(tag = "ApiTags::Operations")]
 impl OperationsApi {
     /// Liveness: the process is up and serving.
+    ///
+    /// Checks nothing else, so an orchestrator restarts the process only when it is stuck, not
+    /// when the database is briefly away.
     #[oai(path = "/health", method = "get", operation_id = "health")]
-    async fn health(&self) -> Json<Health> {
-        Json(Health { status: "ok".to_owned() })
+    async fn health(&self) -> HealthResponse {
+        HealthResponse::Ok(Json(Health { status: "ok".to_owned() }))
     }
 
     /// Readiness: the database (and Redis, if configured) answer.
+    ///
+    /// A load balancer sends traffic only while this is 200; `checks` names what failed.
     #[oai(path = "/ready", method = "get", operation_id = "ready")]
     async fn ready(&self, state: Data<&AppState>) -> ReadyResponse {
         let report = state.readiness().await;

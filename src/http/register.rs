@@ -200,6 +200,7 @@ enum RegisterResponse {
     /// Registration is switched off on this server.
     #[oai(status = 403)]
     Forbidden(Json<ErrorBody>),
+    /// A backing store is unreachable; retry later.
     #[oai(status = 503)]
     Unavailable(Json<ErrorBody>),
 }
@@ -212,14 +213,18 @@ enum ManageResponse {
     /// Deleted (RFC 7592 §2.3).
     #[oai(status = 204)]
     Deleted,
+    /// `invalid_redirect_uri` or `invalid_client_metadata` (RFC 7591 §3.2.2), or the body names
+    /// another client (RFC 7592 §2.2).
     #[oai(status = 400)]
     BadRequest(Json<ErrorBody>),
     /// The registration access token is missing or wrong, or the client does not exist
     /// (RFC 7592 §2.1: the same answer).
     #[oai(status = 401)]
     Unauthorized(Json<ErrorBody>, #[oai(header = "WWW-Authenticate")] String),
+    /// The request is not allowed for this client (RFC 7592 §2.2).
     #[oai(status = 403)]
     Forbidden(Json<ErrorBody>),
+    /// A backing store is unreachable; retry later.
     #[oai(status = 503)]
     Unavailable(Json<ErrorBody>),
 }
@@ -230,8 +235,12 @@ pub struct RegisterApi;
 
 #[OpenApi(tag = "ApiTags::OAuth")]
 impl RegisterApi {
-    /// Register a client (RFC 7591 §3.1). Send the initial access token as a Bearer token when
-    /// the server requires one.
+    /// Register a client (RFC 7591 §3.1).
+    ///
+    /// Send the initial access token as a Bearer token when the server requires one. Redirect
+    /// URIs must be absolute (https, loopback http, or a private-use scheme, RFC 8252 §7). The
+    /// answer carries the client secret (confidential clients) and the registration access
+    /// token, both shown only this once.
     #[oai(path = "/register", method = "post", operation_id = "register_client")]
     async fn register(
         &self,
@@ -251,7 +260,10 @@ impl RegisterApi {
         }
     }
 
-    /// Read a registration (RFC 7592 §2.1) with its registration access token.
+    /// Read a registration (RFC 7592 §2.1).
+    ///
+    /// Authenticate with the registration access token returned at registration, as a Bearer
+    /// token. A wrong token and an unknown client get the same 401.
     #[oai(path = "/register/:client_id", method = "get", operation_id = "read_client_registration")]
     async fn read(
         &self,
@@ -265,8 +277,10 @@ impl RegisterApi {
         }
     }
 
-    /// Replace a registration (RFC 7592 §2.2): the body is the complete new metadata and names
-    /// the client.
+    /// Replace a registration (RFC 7592 §2.2).
+    ///
+    /// The body is the complete new metadata and names the client; omitted fields return to
+    /// their defaults. Authenticate with the registration access token, as a Bearer token.
     #[oai(path = "/register/:client_id", method = "put", operation_id = "update_client_registration")]
     async fn update(
         &self,
@@ -290,6 +304,9 @@ impl RegisterApi {
     }
 
     /// Delete a registration (RFC 7592 §2.3).
+    ///
+    /// The client, its grants and its tokens are removed. Authenticate with the registration
+    /// access token, as a Bearer token.
     #[oai(path = "/register/:client_id", method = "delete", operation_id = "delete_client_registration")]
     async fn delete(
         &self,

@@ -46,6 +46,10 @@ pub struct RevocationApi;
 #[OpenApi(tag = "ApiTags::OAuth")]
 impl RevocationApi {
     /// Token revocation (RFC 7009): end a refresh token's grant, or one access token.
+    ///
+    /// The caller authenticates as a client and may revoke only its own tokens. Revoking a
+    /// refresh token also revokes the access tokens issued from its grant (RFC 7009 §2.1). An
+    /// unknown token is answered 200, so the answer reveals nothing (§2.2).
     #[oai(path = "/revoke", method = "post", operation_id = "revoke")]
     async fn revoke(
         &self,

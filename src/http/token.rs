@@ -118,7 +118,7 @@ const NO_STORE: &str = "no-store";
 
 #[derive(ApiResponse)]
 enum TokenEndpointResponse {
-    /// Tokens issued.
+    /// Tokens issued (RFC 6749 §5.1).
     #[oai(status = 200)]
     Ok(Json<TokenBody>, #[oai(header = "Cache-Control")] String, #[oai(header = "Pragma")] String),
 }
@@ -129,6 +129,11 @@ pub struct TokenApi;
 impl TokenApi {
     /// The token endpoint: exchange an authorization code, a refresh token or the client's own
     /// credentials for tokens.
+    ///
+    /// RFC 6749 §3.2. Grants: `authorization_code` with the PKCE `code_verifier` (RFC 7636
+    /// §4.5), `refresh_token` (rotated on every use; reuse revokes the family, RFC 9700
+    /// §4.14.2) and `client_credentials` (RFC 6749 §4.4). Clients authenticate with
+    /// `client_secret_basic`, `client_secret_post`, `private_key_jwt` or, when public, `none`.
     #[oai(path = "/token", method = "post", operation_id = "token")]
     async fn token(
         &self,

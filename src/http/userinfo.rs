@@ -49,6 +49,9 @@ pub struct UserInfoApi;
 #[OpenApi(tag = "ApiTags::OAuth")]
 impl UserInfoApi {
     /// The signed-in user's claims (OIDC Core §5.3), for a bearer access token.
+    ///
+    /// Send the access token as `Authorization: Bearer` (RFC 6750 §2.1). The claims are those
+    /// the token's scopes allow; `sub` always matches the ID token's.
     #[oai(path = "/userinfo", method = "get", operation_id = "userinfo")]
     async fn userinfo_get(
         &self,
@@ -58,7 +61,10 @@ impl UserInfoApi {
         respond(&state, bearer(authorization.0.as_deref())).await
     }
 
-    /// The same, with the token in the header or the `access_token` form field (RFC 6750 §2.2).
+    /// The signed-in user's claims, by POST.
+    ///
+    /// The same as GET, with the token in the `Authorization` header or in the `access_token`
+    /// form field (RFC 6750 §2.2), but not both (§2).
     #[oai(path = "/userinfo", method = "post", operation_id = "userinfo_post")]
     async fn userinfo_post(
         &self,

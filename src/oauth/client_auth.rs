@@ -370,7 +370,8 @@ mod tests {
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("ferrid.db").display());
         let database = Database::connect(&Sensitive::new(url), 1).await.unwrap();
         database.migrate_up(None).await.unwrap();
-        let repository = ClientRepository::new(database.connection().clone());
+        let issuer = crate::config::Issuer::parse("https://auth.example").unwrap();
+        let repository = ClientRepository::new(database.connection().clone(), issuer);
         (ClientRegistry::new(repository, Arc::new(SystemClock), &keys::SigningAlg::ALL, 86_400), dir)
     }
 

@@ -34,3 +34,5 @@ mod refresh_token_store;
 mod registration;
 mod short_lived_store;
 mod sign_ins;
+mod swagger;
+mod swagger_browser;

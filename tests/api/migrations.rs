@@ -21,6 +21,12 @@ async fn table_exists(database: &Database, table: &str) -> bool {
     connection.query_one_raw(Statement::from_string(backend, sql)).await.unwrap().is_some()
 }
 
+async fn swagger_client_exists(database: &Database) -> bool {
+    let connection = database.connection();
+    let sql = format!("SELECT id FROM clients WHERE id = '{}'", migration::SWAGGER_CLIENT_ID);
+    connection.query_one_raw(Statement::from_string(connection.get_database_backend(), sql)).await.unwrap().is_some()
+}
+
 const TABLES: [&str; 15] = [
     "users",
     "clients",
@@ -50,11 +56,12 @@ async fn migrations_go_up_down_and_up_again(backend: Backend) {
         assert!(table_exists(&database, table).await, "{table} missing after up");
     }
     assert!(database.migration_status().await.unwrap().iter().all(|m| m.applied));
+    assert!(swagger_client_exists(&database).await, "the built-in Swagger client is created");
 
-    // One step down removes only the newest migration's tables.
+    // One step down undoes only the newest migration: the Swagger client's row goes, the schema stays.
     database.migrate_down(Some(1)).await.unwrap();
-    assert!(!table_exists(&database, "audit_events").await, "the newest migration's tables are dropped");
-    assert!(table_exists(&database, "access_tokens").await, "older migrations' tables stay");
+    assert!(!swagger_client_exists(&database).await, "down removes the Swagger client");
+    assert!(table_exists(&database, "audit_events").await, "the newest migration only adds a row");
 
     database.migrate_down(Some(u32::try_from(total).unwrap())).await.unwrap();
     for table in TABLES {
@@ -66,5 +73,6 @@ async fn migrations_go_up_down_and_up_again(backend: Backend) {
     for table in TABLES {
         assert!(table_exists(&database, table).await, "{table} missing after second up");
     }
+    assert!(swagger_client_exists(&database).await, "the Swagger client is back after the second up");
     database.close().await;
 }

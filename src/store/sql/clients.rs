@@ -6,6 +6,7 @@ use url::Url;
 
 use super::on_unique_violation;
 use crate::{
+    config::Issuer,
     oauth::{Client, ClientId, ClientMetadata, LifetimeOverrides, RedirectUri},
     store::StoreError,
 };
@@ -13,11 +14,13 @@ use crate::{
 #[derive(Clone, Debug)]
 pub struct ClientRepository {
     db: DatabaseConnection,
+    /// Resolves the issuer-relative redirect URIs of clients created by migrations.
+    issuer: Issuer,
 }
 
 impl ClientRepository {
-    pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+    pub fn new(db: DatabaseConnection, issuer: Issuer) -> Self {
+        Self { db, issuer }
     }
 
     pub async fn insert(&self, client: &Client) -> Result<(), StoreError> {
@@ -37,7 +40,11 @@ impl ClientRepository {
     }
 
     pub async fn find(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
-        clients::Entity::find_by_id(id.as_str()).one(&self.db).await?.map(to_domain).transpose()
+        clients::Entity::find_by_id(id.as_str())
+            .one(&self.db)
+            .await?
+            .map(|model| to_domain(model, &self.issuer))
+            .transpose()
     }
 
     pub async fn list(&self, offset: u64, limit: u64) -> Result<Vec<Client>, StoreError> {
@@ -49,7 +56,7 @@ impl ClientRepository {
             .all(&self.db)
             .await?
             .into_iter()
-            .map(to_domain)
+            .map(|model| to_domain(model, &self.issuer))
             .collect()
     }
 
@@ -67,8 +74,8 @@ fn active_model(client: &Client) -> Result<clients::ActiveModel, StoreError> {
         client_type: Set(m.client_type.as_str().to_owned()),
         secret_digest: Set(client.secret_digest.as_ref().map(|d| d.as_str().to_owned())),
         registration_token_digest: Set(client.registration_token_digest.as_ref().map(|d| d.as_str().to_owned())),
-        redirect_uris: Set(strings(m.redirect_uris.iter().map(RedirectUri::as_str))),
-        post_logout_redirect_uris: Set(strings(m.post_logout_redirect_uris.iter().map(RedirectUri::as_str))),
+        redirect_uris: Set(strings(m.redirect_uris.iter().map(RedirectUri::stored_form))),
+        post_logout_redirect_uris: Set(strings(m.post_logout_redirect_uris.iter().map(RedirectUri::stored_form))),
         grant_types: Set(strings(m.grant_types.iter().map(|g| g.as_str()))),
         response_types: Set(strings(m.response_types.iter().map(String::as_str))),
         token_endpoint_auth_method: Set(m.token_endpoint_auth_method.as_str().to_owned()),
@@ -116,7 +123,8 @@ fn parsed<T, E>(values: Vec<String>, parse: impl Fn(&str) -> Result<T, E>) -> Re
     values.iter().map(|v| parse(v).map_err(|_| StoreError::Malformed("client metadata"))).collect()
 }
 
-fn to_domain(model: clients::Model) -> Result<Client, StoreError> {
+fn to_domain(model: clients::Model, issuer: &Issuer) -> Result<Client, StoreError> {
+    let redirect_uri = |value: &str| RedirectUri::from_stored(value, issuer);
     let malformed = |_| StoreError::Malformed("client metadata");
     let lifetime = |secs: i32| u32::try_from(secs).map_err(|_| StoreError::Malformed("token lifetime"));
     let override_of = |secs: Option<i32>| secs.map(lifetime).transpose();
@@ -130,8 +138,8 @@ fn to_domain(model: clients::Model) -> Result<Client, StoreError> {
         metadata: ClientMetadata {
             name: model.name,
             client_type: model.client_type.parse().map_err(malformed)?,
-            redirect_uris: parsed(string_list(model.redirect_uris)?, RedirectUri::parse)?,
-            post_logout_redirect_uris: parsed(string_list(model.post_logout_redirect_uris)?, RedirectUri::parse)?,
+            redirect_uris: parsed(string_list(model.redirect_uris)?, redirect_uri)?,
+            post_logout_redirect_uris: parsed(string_list(model.post_logout_redirect_uris)?, redirect_uri)?,
             grant_types: parsed(string_list(model.grant_types)?, str::parse)?,
             response_types: string_list(model.response_types)?,
             token_endpoint_auth_method: model.token_endpoint_auth_method.parse().map_err(malformed)?,
