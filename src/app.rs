@@ -16,6 +16,7 @@ use crate::{
     config::Config,
     http,
     keyring::{KeyRingService, load_kek},
+    mail::{MailSender, Outbox, SendPolicy, Transport},
     metrics::Metrics,
     oauth::{
         ClientRegistry,
@@ -27,7 +28,7 @@ use crate::{
         self, Database, ShortLivedStore,
         sql::{
             AccessControlRepository, AccessTokenRepository, AuditRepository, ClientRepository, ConsentRepository,
-            RefreshTokenRepository, SessionRepository, SqlKeyStore, UserRepository,
+            MailOutboxRepository, RefreshTokenRepository, SessionRepository, SqlKeyStore, UserRepository,
         },
     },
 };
@@ -61,6 +62,10 @@ pub struct AppState {
     /// Verifies `private_key_jwt` client assertions (RFC 7523 §3).
     pub client_assertions: AssertionVerifier,
     pub audit: AuditLog,
+    /// Requests enqueue mails here and return; the sender delivers them.
+    pub outbox: Outbox,
+    /// The background mail sender's settings; tests shorten its retry delays.
+    pub mail_sender: MailSender,
 }
 
 /// Each dependency's probe result: `ok` or a short reason.
@@ -111,7 +116,17 @@ impl AppState {
             short_lived.clone(),
             ClientJwksFetcher::new(config.jwks_uri_allow_private, clock.clone()),
         );
+        let outbox = Outbox::new(MailOutboxRepository::new(connection.clone()), clock.clone());
+        let mail_sender = MailSender {
+            outbox: outbox.clone(),
+            transport: Transport::new(config.mail_from.clone(), config.smtp_url.as_ref(), &config.data_dir)
+                .context("FERRID_SMTP_URL: cannot prepare the SMTP transport")?,
+            policy: SendPolicy::new(config.mail_max_attempts),
+            metrics: metrics.clone(),
+        };
         let state = Self {
+            outbox,
+            mail_sender,
             client_assertions,
             accounts: Accounts::new(UserRepository::new(connection.clone()), hasher, clock.clone()),
             access_control: AccessControl::new(AccessControlRepository::new(connection.clone()), clock.clone()),
@@ -196,12 +211,14 @@ impl BoundServer {
         let grace = self.state.config.shutdown_grace;
         let refresher = self.state.keys.clone().spawn_refresher(self.state.config.key_ring.refresh_every);
         let sweeper = crate::maintenance::spawn_sweeper(self.state.clone(), MAINTENANCE_EVERY);
+        let mail_sender = crate::mail::spawn_sender(self.state.mail_sender.clone());
         let served = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(http::endpoint(self.state), shutdown, Some(grace))
             .await
             .context("the HTTP server stopped with an error");
         refresher.abort();
         sweeper.abort();
+        mail_sender.abort();
         served
     }
 }

@@ -38,6 +38,10 @@ pub struct Config {
     /// Prepended to every Redis key, so deployments (or test runs) can share one Redis.
     pub redis_prefix: String,
     pub smtp_url: Option<Sensitive>,
+    /// `FERRID_MAIL_FROM`: the sender of every mail (default `ferrid <no-reply@<issuer host>>`).
+    pub mail_from: lettre::message::Mailbox,
+    /// `FERRID_MAIL_MAX_ATTEMPTS`: delivery attempts before a mail is given up (default 8).
+    pub mail_max_attempts: u32,
     pub log_format: LogFormat,
     pub log_filter: String,
     pub password_hashing: PasswordHashing,
@@ -169,6 +173,8 @@ pub struct RawConfig {
     pub redis_url: Option<String>,
     pub redis_prefix: Option<String>,
     pub smtp_url: Option<String>,
+    pub mail_from: Option<String>,
+    pub mail_max_attempts: Option<String>,
     pub log_format: Option<String>,
     pub log: Option<String>,
     pub argon2_memory_kib: Option<String>,
@@ -232,7 +238,7 @@ impl Config {
 }
 
 impl RawConfig {
-    const KEYS: [&'static str; 32] = [
+    const KEYS: [&'static str; 34] = [
         "issuer",
         "bind",
         "data_dir",
@@ -240,6 +246,8 @@ impl RawConfig {
         "redis_url",
         "redis_prefix",
         "smtp_url",
+        "mail_from",
+        "mail_max_attempts",
         "log_format",
         "log",
         "argon2_memory_kib",
@@ -308,6 +316,8 @@ impl RawConfig {
             optional_url(self.redis_url, &["redis", "rediss"]).map_err(|problem| invalid("REDIS_URL", problem))?;
         let smtp_url =
             optional_url(self.smtp_url, &["smtp", "smtps"]).map_err(|problem| invalid("SMTP_URL", problem))?;
+        let mail_from = mail_from(self.mail_from.as_deref(), &issuer).map_err(|problem| invalid("MAIL_FROM", problem))?;
+        let mail_max_attempts = number("MAIL_MAX_ATTEMPTS", self.mail_max_attempts, 8, 1..=100)?;
         let log_format = match self.log_format.as_deref().unwrap_or("text") {
             "text" | "pretty" => LogFormat::Text,
             "json" => LogFormat::Json,
@@ -337,6 +347,8 @@ impl RawConfig {
             redis_url,
             redis_prefix: self.redis_prefix.unwrap_or_else(|| "ferrid:".to_owned()),
             smtp_url,
+            mail_from,
+            mail_max_attempts,
             log_format,
             log_filter: self.log.unwrap_or_else(|| "info".to_owned()),
             password_hashing,
@@ -498,6 +510,19 @@ fn optional_url(value: Option<String>, schemes: &[&str]) -> Result<Option<Sensit
     Ok(Some(Sensitive::new(value)))
 }
 
+/// The configured sender, or `ferrid <no-reply@<issuer host>>`.
+fn mail_from(value: Option<&str>, issuer: &Issuer) -> Result<lettre::message::Mailbox, String> {
+    match value.filter(|v| !v.is_empty()) {
+        Some(value) => value.parse().map_err(|_| "must be an address such as \"ferrid <no-reply@example.com>\"".to_owned()),
+        None => {
+            let host = Url::parse(issuer.as_str()).ok().and_then(|url| url.host_str().map(str::to_owned));
+            let address = lettre::Address::new("no-reply", host.unwrap_or_default())
+                .map_err(|_| "is required: the issuer's host makes no mail address".to_owned())?;
+            Ok(lettre::message::Mailbox::new(Some("ferrid".to_owned()), address))
+        }
+    }
+}
+
 fn number(
     variable: &'static str,
     value: Option<String>,
@@ -557,6 +582,8 @@ mod tests {
             ("FERRID_DATABASE_URL", "mysql://x"),
             ("FERRID_REDIS_URL", "http://x"),
             ("FERRID_SMTP_URL", "not a url"),
+            ("FERRID_MAIL_FROM", "no address"),
+            ("FERRID_MAIL_MAX_ATTEMPTS", "0"),
             ("FERRID_LOG_FORMAT", "xml"),
             ("FERRID_ARGON2_MEMORY_KIB", "lots"),
             ("FERRID_SHUTDOWN_GRACE_SECS", "-1"),
@@ -629,6 +656,18 @@ mod tests {
         assert!(validate(&both[1..]).unwrap_err().starts_with("FERRID_ADMIN_EMAIL: "));
         let short = [both[0], ("FERRID_ADMIN_PASSWORD", "short")];
         assert!(validate(&short).unwrap_err().starts_with("FERRID_ADMIN_PASSWORD: "));
+    }
+
+    #[test]
+    fn the_mail_sender_defaults_to_the_issuer_host() {
+        assert_eq!(validate(&[]).unwrap().mail_from.to_string(), "ferrid <no-reply@localhost>");
+        let config = validate(&[("FERRID_ISSUER", "https://id.example.com/tenant")]).unwrap();
+        assert_eq!(config.mail_from.to_string(), "ferrid <no-reply@id.example.com>");
+        assert_eq!(config.mail_max_attempts, 8);
+        let config = validate(&[("FERRID_ISSUER", "http://127.0.0.1:8080")]).unwrap();
+        assert_eq!(config.mail_from.email.domain(), "127.0.0.1");
+        let config = validate(&[("FERRID_MAIL_FROM", "Example ID <id@example.com>")]).unwrap();
+        assert_eq!(config.mail_from.email.to_string(), "id@example.com");
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod config;
 pub mod http;
 pub mod keyring;
 pub mod loopback;
+pub mod mail;
 pub mod maintenance;
 pub mod metrics;
 pub mod oauth;

@@ -1,5 +1,5 @@
-//! Housekeeping: removes expired refresh tokens, looked-up access tokens, sessions and audit
-//! records past their retention in bounded batches, so no single statement holds locks long
+//! Housekeeping: removes expired refresh tokens, looked-up access tokens, sessions, audit
+//! records past their retention and finished outbox mails in bounded batches, so no single statement holds locks long
 //! enough to stall requests. Codes, OTPs and
 //! deny-list entries need no sweep — the short-lived store expires them itself.
 
@@ -15,6 +15,8 @@ const BATCH: u64 = 500;
 const MAX_BATCHES: u32 = 20;
 /// Ended sessions stay this long as sign-in history.
 const KEEP_ENDED_SESSIONS: Age = Age::days(30);
+/// Sent and dead mails (their bodies already blanked) stay this long for troubleshooting.
+const KEEP_FINISHED_MAILS: Age = Age::days(7);
 
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct SweepReport {
@@ -22,6 +24,7 @@ pub struct SweepReport {
     pub access_tokens: u64,
     pub sessions: u64,
     pub audit_events: u64,
+    pub mail_outbox: u64,
 }
 
 /// One pass over every table, recorded in the metrics whatever its outcome: rows deleted before
@@ -35,6 +38,7 @@ pub async fn sweep(state: &AppState) -> Result<SweepReport, StoreError> {
     metrics.maintenance_swept(SweptTable::AccessTokens, report.access_tokens);
     metrics.maintenance_swept(SweptTable::Sessions, report.sessions);
     metrics.maintenance_swept(SweptTable::AuditEvents, report.audit_events);
+    metrics.maintenance_swept(SweptTable::MailOutbox, report.mail_outbox);
     match outcome {
         Ok(()) => {
             metrics.maintenance_sweep_succeeded(started.elapsed(), state.clock.now());
@@ -77,6 +81,13 @@ async fn sweep_into(state: &AppState, report: &mut SweepReport) -> Result<(), St
             break;
         }
     }
+    for _ in 0..MAX_BATCHES {
+        let deleted = state.outbox.delete_finished(now - KEEP_FINISHED_MAILS, BATCH).await?;
+        report.mail_outbox += deleted;
+        if deleted < BATCH {
+            break;
+        }
+    }
     Ok(())
 }
 
@@ -95,6 +106,7 @@ pub fn spawn_sweeper(state: AppState, every: Duration) -> tokio::task::JoinHandl
                         refresh_tokens = report.refresh_tokens,
                         access_tokens = report.access_tokens,
                         sessions = report.sessions,
+                        mail_outbox = report.mail_outbox,
                         "expired rows removed"
                     );
                 }

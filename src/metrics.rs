@@ -30,6 +30,7 @@ pub enum SweptTable {
     AccessTokens,
     Sessions,
     AuditEvents,
+    MailOutbox,
 }
 
 impl SweptTable {
@@ -39,6 +40,7 @@ impl SweptTable {
             Self::AccessTokens => "access_tokens",
             Self::Sessions => "sessions",
             Self::AuditEvents => "audit_events",
+            Self::MailOutbox => "mail_outbox",
         }
     }
 }
@@ -93,6 +95,8 @@ pub struct Metrics {
     tokens_issued: Family<IssuedLabels, Counter>,
     refresh_token_reuse: Counter,
     key_ring_keys: Family<KeyStateLabel, Gauge>,
+    mails_sent: Counter,
+    mails_failed: Family<OutcomeLabel, Counter>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -155,6 +159,14 @@ impl Metrics {
         );
         let key_ring_keys = Family::<KeyStateLabel, Gauge>::default();
         registry.register("key_ring_keys", "Keys in the loaded key ring, by state", key_ring_keys.clone());
+        let mails_sent = Counter::default();
+        registry.register("mail_sent", "Mails handed to the SMTP relay (or written to files)", mails_sent.clone());
+        let mails_failed = Family::<OutcomeLabel, Counter>::default();
+        registry.register(
+            "mail_failed",
+            "Failed mail attempts: retry (rescheduled) or dead (given up)",
+            mails_failed.clone(),
+        );
         Self {
             registry,
             rows_deleted,
@@ -165,6 +177,8 @@ impl Metrics {
             tokens_issued,
             refresh_token_reuse,
             key_ring_keys,
+            mails_sent,
+            mails_failed,
         }
     }
 
@@ -204,6 +218,16 @@ impl Metrics {
 
     pub fn refresh_token_reuse_detected(&self) {
         self.refresh_token_reuse.inc();
+    }
+
+    pub fn mail_sent(&self) {
+        self.mails_sent.inc();
+    }
+
+    /// A failed attempt: `dead` when it was the last one.
+    pub fn mail_failed(&self, dead: bool) {
+        let outcome = if dead { "dead" } else { "retry" };
+        self.mails_failed.get_or_create(&OutcomeLabel { outcome }).inc();
     }
 
     /// Sets the key counts from the states of the ring just loaded; revoked keys are not counted.

@@ -8,6 +8,7 @@ pub mod consents;
 pub mod group_permissions;
 pub mod groups;
 pub mod key_ring;
+pub mod mail_outbox;
 pub mod mfa_factors;
 pub mod permissions;
 pub mod refresh_tokens;

@@ -19,6 +19,7 @@ mod m20261124_000009_token_lifecycle_settings;
 mod m20261124_000010_add_client_registration_token;
 mod m20261124_000011_create_audit_log_and_mfa_factors;
 mod m20261124_000012_create_swagger_client;
+mod m20261124_000013_create_mail_outbox;
 
 pub struct Migrator;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000010_add_client_registration_token::Migration),
             Box::new(m20261124_000011_create_audit_log_and_mfa_factors::Migration),
             Box::new(m20261124_000012_create_swagger_client::Migration),
+            Box::new(m20261124_000013_create_mail_outbox::Migration),
         ]
     }
 }

@@ -73,7 +73,7 @@ async fn expired_sessions_tokens_and_refresh_families_are_swept(backend: Backend
 
     assert_eq!(
         sweep(&app.state).await.unwrap(),
-        SweepReport { refresh_tokens: 1, access_tokens: 1, sessions: 1, audit_events: 0 }
+        SweepReport { refresh_tokens: 1, access_tokens: 1, sessions: 1, audit_events: 0, mail_outbox: 0 }
     );
     assert!(app.state.access_tokens.find(&expired_access.digest).await.unwrap().is_none());
     assert!(app.state.access_tokens.find(&live_access.digest).await.unwrap().is_some());
