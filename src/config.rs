@@ -316,7 +316,8 @@ impl RawConfig {
             optional_url(self.redis_url, &["redis", "rediss"]).map_err(|problem| invalid("REDIS_URL", problem))?;
         let smtp_url =
             optional_url(self.smtp_url, &["smtp", "smtps"]).map_err(|problem| invalid("SMTP_URL", problem))?;
-        let mail_from = mail_from(self.mail_from.as_deref(), &issuer).map_err(|problem| invalid("MAIL_FROM", problem))?;
+        let mail_from =
+            mail_from(self.mail_from.as_deref(), &issuer).map_err(|problem| invalid("MAIL_FROM", problem))?;
         let mail_max_attempts = number("MAIL_MAX_ATTEMPTS", self.mail_max_attempts, 8, 1..=100)?;
         let log_format = match self.log_format.as_deref().unwrap_or("text") {
             "text" | "pretty" => LogFormat::Text,
@@ -513,7 +514,9 @@ fn optional_url(value: Option<String>, schemes: &[&str]) -> Result<Option<Sensit
 /// The configured sender, or `ferrid <no-reply@<issuer host>>`.
 fn mail_from(value: Option<&str>, issuer: &Issuer) -> Result<lettre::message::Mailbox, String> {
     match value.filter(|v| !v.is_empty()) {
-        Some(value) => value.parse().map_err(|_| "must be an address such as \"ferrid <no-reply@example.com>\"".to_owned()),
+        Some(value) => {
+            value.parse().map_err(|_| "must be an address such as \"ferrid <no-reply@example.com>\"".to_owned())
+        }
         None => {
             let host = Url::parse(issuer.as_str()).ok().and_then(|url| url.host_str().map(str::to_owned));
             let address = lettre::Address::new("no-reply", host.unwrap_or_default())

@@ -18,7 +18,8 @@ pub enum MailKind {
 }
 
 impl MailKind {
-    pub const ALL: [Self; 4] = [Self::VerifyEmail, Self::RegistrationAttempt, Self::PasswordReset, Self::PasswordChanged];
+    pub const ALL: [Self; 4] =
+        [Self::VerifyEmail, Self::RegistrationAttempt, Self::PasswordReset, Self::PasswordChanged];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -46,14 +47,16 @@ pub struct Mail {
 
 impl fmt::Debug for Mail {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Mail")
-            .field("kind", &self.kind)
-            .field("to", &mask_address(&self.to.email.to_string()))
-            .finish_non_exhaustive()
+        f.debug_struct("Mail").field("kind", &self.kind).field("to", &self.masked_recipient()).finish_non_exhaustive()
     }
 }
 
 impl Mail {
+    /// The recipient as logs show it.
+    pub fn masked_recipient(&self) -> String {
+        mask_address(self.to.email.as_ref())
+    }
+
     /// The 6-digit code and the signed link that verify `to`'s address; both expire together.
     pub fn verify_email(to: Mailbox, code: &str, link: &Url, valid_minutes: u32) -> Result<Self, MailError> {
         let name = to.name.clone();
@@ -77,13 +80,21 @@ impl Mail {
 
     pub fn password_reset(to: Mailbox, link: &Url, valid_minutes: u32) -> Result<Self, MailError> {
         let name = to.name.clone();
-        templates::render(MailKind::PasswordReset, to, minijinja::context! { name, link => link.as_str(), valid_minutes })
+        templates::render(
+            MailKind::PasswordReset,
+            to,
+            minijinja::context! { name, link => link.as_str(), valid_minutes },
+        )
     }
 
     /// The notice after a password change, with a way back in if it was not the owner.
     pub fn password_changed(to: Mailbox, reset_link: &Url) -> Result<Self, MailError> {
         let name = to.name.clone();
-        templates::render(MailKind::PasswordChanged, to, minijinja::context! { name, reset_link => reset_link.as_str() })
+        templates::render(
+            MailKind::PasswordChanged,
+            to,
+            minijinja::context! { name, reset_link => reset_link.as_str() },
+        )
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use super::{ClaimedMail, MailError, Outbox, Transport, mask_address};
+use super::{ClaimedMail, MailError, Outbox, Transport};
 use crate::metrics::Metrics;
 
 /// When and how often to try.
@@ -72,7 +72,7 @@ impl MailSender {
     async fn deliver(&self, claim: ClaimedMail) -> Result<(), MailError> {
         let store = self.outbox.store();
         let clock = self.outbox.clock();
-        let to = mask_address(&claim.mail.to.email.to_string());
+        let to = claim.mail.masked_recipient();
         match self.transport.send(claim.id, &claim.mail).await {
             Ok(()) => {
                 store.mark_sent(&claim, clock.now()).await?;

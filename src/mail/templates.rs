@@ -57,10 +57,8 @@ pub(super) fn render(kind: MailKind, to: Mailbox, values: Value) -> Result<Mail,
         })
     };
     let text = render("txt", values.clone())?;
-    let (subject, text_body) = text
-        .strip_prefix("Subject: ")
-        .and_then(|rest| rest.split_once("\n\n"))
-        .ok_or(MailError::Template(name))?;
+    let (subject, text_body) =
+        text.strip_prefix("Subject: ").and_then(|rest| rest.split_once("\n\n")).ok_or(MailError::Template(name))?;
     let subject = subject.trim().to_owned();
     let html_body = render("html", context! { subject => &subject, ..values })?;
     Ok(Mail { kind, to, subject, text_body: text_body.to_owned(), html_body })
@@ -106,7 +104,11 @@ mod tests {
             assert!(body.contains("10 minutes"), "{body}");
         }
         assert!(mail.text_body.contains("https://id.example.com/verify?token=abc&x=1"));
-        assert!(mail.html_body.contains("href=\"https://id.example.com/verify?token=abc&amp;x=1\""), "{}", mail.html_body);
+        assert!(
+            mail.html_body.contains("href=\"https://id.example.com/verify?token=abc&amp;x=1\""),
+            "{}",
+            mail.html_body
+        );
     }
 
     #[test]
@@ -126,6 +128,12 @@ mod tests {
         assert!(!mail.html_body.contains("<script>"), "{}", mail.html_body);
         assert!(mail.html_body.contains("&lt;script&gt;"));
         assert!(mail.text_body.contains("<script>alert(1)</script>"), "plain text is not HTML");
+    }
+
+    #[test]
+    fn links_keep_their_slashes_but_cannot_leave_the_attribute() {
+        assert_eq!(href("https://a.example/p?x=1&y=2".to_owned()).to_string(), "https://a.example/p?x=1&amp;y=2");
+        assert_eq!(href("x\"><script>'".to_owned()).to_string(), "x&quot;&gt;&lt;script&gt;&#x27;");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use lettre::{
 use url::Url;
 use uuid::Uuid;
 
-use super::{Mail, MailError, mask_address};
+use super::{Mail, MailError};
 use crate::config::Sensitive;
 
 /// One SMTP exchange may take this long; the claim outlives it (see `SendPolicy::claim_for`).
@@ -56,10 +56,12 @@ impl Transport {
                     tokio::fs::create_dir_all(dir).await?;
                     tokio::fs::write(&path, message.formatted()).await
                 };
-                written.await.map_err(|error| MailError::Transport(format!("cannot write {}: {error}", path.display())))?;
+                written
+                    .await
+                    .map_err(|error| MailError::Transport(format!("cannot write {}: {error}", path.display())))?;
                 tracing::info!(
                     kind = mail.kind.as_str(),
-                    to = %mask_address(&mail.to.email.to_string()),
+                    to = %mail.masked_recipient(),
                     file = %path.display(),
                     "mail written (no FERRID_SMTP_URL)"
                 );

@@ -6,8 +6,10 @@ use std::{sync::Arc, time::Duration};
 
 use ferrid::{
     app::AppState,
-    clock::SystemClock,
+    clock::{Clock, SystemClock},
+    config::Sensitive,
     mail::{Mail, MailStatus},
+    store::{Database, sql::MailOutboxRepository},
 };
 use url::Url;
 use uuid::Uuid;
@@ -22,6 +24,7 @@ on_every_backend!(
     an_outage_keeps_the_mail_queued_until_the_relay_recovers,
     a_mail_is_dead_after_the_last_attempt,
     two_nodes_on_one_database_deliver_each_mail_once,
+    a_claim_left_by_a_crashed_node_lapses_and_the_mail_is_sent,
     without_smtp_mails_are_written_as_eml_files,
 );
 
@@ -73,7 +76,10 @@ async fn a_mail_is_delivered_over_smtp_with_text_and_html_parts(backend: Backend
     assert_eq!(message.rcpt_to, ["<ann@example.com>"]);
     let data = message.decoded();
     assert!(data.contains(&format!("From: ferrid <no-reply@{host}>\r\n")), "{data}");
-    assert!(data.contains("To: \"Ann Lee\" <ann@example.com>\r\n") || data.contains("To: Ann Lee <ann@example.com>\r\n"), "{data}");
+    assert!(
+        data.contains("To: \"Ann Lee\" <ann@example.com>\r\n") || data.contains("To: Ann Lee <ann@example.com>\r\n"),
+        "{data}"
+    );
     assert!(data.contains("Subject: Your ferrid verification code\r\n"), "{data}");
     assert!(data.contains(&format!("Message-ID: <{id}@{host}>")), "{data}");
     assert!(data.contains("Content-Type: multipart/alternative"), "{data}");
@@ -142,7 +148,9 @@ async fn two_nodes_on_one_database_deliver_each_mail_once(backend: Backend) {
     let mut ids = Vec::new();
     for n in 0..10 {
         let node = if n % 2 == 0 { &first } else { &second };
-        ids.push(node.state.outbox.enqueue(verification(&format!("user{n}@example.com"), &format!("{n:06}"))).await.unwrap());
+        ids.push(
+            node.state.outbox.enqueue(verification(&format!("user{n}@example.com"), &format!("{n:06}"))).await.unwrap(),
+        );
     }
 
     sink.wait_for(ids.len()).await;
@@ -160,6 +168,29 @@ async fn two_nodes_on_one_database_deliver_each_mail_once(backend: Backend) {
     let sent = metric(&first, "ferrid_mail_sent_total ").unwrap() + metric(&second, "ferrid_mail_sent_total ").unwrap();
     assert_eq!(sent, 10.0);
     second.stop().await;
+}
+
+async fn a_claim_left_by_a_crashed_node_lapses_and_the_mail_is_sent(backend: Backend) {
+    let sink = SmtpSink::start().await;
+    let url = sink.url();
+    let resources = TestResources::create(backend).await;
+    // A node that enqueued a mail and claimed it for a second, then died before sending.
+    let database = Database::connect(&Sensitive::new(resources.database_url.clone()), 2).await.unwrap();
+    database.migrate_up(None).await.unwrap();
+    let crashed = MailOutboxRepository::new(database.connection().clone());
+    let id = Uuid::now_v7();
+    let now = SystemClock.now();
+    crashed.insert(id, &verification("ann@example.com", "444444"), now).await.unwrap();
+    let claim = crashed.claim(id, now, now + chrono::Duration::seconds(1)).await.unwrap().unwrap();
+    assert_eq!(claim.attempt, 1);
+    assert!(crashed.claim(id, now, now).await.unwrap().is_none(), "a claimed mail is not claimed twice");
+    database.close().await;
+
+    let app = start(resources, &[("FERRID_SMTP_URL", &url)]).await;
+
+    assert!(sink.wait_for(1).await[0].decoded().contains("444444"));
+    let entry = wait_for_status(&app, id, MailStatus::Sent).await;
+    assert_eq!(entry.attempts, 2);
 }
 
 async fn without_smtp_mails_are_written_as_eml_files(backend: Backend) {
