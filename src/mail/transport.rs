@@ -8,6 +8,7 @@ use lettre::{
     message::{Mailbox, MultiPart},
     transport::smtp::client::{Tls, TlsParameters},
 };
+use tokio::io::AsyncWriteExt;
 use url::Url;
 use uuid::Uuid;
 
@@ -52,9 +53,16 @@ impl Transport {
             },
             Via::Files(dir) => {
                 let path = dir.join(format!("{id}.eml"));
+                // The body carries one-time codes: readable by ferrid's user only.
                 let written = async {
                     tokio::fs::create_dir_all(dir).await?;
-                    tokio::fs::write(&path, message.formatted()).await
+                    let mut options = tokio::fs::OpenOptions::new();
+                    options.write(true).create(true).truncate(true);
+                    #[cfg(unix)]
+                    options.mode(0o600);
+                    let mut file = options.open(&path).await?;
+                    file.write_all(&message.formatted()).await?;
+                    file.sync_all().await
                 };
                 written
                     .await

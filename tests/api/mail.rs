@@ -6,16 +6,18 @@ use std::{sync::Arc, time::Duration};
 
 use ferrid::{
     app::AppState,
-    clock::{Clock, SystemClock},
+    clock::{Clock, FixedClock, SystemClock},
     config::Sensitive,
     mail::{Mail, MailStatus},
+    maintenance::sweep,
     store::{Database, sql::MailOutboxRepository},
 };
+use sea_orm::EntityTrait;
 use url::Url;
 use uuid::Uuid;
 
 use crate::{
-    helpers::{Backend, TestApp, TestResources, spawn_app, start_app_adjusted},
+    helpers::{Backend, TestApp, TestResources, spawn_app, start_app, start_app_adjusted},
     smtp_sink::SmtpSink,
 };
 
@@ -26,6 +28,7 @@ on_every_backend!(
     two_nodes_on_one_database_deliver_each_mail_once,
     a_claim_left_by_a_crashed_node_lapses_and_the_mail_is_sent,
     without_smtp_mails_are_written_as_eml_files,
+    finished_mails_are_swept_after_a_week,
 );
 
 fn verification(to: &str, code: &str) -> Mail {
@@ -95,6 +98,13 @@ async fn a_mail_is_delivered_over_smtp_with_text_and_html_parts(backend: Backend
     assert_eq!(entry.attempts, 1);
     assert!(entry.sent_at.is_some() && entry.last_error.is_none());
     assert_eq!(metric(&app, "ferrid_mail_sent_total "), Some(1.0));
+    assert_eq!(stored_bodies(&app, id).await, ("".to_owned(), "".to_owned()), "the code is not kept once sent");
+}
+
+/// The bodies as stored in the outbox row.
+async fn stored_bodies(app: &TestApp, id: Uuid) -> (String, String) {
+    let row = entity::mail_outbox::Entity::find_by_id(id).one(app.state.database.connection()).await.unwrap().unwrap();
+    (row.text_body, row.html_body)
 }
 
 async fn an_outage_keeps_the_mail_queued_until_the_relay_recovers(backend: Backend) {
@@ -127,6 +137,7 @@ async fn a_mail_is_dead_after_the_last_attempt(backend: Backend) {
 
     let entry = wait_for_status(&app, id, MailStatus::Dead).await;
     assert_eq!(entry.attempts, 3);
+    assert_eq!(stored_bodies(&app, id).await, ("".to_owned(), "".to_owned()), "nor once given up");
     let error = entry.last_error.unwrap();
     assert!(error.contains("451"), "{error}");
     assert!(!error.contains("222222"), "no body in the error");
@@ -206,4 +217,22 @@ async fn without_smtp_mails_are_written_as_eml_files(backend: Backend) {
     assert!(eml.contains("Content-Type: multipart/alternative"), "{eml}");
     assert!(eml.contains("Content-Type: text/plain") && eml.contains("Content-Type: text/html"), "{eml}");
     assert!(eml.contains("333333"), "{eml}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+}
+
+async fn finished_mails_are_swept_after_a_week(backend: Backend) {
+    let clock = FixedClock::at(SystemClock.now());
+    let app = start_app(TestResources::create(backend).await, &[], Arc::new(clock.clone())).await.unwrap();
+    let id = app.state.outbox.enqueue(verification("ann@example.com", "555555")).await.unwrap();
+    wait_for_status(&app, id, MailStatus::Sent).await;
+
+    clock.advance(chrono::Duration::days(6));
+    assert_eq!(sweep(&app.state).await.unwrap().mail_outbox, 0, "kept for a week");
+    clock.advance(chrono::Duration::days(2));
+    assert_eq!(sweep(&app.state).await.unwrap().mail_outbox, 1);
+    assert!(app.state.outbox.find(id).await.unwrap().is_none());
 }
