@@ -52,6 +52,7 @@ impl From<AccessEntry> for AccessRecord {
 pub struct AccessPage {
     pub items: Vec<AccessRecord>,
     /// Pass as `cursor` for the next page; absent on the last page.
+    #[oai(skip_serializing_if_is_none)]
     pub next_cursor: Option<String>,
 }
 
@@ -84,6 +85,7 @@ pub struct GroupMember {
 pub struct MemberPage {
     pub items: Vec<GroupMember>,
     /// Pass as `cursor` for the next page; absent on the last page.
+    #[oai(skip_serializing_if_is_none)]
     pub next_cursor: Option<String>,
 }
 

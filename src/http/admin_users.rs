@@ -107,6 +107,7 @@ pub struct AdminUserDetails {
 pub struct UserPage {
     pub items: Vec<AdminUser>,
     /// Pass as `cursor` for the next page; absent on the last page.
+    #[oai(skip_serializing_if_is_none)]
     pub next_cursor: Option<String>,
 }
 

@@ -10,7 +10,9 @@ mod helpers;
 
 mod access_control;
 mod access_token_formats;
+mod admin_access;
 mod admin_sessions;
+mod admin_users;
 mod backchannel_logout;
 mod browser;
 mod cli;
