@@ -343,10 +343,12 @@ async fn update_of<N: AccessName>(
     if description.is_some() {
         fields.push("description");
     }
-    let event = AuditEvent::new(audit_kinds(N::KIND).1, &actor)
-        .target(target(&name))
-        .details(json!({ "fields": fields, "name": entry.name }));
-    state.audit.record(event).await;
+    if !fields.is_empty() {
+        let event = AuditEvent::new(audit_kinds(N::KIND).1, &actor)
+            .target(target(&name))
+            .details(json!({ "fields": fields, "name": entry.name }));
+        state.audit.record(event).await;
+    }
     Ok(entry.into())
 }
 

@@ -446,9 +446,11 @@ impl AdminUsersApi {
         };
         match state.accounts.update_user(id, &changes).await {
             Ok(user) => {
-                let event =
-                    AuditEvent::new(kinds::ADMIN_USER_UPDATE, &actor).user(id).details(json!({ "fields": fields }));
-                state.audit.record(event).await;
+                if !fields.is_empty() {
+                    let event =
+                        AuditEvent::new(kinds::ADMIN_USER_UPDATE, &actor).user(id).details(json!({ "fields": fields }));
+                    state.audit.record(event).await;
+                }
                 UpdateResponse::Ok(Json(user.into()))
             }
             Err(AccountError::NotFound) => UpdateResponse::NotFound(no_such_user()),

@@ -76,6 +76,8 @@ async fn roles_groups_and_permissions_are_created_listed_renamed_and_deleted(bac
             (format!("{base}/b.renamed"), json!({ "name": "a:one" }), StatusCode::CONFLICT),
             (format!("{base}/b.renamed"), json!({ "name": "no way" }), StatusCode::BAD_REQUEST),
             (format!("{base}/nope"), json!({ "description": "x" }), StatusCode::NOT_FOUND),
+            (format!("{base}/nope"), json!({}), StatusCode::NOT_FOUND),
+            (format!("{base}/a:one"), json!({}), StatusCode::OK),
         ] {
             assert_eq!(call(&app, &token, "PATCH", &path, Some(body.clone())).await.0, expected, "{path} {body}");
         }

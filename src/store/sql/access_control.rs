@@ -116,6 +116,10 @@ impl AccessControlRepository {
         name: &str,
         change: &AccessChange,
     ) -> Result<Option<AccessEntry>, StoreError> {
+        if change.name.is_none() && change.description.is_none() {
+            // An UPDATE without a SET clause is not SQL.
+            return self.find(kind, name).await;
+        }
         let result = per_table!(kind, table => {
             let mut update = table::Entity::update_many().filter(table::Column::Name.eq(name));
             if let Some(new_name) = &change.name {

@@ -202,3 +202,14 @@ fn to_domain(model: users::Model) -> Result<User, StoreError> {
         updated_at: model.updated_at,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::escape_like;
+
+    #[test]
+    fn like_wildcards_and_the_escape_character_are_escaped() {
+        assert_eq!(escape_like("50%_off\\now"), "50\\%\\_off\\\\now");
+        assert_eq!(escape_like("ann"), "ann");
+    }
+}
