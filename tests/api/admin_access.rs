@@ -2,12 +2,12 @@
 //! rename and describe, delete (with their links), and the links to users and between groups and
 //! permissions, which feed the `roles` scope's claims. Every change is audited.
 
-use ferrid::accounts::UserId;
+use ferrid::{accounts::UserId, oauth::GrantType};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::{
-    admin_sessions::{service_token, user_id},
+    admin_sessions::{register, service_token, sign_in, user_id},
     admin_users::{audited, call},
     helpers::{Backend, spawn_app},
     oidc::create_user,
@@ -125,6 +125,14 @@ async fn assignments_make_up_a_users_authorization_and_go_with_deletions(backend
     );
     let authorization = app.state.access_control.authorization_of(ann_id).await.unwrap();
     assert_eq!(authorization.permissions, ["invoices:read"]);
+    // The next sign-in's `roles` scope claims carry them.
+    let client = register(&app, vec![GrantType::AuthorizationCode], &["openid", "roles"]).await;
+    let (_, tokens) = sign_in(&app, &client, "ann@example.com", "openid roles").await;
+    let access_token = tokens["access_token"].as_str().unwrap();
+    let response = app.http.get(app.url("/userinfo")).bearer_auth(access_token).send().await.unwrap();
+    let claims: Value = response.json().await.unwrap();
+    assert_eq!((&claims["roles"], &claims["groups"]), (&json!(["auditor"]), &json!(["billing"])));
+    assert_eq!(claims["permissions"], json!(["invoices:read"]));
     let (status, members) = call(&app, &token, "GET", "/api/admin/groups/billing/members", None).await;
     assert_eq!((status, members), (StatusCode::OK, json!({ "items": [{ "user_id": ann }] })));
     assert_eq!(call(&app, &token, "GET", "/api/admin/groups/nope/members", None).await.0, StatusCode::NOT_FOUND);
