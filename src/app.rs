@@ -27,7 +27,7 @@ use crate::{
         self, Database, ShortLivedStore,
         sql::{
             AccessControlRepository, AccessTokenRepository, AuditRepository, ClientRepository, ConsentRepository,
-            RefreshTokenRepository, SessionRepository, SqlKeyStore, UserRepository,
+            MfaFactorRepository, RefreshTokenRepository, SessionRepository, SqlKeyStore, UserRepository,
         },
     },
 };
@@ -113,7 +113,12 @@ impl AppState {
         );
         let state = Self {
             client_assertions,
-            accounts: Accounts::new(UserRepository::new(connection.clone()), hasher, clock.clone()),
+            accounts: Accounts::new(
+                UserRepository::new(connection.clone()),
+                MfaFactorRepository::new(connection.clone()),
+                hasher,
+                clock.clone(),
+            ),
             access_control: AccessControl::new(AccessControlRepository::new(connection.clone()), clock.clone()),
             clients: ClientRegistry::new(
                 ClientRepository::new(connection.clone(), config.issuer.clone()),

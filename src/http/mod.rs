@@ -1,9 +1,11 @@
 //! The HTTP surface (poem). Handlers are thin: extract, call the domain, map the result.
 //! This is the only module that imports poem.
 
+mod admin_access;
 mod admin_audit;
 mod admin_auth;
 mod admin_sessions;
+mod admin_users;
 mod authorize;
 mod body_limit;
 mod cached_json;
@@ -50,6 +52,8 @@ type Apis = (
     userinfo::UserInfoApi,
     register::RegisterApi,
     me::MeApi,
+    admin_users::AdminUsersApi,
+    admin_access::AdminAccessApi,
     admin_sessions::AdminSessionsApi,
     admin_audit::AdminAuditApi,
     ops::OperationsApi,
@@ -69,6 +73,8 @@ pub fn api() -> OpenApiService<Apis, ()> {
             userinfo::UserInfoApi,
             register::RegisterApi,
             me::MeApi,
+            admin_users::AdminUsersApi,
+            admin_access::AdminAccessApi,
             admin_sessions::AdminSessionsApi,
             admin_audit::AdminAuditApi,
             ops::OperationsApi,

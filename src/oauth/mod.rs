@@ -33,6 +33,7 @@ pub mod scope;
 pub mod session;
 pub mod sign_ins;
 pub mod tokens;
+pub mod user_admin;
 pub mod userinfo;
 
 pub use authorize::{

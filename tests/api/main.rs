@@ -10,9 +10,11 @@ mod helpers;
 
 mod access_control;
 mod access_token_formats;
+mod admin_access;
 mod admin_audit;
 mod admin_guard;
 mod admin_sessions;
+mod admin_users;
 mod backchannel_logout;
 mod browser;
 mod cli;
