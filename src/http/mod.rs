@@ -3,10 +3,13 @@
 
 mod admin_audit;
 mod admin_auth;
+mod admin_clients;
+mod admin_keys;
 mod admin_sessions;
 mod authorize;
 mod body_limit;
 mod cached_json;
+mod client_metadata;
 mod cookies;
 mod discovery;
 mod error;
@@ -52,6 +55,8 @@ type Apis = (
     me::MeApi,
     admin_sessions::AdminSessionsApi,
     admin_audit::AdminAuditApi,
+    admin_clients::AdminClientsApi,
+    admin_keys::AdminKeysApi,
     ops::OperationsApi,
     metrics::MetricsApi,
 );
@@ -71,6 +76,8 @@ pub fn api() -> OpenApiService<Apis, ()> {
             me::MeApi,
             admin_sessions::AdminSessionsApi,
             admin_audit::AdminAuditApi,
+            admin_clients::AdminClientsApi,
+            admin_keys::AdminKeysApi,
             ops::OperationsApi,
             metrics::MetricsApi,
         ),

@@ -52,7 +52,7 @@ pub async fn service_token(app: &TestApp) -> String {
 }
 
 /// Signs `email` in with a fresh browser for `scope` and redeems the code.
-async fn sign_in(app: &TestApp, client: &Client, email: &str, scope: &str) -> (Browser, Value) {
+pub(crate) async fn sign_in(app: &TestApp, client: &Client, email: &str, scope: &str) -> (Browser, Value) {
     let browser = Browser::new(&app.address);
     let (url, verifier) = authorize_url(app, &client.0, scope, &[]);
     let code = browser.sign_in(&url, email, PASSWORD).await.code();
