@@ -152,6 +152,7 @@ impl AdminClient {
 /// A page of clients, in client_id order.
 #[derive(Object)]
 pub struct AdminClientPage {
+    /// Up to `limit` clients.
     items: Vec<AdminClient>,
     /// Pass as `cursor` for the next page; absent on the last page.
     #[oai(skip_serializing_if_is_none)]
@@ -160,8 +161,10 @@ pub struct AdminClientPage {
 
 /// A newly issued client secret, shown only in this response.
 #[derive(Object)]
-pub struct IssuedClientSecret {
+pub struct RotatedSecret {
+    /// The client whose secret this is.
     client_id: String,
+    /// The new secret: store it now, ferrid keeps only its digest.
     client_secret: String,
     /// 0: the secret does not expire (RFC 7591 §3.2.1).
     client_secret_expires_at: i64,
@@ -180,6 +183,7 @@ admin_response! {
 
 admin_response! {
     enum ListResponse {
+        /// A page of clients.
         #[oai(status = 200)]
         Ok(Json<AdminClientPage>, #[oai(header = "Cache-Control")] String),
         /// `limit` out of range or a malformed `cursor` (`invalid_request`).
@@ -190,6 +194,7 @@ admin_response! {
 
 admin_response! {
     enum ReadResponse {
+        /// The client.
         #[oai(status = 200)]
         Ok(Json<Box<AdminClient>>, #[oai(header = "Cache-Control")] String),
         /// No such client.
@@ -227,7 +232,7 @@ admin_response! {
     enum RotateSecretResponse {
         /// The new secret, shown only now; the old one no longer works.
         #[oai(status = 200)]
-        Ok(Json<IssuedClientSecret>, #[oai(header = "Cache-Control")] String),
+        Ok(Json<RotatedSecret>, #[oai(header = "Cache-Control")] String),
         /// The client has no secret: it is public or uses `private_key_jwt` (`invalid_request`).
         #[oai(status = 400)]
         BadRequest(Json<ErrorBody>),
@@ -396,7 +401,7 @@ impl AdminClientsApi {
                     .client(client.id.as_str())
                     .details(json!({ "fields": ["client_secret"] }));
                 state.audit.record(event).await;
-                let issued = IssuedClientSecret {
+                let issued = RotatedSecret {
                     client_id: client.id.as_str().to_owned(),
                     client_secret: secret.expose().to_owned(),
                     client_secret_expires_at: 0,

@@ -33,9 +33,12 @@ pub struct AdminKey {
     /// `next` (published ahead of use), `active` (signing), `retired` (published until the
     /// tokens it signed expire) or `revoked` (withdrawn).
     state: String,
+    /// When the key was generated.
     created_at: DateTime<Utc>,
+    /// When it started signing.
     #[oai(skip_serializing_if_is_none)]
     activated_at: Option<DateTime<Utc>>,
+    /// When it stopped signing.
     #[oai(skip_serializing_if_is_none)]
     retired_at: Option<DateTime<Utc>>,
     /// When a retired or revoked key is removed from the ring.
@@ -78,6 +81,7 @@ pub struct RotateKeysBody {
 
 admin_response! {
     enum ListResponse {
+        /// The key ring.
         #[oai(status = 200)]
         Ok(Json<AdminKeyList>, #[oai(header = "Cache-Control")] String),
     }

@@ -31,6 +31,7 @@ pub(super) struct ClientMetadataBody {
     grant_types: Option<Vec<String>>,
     /// Default `["code"]` with the authorization_code grant.
     response_types: Option<Vec<String>>,
+    /// A name to show users, e.g. on the consent page.
     client_name: Option<String>,
     /// Space-separated scopes the client may request.
     scope: Option<String>,
@@ -38,13 +39,21 @@ pub(super) struct ClientMetadataBody {
     jwks: Option<serde_json::Value>,
     /// Where the client publishes its JWK Set; exclusive with `jwks`.
     jwks_uri: Option<String>,
+    /// The JWS algorithm of ID tokens (default RS256).
     id_token_signed_response_alg: Option<String>,
+    /// Encrypt ID tokens to a key of `jwks` with this algorithm, e.g. RSA-OAEP-256.
     id_token_encrypted_response_alg: Option<String>,
+    /// The content encryption of encrypted ID tokens, e.g. A256GCM.
     id_token_encrypted_response_enc: Option<String>,
+    /// Answer /userinfo as a JWT signed with this algorithm.
     userinfo_signed_response_alg: Option<String>,
+    /// Encrypt /userinfo answers to a key of `jwks` with this algorithm.
     userinfo_encrypted_response_alg: Option<String>,
+    /// The content encryption of encrypted /userinfo answers.
     userinfo_encrypted_response_enc: Option<String>,
+    /// Where logout tokens are POSTed (https, or http on a loopback host).
     backchannel_logout_uri: Option<String>,
+    /// Whether logout tokens must carry `sid`.
     backchannel_logout_session_required: Option<bool>,
 }
 
@@ -75,6 +84,7 @@ impl From<ClientMetadataBody> for RegistrationRequest {
 /// The registered client (RFC 7591 §3.2.1, RFC 7592 §3).
 #[derive(Debug, Object)]
 pub(super) struct ClientInformation {
+    /// The client identifier (RFC 6749 §2.2).
     client_id: String,
     /// Confidential clients only, and only when it is issued: ferrid keeps a digest.
     #[oai(skip_serializing_if_is_none)]
@@ -90,30 +100,47 @@ pub(super) struct ClientInformation {
     /// RFC 7592 §3: where a dynamically registered client manages its registration.
     #[oai(skip_serializing_if_is_none)]
     registration_client_uri: Option<String>,
+    /// A name to show users, e.g. on the consent page.
     client_name: String,
+    /// Matched exactly at /authorize.
     redirect_uris: Vec<String>,
+    /// Where RP-initiated logout may return to.
     post_logout_redirect_uris: Vec<String>,
+    /// How the client authenticates at /token.
     token_endpoint_auth_method: String,
+    /// The grants the client may use.
     grant_types: Vec<String>,
+    /// `code`, with the authorization_code grant.
     response_types: Vec<String>,
+    /// Space-separated scopes the client may request.
     scope: String,
+    /// The client's public keys (a JWK Set).
     #[oai(skip_serializing_if_is_none)]
     jwks: Option<serde_json::Value>,
+    /// Where the client publishes its JWK Set.
     #[oai(skip_serializing_if_is_none)]
     jwks_uri: Option<String>,
+    /// The JWS algorithm of ID tokens.
     id_token_signed_response_alg: String,
+    /// The key-management algorithm of encrypted ID tokens.
     #[oai(skip_serializing_if_is_none)]
     id_token_encrypted_response_alg: Option<String>,
+    /// The content encryption of encrypted ID tokens.
     #[oai(skip_serializing_if_is_none)]
     id_token_encrypted_response_enc: Option<String>,
+    /// The JWS algorithm of signed /userinfo answers.
     #[oai(skip_serializing_if_is_none)]
     userinfo_signed_response_alg: Option<String>,
+    /// The key-management algorithm of encrypted /userinfo answers.
     #[oai(skip_serializing_if_is_none)]
     userinfo_encrypted_response_alg: Option<String>,
+    /// The content encryption of encrypted /userinfo answers.
     #[oai(skip_serializing_if_is_none)]
     userinfo_encrypted_response_enc: Option<String>,
+    /// Where logout tokens are POSTed.
     #[oai(skip_serializing_if_is_none)]
     backchannel_logout_uri: Option<String>,
+    /// Whether logout tokens must carry `sid`.
     backchannel_logout_session_required: bool,
 }
 
