@@ -14,6 +14,7 @@ on_every_backend!(
     an_administrator_manages_a_client_from_creation_to_deletion,
     invalid_metadata_is_refused_with_rfc_7591_3_2_2_codes,
     secrets_rotate_only_for_secret_clients_and_unknown_clients_are_404,
+    the_built_in_swagger_client_is_managed_like_any_other,
 );
 
 /// An admin API request with `token`: the status and the JSON body (null when there is none).
@@ -227,5 +228,21 @@ async fn secrets_rotate_only_for_secret_clients_and_unknown_clients_are_404(back
             );
         }
     }
+    app.stop().await;
+}
+
+async fn the_built_in_swagger_client_is_managed_like_any_other(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = service_token(&app).await;
+    let (status, swagger) = call(&app, &token, "GET", "/api/admin/clients/ferrid-swagger", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(swagger["token_endpoint_auth_method"], "none");
+    let (status, _) = call(&app, &token, "POST", "/api/admin/clients/ferrid-swagger/secret", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "a public client has no secret");
+    let (status, _) = call(&app, &token, "DELETE", "/api/admin/clients/ferrid-swagger", None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    // Nothing else depends on it: the page still loads and the admin API still answers.
+    assert_eq!(app.get("/swagger").await.status(), StatusCode::OK);
+    assert_eq!(call(&app, &token, "GET", "/api/admin/clients", None).await.0, StatusCode::OK);
     app.stop().await;
 }
