@@ -4,11 +4,14 @@
 mod admin_access;
 mod admin_audit;
 mod admin_auth;
+mod admin_clients;
+mod admin_keys;
 mod admin_sessions;
 mod admin_users;
 mod authorize;
 mod body_limit;
 mod cached_json;
+mod client_metadata;
 mod cookies;
 mod discovery;
 mod error;
@@ -56,6 +59,8 @@ type Apis = (
     admin_access::AdminAccessApi,
     admin_sessions::AdminSessionsApi,
     admin_audit::AdminAuditApi,
+    admin_clients::AdminClientsApi,
+    admin_keys::AdminKeysApi,
     ops::OperationsApi,
     metrics::MetricsApi,
 );
@@ -77,6 +82,8 @@ pub fn api() -> OpenApiService<Apis, ()> {
             admin_access::AdminAccessApi,
             admin_sessions::AdminSessionsApi,
             admin_audit::AdminAuditApi,
+            admin_clients::AdminClientsApi,
+            admin_keys::AdminKeysApi,
             ops::OperationsApi,
             metrics::MetricsApi,
         ),

@@ -8,6 +8,7 @@ pub mod authorize;
 pub mod backchannel_logout;
 pub mod claims;
 pub mod client;
+pub mod client_admin;
 pub mod client_assertion;
 pub mod client_auth;
 pub mod client_jwks;
