@@ -2,7 +2,7 @@
 //! `oauth::registration`. Errors are RFC 7591 §3.2.2 JSON (`invalid_redirect_uri`,
 //! `invalid_client_metadata`) or, for tokens, RFC 6750 §3.1 with a `WWW-Authenticate` challenge.
 
-use poem::web::Data;
+use poem::{Request, web::Data};
 use poem_openapi::{
     ApiResponse, Object, OpenApi,
     param::{Header, Path},
@@ -12,11 +12,13 @@ use poem_openapi::{
 use super::{
     client_metadata::{ClientInformation, ClientMetadataBody, metadata_error},
     error::ErrorBody,
+    request_context::origin_of,
     tags::ApiTags,
     userinfo::bearer,
 };
 use crate::{
     app::AppState,
+    audit::{Actor, AuditEvent, kinds},
     oauth::registration::{self, Registered, RegistrationError},
 };
 
@@ -110,6 +112,12 @@ enum ManageResponse {
 
 failures!(RegisterResponse, ManageResponse);
 
+/// Registration changes are made by the client itself (RFC 7591/7592 know no other actor).
+async fn record(state: &AppState, request: &Request, kind: &'static str, client_id: &str) {
+    let actor = Actor { user: None, client_id: Some(client_id.to_owned()), origin: origin_of(request) };
+    state.audit.record(AuditEvent::new(kind, &actor).client(client_id)).await;
+}
+
 pub struct RegisterApi;
 
 #[OpenApi(tag = "ApiTags::OAuth")]
@@ -123,12 +131,17 @@ impl RegisterApi {
     #[oai(path = "/register", method = "post", operation_id = "register_client")]
     async fn register(
         &self,
+        request: &Request,
         state: Data<&AppState>,
         #[oai(name = "Authorization")] authorization: Header<Option<String>>,
         body: Json<RegistrationBody>,
     ) -> RegisterResponse {
         match registration::register(&state, bearer(authorization.0.as_deref()), body.0.metadata.into()).await {
-            Ok(registered) => RegisterResponse::Created(information(&state, &registered), NO_STORE.to_owned()),
+            Ok(registered) => {
+                let id = registered.client.id.as_str();
+                record(&state, request, kinds::CLIENT_REGISTER, id).await;
+                RegisterResponse::Created(information(&state, &registered), NO_STORE.to_owned())
+            }
             Err(error) => error.into(),
         }
     }
@@ -160,6 +173,7 @@ impl RegisterApi {
     #[oai(path = "/register/:client_id", method = "put", operation_id = "update_client_registration")]
     async fn update(
         &self,
+        request: &Request,
         state: Data<&AppState>,
         client_id: Path<String>,
         #[oai(name = "Authorization")] authorization: Header<Option<String>>,
@@ -170,7 +184,10 @@ impl RegisterApi {
         match registration::update(&state, &client_id.0, token, named.as_deref(), secret.as_deref(), metadata.into())
             .await
         {
-            Ok(updated) => ManageResponse::Ok(information(&state, &updated), NO_STORE.to_owned()),
+            Ok(updated) => {
+                record(&state, request, kinds::CLIENT_REGISTRATION_UPDATE, updated.client.id.as_str()).await;
+                ManageResponse::Ok(information(&state, &updated), NO_STORE.to_owned())
+            }
             Err(error) => error.into(),
         }
     }
@@ -182,12 +199,16 @@ impl RegisterApi {
     #[oai(path = "/register/:client_id", method = "delete", operation_id = "delete_client_registration")]
     async fn delete(
         &self,
+        request: &Request,
         state: Data<&AppState>,
         client_id: Path<String>,
         #[oai(name = "Authorization")] authorization: Header<Option<String>>,
     ) -> ManageResponse {
         match registration::delete(&state, &client_id.0, bearer(authorization.0.as_deref())).await {
-            Ok(()) => ManageResponse::Deleted,
+            Ok(()) => {
+                record(&state, request, kinds::CLIENT_REGISTRATION_DELETE, &client_id.0).await;
+                ManageResponse::Deleted
+            }
             Err(error) => error.into(),
         }
     }
