@@ -28,7 +28,8 @@ use crate::{
         self, Database, ShortLivedStore,
         sql::{
             AccessControlRepository, AccessTokenRepository, AuditRepository, ClientRepository, ConsentRepository,
-            MailOutboxRepository, RefreshTokenRepository, SessionRepository, SqlKeyStore, UserRepository,
+            MailOutboxRepository, MfaFactorRepository, RefreshTokenRepository, SessionRepository, SqlKeyStore,
+            UserRepository,
         },
     },
 };
@@ -128,7 +129,12 @@ impl AppState {
             outbox,
             mail_sender,
             client_assertions,
-            accounts: Accounts::new(UserRepository::new(connection.clone()), hasher, clock.clone()),
+            accounts: Accounts::new(
+                UserRepository::new(connection.clone()),
+                MfaFactorRepository::new(connection.clone()),
+                hasher,
+                clock.clone(),
+            ),
             access_control: AccessControl::new(AccessControlRepository::new(connection.clone()), clock.clone()),
             clients: ClientRegistry::new(
                 ClientRepository::new(connection.clone(), config.issuer.clone()),

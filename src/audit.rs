@@ -51,6 +51,10 @@ pub mod kinds {
     pub const ADMIN_PERMISSION_REVOKE: &str = "admin.permission.revoke";
     pub const ADMIN_KEY_ROTATE: &str = "admin.key.rotate";
     pub const ADMIN_KEY_REVOKE: &str = "admin.key.revoke";
+    /// Dynamic client registration (RFC 7591) and management (RFC 7592), by the client itself.
+    pub const CLIENT_REGISTER: &str = "client.register";
+    pub const CLIENT_REGISTRATION_UPDATE: &str = "client.registration.update";
+    pub const CLIENT_REGISTRATION_DELETE: &str = "client.registration.delete";
     /// The first administrator, created at start-up from the configuration.
     pub const BOOTSTRAP_ADMIN: &str = "bootstrap.admin.create";
 }

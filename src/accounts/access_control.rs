@@ -4,6 +4,7 @@
 
 use std::{fmt, sync::Arc};
 
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::UserId;
@@ -40,8 +41,52 @@ fn validate_name(name: &str) -> Result<(), NameError> {
     Ok(())
 }
 
+/// The three kinds of named record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccessKind {
+    Role,
+    Group,
+    Permission,
+}
+
+impl AccessKind {
+    /// `role`, `group` or `permission`: the word in error messages and audit targets.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Self::Role => "role",
+            Self::Group => "group",
+            Self::Permission => "permission",
+        }
+    }
+}
+
+/// A validated role, group or permission name, so one generic operation serves all three kinds.
+pub trait AccessName: fmt::Display + Sized {
+    const KIND: AccessKind;
+
+    fn parse(name: &str) -> Result<Self, NameError>;
+
+    fn as_str(&self) -> &str;
+}
+
+/// A role, group or permission as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccessEntry {
+    pub id: Uuid,
+    pub name: String,
+    pub description: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A change to a role, group or permission: a new name and/or a new (or no) description.
+#[derive(Clone, Debug, Default)]
+pub struct AccessChange {
+    pub name: Option<String>,
+    pub description: Option<Option<String>>,
+}
+
 macro_rules! access_control_types {
-    ($($(#[$doc:meta])* $name:ident, $id:ident;)+) => {$(
+    ($($(#[$doc:meta])* $name:ident, $id:ident, $kind:ident;)+) => {$(
         $(#[$doc])*
         #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub struct $name(String);
@@ -53,6 +98,18 @@ macro_rules! access_control_types {
             }
 
             pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl AccessName for $name {
+            const KIND: AccessKind = AccessKind::$kind;
+
+            fn parse(name: &str) -> Result<Self, NameError> {
+                $name::parse(name)
+            }
+
+            fn as_str(&self) -> &str {
                 &self.0
             }
         }
@@ -82,11 +139,11 @@ macro_rules! access_control_types {
 
 access_control_types! {
     /// A role held directly by a user (e.g. `admin`).
-    RoleName, RoleId;
+    RoleName, RoleId, Role;
     /// A group of users; permissions are granted to groups, never to users directly.
-    GroupName, GroupId;
+    GroupName, GroupId, Group;
     /// A permission granted to groups (e.g. `billing:invoices.read`).
-    PermissionName, PermissionId;
+    PermissionName, PermissionId, Permission;
 }
 
 /// What a user is entitled to: the content of ferrid's `roles` scope claims. Each list is sorted
@@ -133,7 +190,7 @@ impl AccessControl {
     }
 
     pub async fn create_role(&self, name: &RoleName, description: Option<&str>) -> Result<RoleId, AccessControlError> {
-        Ok(self.repository.create_role(name, description_of(description), self.clock.now()).await?)
+        self.create(name, description).await.map(RoleId)
     }
 
     pub async fn create_group(
@@ -141,7 +198,7 @@ impl AccessControl {
         name: &GroupName,
         description: Option<&str>,
     ) -> Result<GroupId, AccessControlError> {
-        Ok(self.repository.create_group(name, description_of(description), self.clock.now()).await?)
+        self.create(name, description).await.map(GroupId)
     }
 
     pub async fn create_permission(
@@ -149,7 +206,70 @@ impl AccessControl {
         name: &PermissionName,
         description: Option<&str>,
     ) -> Result<PermissionId, AccessControlError> {
-        Ok(self.repository.create_permission(name, description_of(description), self.clock.now()).await?)
+        self.create(name, description).await.map(PermissionId)
+    }
+
+    /// Creates a role, group or permission.
+    pub async fn create<N: AccessName>(&self, name: &N, description: Option<&str>) -> Result<Uuid, AccessControlError> {
+        let now = self.clock.now();
+        Ok(self.repository.create(N::KIND, name.as_str(), description_of(description), now).await?)
+    }
+
+    /// One page of roles, groups or permissions by id, after `after`.
+    pub async fn list(
+        &self,
+        kind: AccessKind,
+        after: Option<Uuid>,
+        limit: u64,
+    ) -> Result<Vec<AccessEntry>, AccessControlError> {
+        Ok(self.repository.list(kind, after, limit).await?)
+    }
+
+    pub async fn read<N: AccessName>(&self, name: &N) -> Result<AccessEntry, AccessControlError> {
+        self.repository.find(N::KIND, name.as_str()).await?.ok_or(AccessControlError::NotFound(N::KIND.noun()))
+    }
+
+    /// Renames and/or re-describes. Links are by id, so a rename carries every assignment along;
+    /// tokens issued before it still carry the old name until they expire.
+    pub async fn update<N: AccessName>(
+        &self,
+        name: &N,
+        new_name: Option<&N>,
+        description: Option<Option<&str>>,
+    ) -> Result<AccessEntry, AccessControlError> {
+        let change = AccessChange {
+            name: new_name.map(|n| n.as_str().to_owned()),
+            description: description.map(|d| description_of(d).map(str::to_owned)),
+        };
+        self.repository
+            .update(N::KIND, name.as_str(), &change)
+            .await?
+            .ok_or(AccessControlError::NotFound(N::KIND.noun()))
+    }
+
+    /// Deletes the record and every link to it.
+    pub async fn delete<N: AccessName>(&self, name: &N) -> Result<(), AccessControlError> {
+        if self.repository.delete(N::KIND, name.as_str()).await? {
+            Ok(())
+        } else {
+            Err(AccessControlError::NotFound(N::KIND.noun()))
+        }
+    }
+
+    /// One page of the group's members by user id, after `after`.
+    pub async fn members(
+        &self,
+        group: &GroupName,
+        after: Option<UserId>,
+        limit: u64,
+    ) -> Result<Vec<UserId>, AccessControlError> {
+        let group = self.group_id(group).await?;
+        Ok(self.repository.members(group, after, limit).await?)
+    }
+
+    /// Up to `limit` enabled users holding `role`.
+    pub async fn enabled_holders(&self, role: &RoleName, limit: u64) -> Result<Vec<UserId>, AccessControlError> {
+        Ok(self.repository.enabled_holders(role, limit).await?)
     }
 
     /// Gives `user` the role; giving it again is not an error.

@@ -8,15 +8,18 @@ mod user;
 use std::sync::Arc;
 
 pub use access_control::{
-    AccessControl, AccessControlError, GroupId, GroupName, Link, NameError, PermissionId, PermissionName, RoleId,
-    RoleName, UserAuthorization,
+    AccessChange, AccessControl, AccessControlError, AccessEntry, AccessKind, AccessName, GroupId, GroupName, Link,
+    NameError, PermissionId, PermissionName, RoleId, RoleName, UserAuthorization,
 };
 pub use password::{Password, PasswordError, PasswordHasher};
-pub use user::{Email, EmailError, NewUser, User, UserId};
+pub use user::{Email, EmailError, NewUser, ProfileError, ProfileField, User, UserChanges, UserId, UserQuery};
 
 use crate::{
     clock::Clock,
-    store::{StoreError, sql::UserRepository},
+    store::{
+        StoreError,
+        sql::{MfaFactorRepository, UserRepository},
+    },
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -49,22 +52,38 @@ impl From<StoreError> for AccountError {
 #[derive(Clone)]
 pub struct Accounts {
     users: UserRepository,
+    mfa_factors: MfaFactorRepository,
     hasher: PasswordHasher,
     clock: Arc<dyn Clock>,
 }
 
 impl Accounts {
-    pub fn new(users: UserRepository, hasher: PasswordHasher, clock: Arc<dyn Clock>) -> Self {
-        Self { users, hasher, clock }
+    pub fn new(
+        users: UserRepository,
+        mfa_factors: MfaFactorRepository,
+        hasher: PasswordHasher,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self { users, mfa_factors, hasher, clock }
     }
 
     /// Creates an account. An administrator vouches for the address, so it starts verified.
     pub async fn create_user(&self, new: NewUser, password: Option<Password>) -> Result<User, AccountError> {
+        self.create_user_verified(new, password, true).await
+    }
+
+    /// Creates an account whose address is verified or not, as the administrator says.
+    pub async fn create_user_verified(
+        &self,
+        new: NewUser,
+        password: Option<Password>,
+        email_verified: bool,
+    ) -> Result<User, AccountError> {
         let password_hash = match password {
             Some(password) => Some(self.hasher.hash(password).await?),
             None => None,
         };
-        Ok(self.users.insert(&new, password_hash.as_deref(), true, self.clock.now()).await?)
+        Ok(self.users.insert(&new, password_hash.as_deref(), email_verified, self.clock.now()).await?)
     }
 
     /// Checks an email and password. Takes the same time whether or not the account exists, is
@@ -92,6 +111,32 @@ impl Accounts {
 
     pub async fn list_users(&self, offset: u64, limit: u64) -> Result<Vec<User>, AccountError> {
         Ok(self.users.list(offset, limit).await?)
+    }
+
+    /// One page of users by id; see [`UserQuery`].
+    pub async fn search_users(&self, query: &UserQuery) -> Result<Vec<User>, AccountError> {
+        Ok(self.users.search(query).await?)
+    }
+
+    /// Edits the profile; a new email must not belong to another account.
+    pub async fn update_user(&self, id: UserId, changes: &UserChanges) -> Result<User, AccountError> {
+        self.users.update(id, changes, self.clock.now()).await?.ok_or(AccountError::NotFound)
+    }
+
+    /// Deletes the account with everything that hangs off it. Signing the user out first (and
+    /// telling relying parties) is the caller's business: see `oauth::user_admin`.
+    pub async fn delete_user(&self, id: UserId) -> Result<(), AccountError> {
+        if self.users.delete(id).await? { Ok(()) } else { Err(AccountError::NotFound) }
+    }
+
+    /// How many second factors (TOTP secrets, recovery codes) the user has.
+    pub async fn second_factors(&self, id: UserId) -> Result<u64, AccountError> {
+        Ok(self.mfa_factors.count_for_user(id).await?)
+    }
+
+    /// Removes every second factor of the user; returns how many there were.
+    pub async fn reset_second_factors(&self, id: UserId) -> Result<u64, AccountError> {
+        Ok(self.mfa_factors.delete_for_user(id).await?)
     }
 
     pub async fn find_by_email(&self, email: &Email) -> Result<User, AccountError> {

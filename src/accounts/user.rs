@@ -102,6 +102,96 @@ pub struct NewUser {
     pub name: Option<String>,
 }
 
+/// A profile field outside its limits (the limits are the column sizes).
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{field} is longer than {max} characters")]
+pub struct ProfileError {
+    pub field: &'static str,
+    pub max: usize,
+}
+
+/// The profile fields an administrator edits, with their stored size limits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProfileField {
+    Name,
+    Phone,
+    Picture,
+    Locale,
+}
+
+impl ProfileField {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Name => "name",
+            Self::Phone => "phone",
+            Self::Picture => "picture",
+            Self::Locale => "locale",
+        }
+    }
+
+    fn max_chars(self) -> usize {
+        match self {
+            Self::Name => 200,
+            Self::Phone => 32,
+            Self::Picture => 2048,
+            // The longest BCP 47 tag a database column here holds.
+            Self::Locale => 35,
+        }
+    }
+
+    /// Checks a value against the limit; a blank value is no value.
+    fn check(self, value: Option<&str>) -> Result<Option<String>, ProfileError> {
+        match value.map(str::trim).filter(|v| !v.is_empty()) {
+            Some(value) if value.chars().count() > self.max_chars() => {
+                Err(ProfileError { field: self.as_str(), max: self.max_chars() })
+            }
+            value => Ok(value.map(str::to_owned)),
+        }
+    }
+}
+
+impl NewUser {
+    /// A new account's email and (trimmed, bounded) name.
+    pub fn new(email: Email, name: Option<&str>) -> Result<Self, ProfileError> {
+        Ok(Self { email, name: ProfileField::Name.check(name)? })
+    }
+}
+
+/// A page of users: ordered by id, after `after`, optionally filtered.
+#[derive(Clone, Debug, Default)]
+pub struct UserQuery {
+    /// A substring of the email or the name, matched case-insensitively and literally.
+    pub q: Option<String>,
+    pub disabled: Option<bool>,
+    pub after: Option<UserId>,
+    pub limit: u64,
+}
+
+/// An administrator's edit of a profile: `None` leaves a field alone, `Some(None)` clears it.
+#[derive(Clone, Debug, Default)]
+pub struct UserChanges {
+    pub name: Option<Option<String>>,
+    pub phone: Option<Option<String>>,
+    pub picture: Option<Option<String>>,
+    pub locale: Option<Option<String>>,
+    pub email: Option<Email>,
+    pub email_verified: Option<bool>,
+}
+
+impl UserChanges {
+    /// Sets a profile field; `None` or a blank value clears it.
+    pub fn set(&mut self, field: ProfileField, value: Option<&str>) -> Result<(), ProfileError> {
+        let value = Some(field.check(value)?);
+        match field {
+            ProfileField::Name => self.name = value,
+            ProfileField::Phone => self.phone = value,
+            ProfileField::Picture => self.picture = value,
+            ProfileField::Locale => self.locale = value,
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,6 +201,21 @@ mod tests {
         let email = Email::parse("  Ann.Lee@Example.COM ").unwrap();
         assert_eq!(email.as_str(), "Ann.Lee@Example.COM");
         assert_eq!(email.normalized(), "ann.lee@example.com");
+    }
+
+    #[test]
+    fn profile_values_are_trimmed_bounded_and_blank_means_none() {
+        let mut changes = UserChanges::default();
+        changes.set(ProfileField::Name, Some("  Ann  ")).unwrap();
+        changes.set(ProfileField::Phone, Some(" ")).unwrap();
+        assert_eq!(changes.name, Some(Some("Ann".to_owned())));
+        assert_eq!(changes.phone, Some(None));
+        assert_eq!(
+            changes.set(ProfileField::Locale, Some(&"x".repeat(36))),
+            Err(ProfileError { field: "locale", max: 35 })
+        );
+        assert!(NewUser::new(Email::parse("a@x.com").unwrap(), Some(&"é".repeat(200))).is_ok());
+        assert!(NewUser::new(Email::parse("a@x.com").unwrap(), Some(&"é".repeat(201))).is_err());
     }
 
     #[test]

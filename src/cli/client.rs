@@ -4,7 +4,10 @@ use clap::Subcommand;
 use super::client_tokens::TokenOptions;
 use crate::{
     app::AppState,
-    oauth::{Client, ClientId, ClientMetadata, ClientType, GrantType, RedirectUri, TokenEndpointAuthMethod},
+    oauth::{
+        Client, ClientId, ClientMetadata, ClientType, GrantType, RedirectUri, TokenEndpointAuthMethod,
+        client::parse_jwks_uri,
+    },
 };
 
 #[derive(Debug, Subcommand)]
@@ -31,6 +34,10 @@ pub enum ClientCommand {
         /// client_secret_basic (default), client_secret_post or private_key_jwt.
         #[arg(long)]
         auth_method: Option<String>,
+        /// Where ferrid fetches the client's public keys (a JWK Set), e.g. for private_key_jwt:
+        /// an absolute http(s) URL. Instead of --jwks-file.
+        #[arg(long, value_name = "URL", conflicts_with = "jwks_file")]
+        jwks_uri: Option<String>,
         /// The operator's own application: its users are not asked to consent.
         #[arg(long)]
         first_party: bool,
@@ -44,12 +51,13 @@ pub enum ClientCommand {
         #[arg(long, requires = "backchannel_logout_uri")]
         backchannel_logout_session_required: bool,
     },
-    /// List clients.
+    /// List clients in client_id order.
     List {
         #[arg(long, default_value_t = 100)]
         limit: u64,
-        #[arg(long, default_value_t = 0)]
-        offset: u64,
+        /// Start after this client_id (the last one of the previous listing).
+        #[arg(long, allow_hyphen_values = true)]
+        after: Option<String>,
     },
     /// Show a client's metadata (never its secret).
     Show {
@@ -82,6 +90,7 @@ pub async fn run(command: ClientCommand, state: AppState) -> anyhow::Result<()> 
             grant_types,
             scopes,
             auth_method,
+            jwks_uri,
             first_party,
             tokens,
             backchannel_logout_uri,
@@ -111,6 +120,7 @@ pub async fn run(command: ClientCommand, state: AppState) -> anyhow::Result<()> 
                 metadata.token_endpoint_auth_method =
                     method.parse::<TokenEndpointAuthMethod>().map_err(anyhow::Error::msg)?;
             }
+            metadata.jwks_uri = jwks_uri.as_deref().map(parse_jwks_uri).transpose()?;
             (*tokens).apply(&mut metadata)?;
             let (client, secret) = registry.register(metadata).await?;
             print_client(&client);
@@ -119,8 +129,9 @@ pub async fn run(command: ClientCommand, state: AppState) -> anyhow::Result<()> 
                 eprintln!("Store the client_secret now: ferrid keeps only its digest and cannot show it again.");
             }
         }
-        ClientCommand::List { limit, offset } => {
-            for client in registry.list(offset, limit).await? {
+        ClientCommand::List { limit, after } => {
+            let after = after.as_deref().map(client_id).transpose()?;
+            for client in registry.list_after(after.as_ref(), limit).await? {
                 println!("{}  {:12}  {}", client.id, client.metadata.client_type, client.metadata.name);
             }
         }
@@ -140,6 +151,7 @@ fn print_client(client: &Client) {
     println!("client_name: {}", m.name);
     println!("client_type: {}", m.client_type);
     println!("token_endpoint_auth_method: {}", m.token_endpoint_auth_method);
+    println!("jwks_uri: {}", m.jwks_uri.as_ref().map_or("", url::Url::as_str));
     println!("redirect_uris: {}", join(m.redirect_uris.iter().map(RedirectUri::as_str).collect()));
     println!(
         "post_logout_redirect_uris: {}",

@@ -40,20 +40,17 @@ pub async fn run(command: KeysCommand, state: AppState) -> anyhow::Result<()> {
         "{:<43}  {:<14}  {:<3}  {:<7}  {:<25}  {:<25}  {:<25}  expires",
         "kid", "alg", "use", "state", "created", "activated", "retired"
     );
-    let current = state.keys.current();
-    let mut records = current.ring.records().to_vec();
-    records.sort_by(|a, b| (a.alg.as_str(), a.created_at).cmp(&(b.alg.as_str(), b.created_at)));
-    for record in records {
+    for key in state.keys.summaries() {
         println!(
             "{:<43}  {:<14}  {:<3}  {:<7}  {:<25}  {:<25}  {:<25}  {}",
-            record.kid,
-            record.alg.as_str(),
-            record.key_use.as_str(),
-            record.state.as_str(),
-            record.created_at.to_rfc3339(),
-            date(record.activated_at),
-            date(record.retired_at),
-            date(record.expires_at),
+            key.kid,
+            key.alg.as_str(),
+            key.key_use.as_str(),
+            key.state.as_str(),
+            key.created_at.to_rfc3339(),
+            date(key.activated_at),
+            date(key.retired_at),
+            date(key.expires_at),
         );
     }
     Ok(())

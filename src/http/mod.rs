@@ -1,12 +1,17 @@
 //! The HTTP surface (poem). Handlers are thin: extract, call the domain, map the result.
 //! This is the only module that imports poem.
 
+mod admin_access;
 mod admin_audit;
 mod admin_auth;
+mod admin_clients;
+mod admin_keys;
 mod admin_sessions;
+mod admin_users;
 mod authorize;
 mod body_limit;
 mod cached_json;
+mod client_metadata;
 mod cookies;
 mod discovery;
 mod error;
@@ -50,8 +55,12 @@ type Apis = (
     userinfo::UserInfoApi,
     register::RegisterApi,
     me::MeApi,
+    admin_users::AdminUsersApi,
+    admin_access::AdminAccessApi,
     admin_sessions::AdminSessionsApi,
     admin_audit::AdminAuditApi,
+    admin_clients::AdminClientsApi,
+    admin_keys::AdminKeysApi,
     ops::OperationsApi,
     metrics::MetricsApi,
 );
@@ -69,8 +78,12 @@ pub fn api() -> OpenApiService<Apis, ()> {
             userinfo::UserInfoApi,
             register::RegisterApi,
             me::MeApi,
+            admin_users::AdminUsersApi,
+            admin_access::AdminAccessApi,
             admin_sessions::AdminSessionsApi,
             admin_audit::AdminAuditApi,
+            admin_clients::AdminClientsApi,
+            admin_keys::AdminKeysApi,
             ops::OperationsApi,
             metrics::MetricsApi,
         ),

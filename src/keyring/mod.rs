@@ -11,7 +11,7 @@ use std::{
 };
 
 use chrono::{DateTime, Utc};
-use keys::{Kek, KeyAlg, KeyRing, KeyStore, RotationOutcome, RotationPolicy};
+use keys::{Kek, KeyAlg, KeyRing, KeyState, KeyStore, KeyUse, RotationOutcome, RotationPolicy};
 use ring::digest;
 
 pub use kek::{KEK_FILE, KekError, load_kek};
@@ -55,6 +55,19 @@ impl PublishedRing {
         let etag = format!("\"{hex}\"");
         Self { ring, jwks: jwks.into(), etag }
     }
+}
+
+/// A key as an operator sees it: identity, state and dates, never key material.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeySummary {
+    pub kid: String,
+    pub alg: KeyAlg,
+    pub key_use: KeyUse,
+    pub state: KeyState,
+    pub created_at: DateTime<Utc>,
+    pub activated_at: Option<DateTime<Utc>>,
+    pub retired_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 pub struct KeyRingService {
@@ -102,6 +115,29 @@ impl KeyRingService {
         self.current.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
     }
 
+    /// Every key of the ring as last loaded (revoked ones until they expire), by algorithm and
+    /// then age.
+    pub fn summaries(&self) -> Vec<KeySummary> {
+        let current = self.current();
+        let mut keys: Vec<KeySummary> = current
+            .ring
+            .records()
+            .iter()
+            .map(|record| KeySummary {
+                kid: record.kid.clone(),
+                alg: record.alg,
+                key_use: record.key_use,
+                state: record.state,
+                created_at: record.created_at,
+                activated_at: record.activated_at,
+                retired_at: record.retired_at,
+                expires_at: record.expires_at,
+            })
+            .collect();
+        keys.sort_by(|a, b| (a.alg.as_str(), a.created_at).cmp(&(b.alg.as_str(), b.created_at)));
+        keys
+    }
+
     fn publish(&self, ring: KeyRing) -> bool {
         self.metrics.key_ring_loaded(ring.records().iter().map(|record| record.state));
         let published = PublishedRing::new(ring);
@@ -142,14 +178,21 @@ impl KeyRingService {
     }
 
     /// Rotates `alg` now (operator request): the next key becomes active, the active one retires.
-    pub async fn rotate(&self, alg: KeyAlg) -> Result<(), KeyRingError> {
+    /// Returns the kid active for `alg` afterwards.
+    pub async fn rotate(&self, alg: KeyAlg) -> Result<Option<String>, KeyRingError> {
         let outcome = self
             .off_the_request_path(move |store, kek, policy, now| async move {
                 KeyRing::rotate(store.as_ref(), &kek, alg, now, &policy).await
             })
             .await?;
+        let active = outcome
+            .ring
+            .records()
+            .iter()
+            .find(|record| record.alg == alg && record.state == KeyState::Active)
+            .map(|record| record.kid.clone());
         self.publish(outcome.ring);
-        Ok(())
+        Ok(active)
     }
 
     /// Revokes `kid` at once: it leaves the JWKS and signs nothing more.

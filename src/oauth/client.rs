@@ -150,6 +150,16 @@ impl RedirectUri {
     }
 }
 
+/// A client's `jwks_uri` (RFC 7591 §2): an absolute http(s) URL without a fragment. Whether
+/// ferrid may fetch it (https, public address) is decided at fetch time, where the SSRF policy
+/// lives.
+pub fn parse_jwks_uri(value: &str) -> Result<Url, MetadataError> {
+    match Url::parse(value) {
+        Ok(url) if matches!(url.scheme(), "https" | "http") && url.has_host() && url.fragment().is_none() => Ok(url),
+        _ => Err(metadata("jwks_uri must be an absolute http(s) URL without a fragment")),
+    }
+}
+
 /// RFC 7591 §3.2.2 error codes for rejected metadata.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum MetadataError {
@@ -403,6 +413,14 @@ mod tests {
         // A network-path reference would name another host: never resolved (RFC 3986 §4.2).
         assert!(RedirectUri::from_stored("//evil.example/cb", &issuer).is_err());
         assert!(RedirectUri::from_stored("/cb#frag", &issuer).is_err());
+    }
+
+    #[test]
+    fn jwks_uris_are_absolute_http_urls() {
+        assert!(parse_jwks_uri("https://rp.example/jwks.json").is_ok());
+        for bad in ["/jwks", "rp.example/jwks", "ftp://rp.example/jwks", "https://rp.example/jwks#k"] {
+            assert!(matches!(parse_jwks_uri(bad), Err(MetadataError::InvalidClientMetadata(_))), "{bad} accepted");
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod authorize;
 pub mod backchannel_logout;
 pub mod claims;
 pub mod client;
+pub mod client_admin;
 pub mod client_assertion;
 pub mod client_auth;
 pub mod client_jwks;
@@ -33,6 +34,7 @@ pub mod scope;
 pub mod session;
 pub mod sign_ins;
 pub mod tokens;
+pub mod user_admin;
 pub mod userinfo;
 
 pub use authorize::{

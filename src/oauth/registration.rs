@@ -9,6 +9,7 @@ use super::{
     admin::ADMIN_SCOPE,
     client::{
         Client, ClientId, ClientMetadata, ClientType, GrantType, MetadataError, RedirectUri, TokenEndpointAuthMethod,
+        parse_jwks_uri,
     },
     registry::RegistryError,
 };
@@ -52,10 +53,20 @@ fn invalid(problem: impl Into<String>) -> MetadataError {
 }
 
 impl RegistrationRequest {
-    /// The metadata to register, with RFC 7591 §2's defaults: `client_secret_basic`, the
-    /// `authorization_code` grant and the `code` response type. Grant and response types must
-    /// agree (§2.1); `ferrid:admin` is never granted to a self-registered client.
+    /// The metadata to register, as [`Self::into_requested_metadata`]; `ferrid:admin` is never
+    /// granted to a self-registered client.
     pub fn into_metadata(self) -> Result<ClientMetadata, MetadataError> {
+        let m = self.into_requested_metadata()?;
+        if m.allowed_scopes.iter().any(|s| s == ADMIN_SCOPE) {
+            return Err(invalid(format!("{ADMIN_SCOPE} is granted only by an administrator")));
+        }
+        Ok(m)
+    }
+
+    /// The metadata as requested, with RFC 7591 §2's defaults: `client_secret_basic`, the
+    /// `authorization_code` grant and the `code` response type. Grant and response types must
+    /// agree (§2.1). Any known scope is accepted: callers decide who may hold which.
+    pub(super) fn into_requested_metadata(self) -> Result<ClientMetadata, MetadataError> {
         let method = match self.token_endpoint_auth_method.as_deref() {
             None => TokenEndpointAuthMethod::ClientSecretBasic,
             Some(other) => other.parse().map_err(invalid)?,
@@ -85,12 +96,8 @@ impl RegistrationRequest {
         if let Some(scope) = self.scope {
             m.allowed_scopes = scope.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
         }
-        if m.allowed_scopes.iter().any(|s| s == ADMIN_SCOPE) {
-            return Err(invalid(format!("{ADMIN_SCOPE} is granted only by an administrator")));
-        }
         m.jwks = self.jwks;
-        m.jwks_uri =
-            self.jwks_uri.map(|u| url::Url::parse(&u)).transpose().map_err(|_| invalid("jwks_uri is not a URL"))?;
+        m.jwks_uri = self.jwks_uri.as_deref().map(parse_jwks_uri).transpose()?;
         if let Some(alg) = self.id_token_signed_response_alg {
             m.id_token_signed_response_alg = alg;
         }

@@ -147,8 +147,24 @@ impl ClientRegistry {
         self.clients.find(id).await?.ok_or(RegistryError::NotFound)
     }
 
-    pub async fn list(&self, offset: u64, limit: u64) -> Result<Vec<Client>, RegistryError> {
-        Ok(self.clients.list(offset, limit).await?)
+    /// Up to `limit` clients in client_id order, after the client `after`.
+    pub async fn list_after(&self, after: Option<&ClientId>, limit: u64) -> Result<Vec<Client>, RegistryError> {
+        Ok(self.clients.list_after(after, limit).await?)
+    }
+
+    /// Gives a client that authenticates with a secret a new one, returned this once; the old
+    /// one stops working at once, since only the new digest is kept. `None`: the client has no
+    /// secret to rotate (public, `private_key_jwt`).
+    pub async fn rotate_secret(&self, client: &Client) -> Result<Option<OpaqueSecret>, RegistryError> {
+        if !uses_secret(&client.metadata) {
+            return Ok(None);
+        }
+        let secret = OpaqueSecret::generate();
+        let rotated = Client { secret_digest: Some(secret.digest()), updated_at: self.clock.now(), ..client.clone() };
+        if !self.clients.update(&rotated).await? {
+            return Err(RegistryError::NotFound);
+        }
+        Ok(Some(secret))
     }
 
     pub async fn delete(&self, id: &ClientId) -> Result<(), RegistryError> {

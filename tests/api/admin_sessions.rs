@@ -22,10 +22,10 @@ on_every_backend!(
     only_users_with_the_admin_role_are_granted_ferrid_admin_rfc_6749_3_3,
 );
 
-type Client = (String, Option<String>);
+pub type Client = (String, Option<String>);
 
 /// A confidential client registered for `grant_types` and allowed `scopes`.
-async fn register(app: &TestApp, grant_types: Vec<GrantType>, scopes: &[&str]) -> Client {
+pub async fn register(app: &TestApp, grant_types: Vec<GrantType>, scopes: &[&str]) -> Client {
     let mut metadata = ClientMetadata::new("Admin console", ClientType::Confidential);
     if grant_types.contains(&GrantType::AuthorizationCode) {
         metadata.redirect_uris.push(RedirectUri::parse(REDIRECT).unwrap());
@@ -36,7 +36,7 @@ async fn register(app: &TestApp, grant_types: Vec<GrantType>, scopes: &[&str]) -
     (client.id.as_str().to_owned(), secret.map(|s| s.expose().to_owned()))
 }
 
-async fn token_request(app: &TestApp, client: &Client, form: &[(&str, &str)]) -> reqwest::Response {
+pub async fn token_request(app: &TestApp, client: &Client, form: &[(&str, &str)]) -> reqwest::Response {
     app.http.post(app.url("/token")).basic_auth(&client.0, client.1.as_deref()).form(form).send().await.unwrap()
 }
 
@@ -52,7 +52,7 @@ pub async fn service_token(app: &TestApp) -> String {
 }
 
 /// Signs `email` in with a fresh browser for `scope` and redeems the code.
-async fn sign_in(app: &TestApp, client: &Client, email: &str, scope: &str) -> (Browser, Value) {
+pub async fn sign_in(app: &TestApp, client: &Client, email: &str, scope: &str) -> (Browser, Value) {
     let browser = Browser::new(&app.address);
     let (url, verifier) = authorize_url(app, &client.0, scope, &[]);
     let code = browser.sign_in(&url, email, PASSWORD).await.code();
@@ -67,7 +67,7 @@ async fn sign_in(app: &TestApp, client: &Client, email: &str, scope: &str) -> (B
     (browser, response.json().await.unwrap())
 }
 
-async fn user_id(app: &TestApp, email: &str) -> String {
+pub async fn user_id(app: &TestApp, email: &str) -> String {
     app.state.accounts.find_by_email(&Email::parse(email).unwrap()).await.unwrap().id.to_string()
 }
 
@@ -84,12 +84,12 @@ fn challenge(response: &reqwest::Response) -> String {
     response.headers()[header::WWW_AUTHENTICATE].to_str().unwrap().to_owned()
 }
 
-async fn still_signed_in(app: &TestApp, browser: &Browser, client_id: &str) -> bool {
+pub async fn still_signed_in(app: &TestApp, browser: &Browser, client_id: &str) -> bool {
     let (url, _) = authorize_url(app, client_id, "openid offline_access", &[]);
     matches!(browser.follow(url).await, Landing::Redirect { .. })
 }
 
-async fn refresh(app: &TestApp, client: &Client, tokens: &Value) -> reqwest::Response {
+pub async fn refresh(app: &TestApp, client: &Client, tokens: &Value) -> reqwest::Response {
     let refresh_token = tokens["refresh_token"].as_str().unwrap();
     token_request(app, client, &[("grant_type", "refresh_token"), ("refresh_token", refresh_token)]).await
 }

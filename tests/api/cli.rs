@@ -12,7 +12,11 @@ use sea_orm::{ConnectionTrait, Statement};
 
 use crate::helpers::{Backend, TestResources};
 
-on_every_backend!(client_create_then_show_round_trips_and_the_secret_is_only_a_digest, user_administration);
+on_every_backend!(
+    client_create_then_show_round_trips_and_the_secret_is_only_a_digest,
+    client_create_takes_a_jwks_uri_validated_as_registration_does,
+    user_administration
+);
 
 fn ferrid(resources: &TestResources, args: &[&str], stdin: Option<&str>) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_ferrid"));
@@ -161,6 +165,37 @@ async fn client_create_then_show_round_trips_and_the_secret_is_only_a_digest(bac
         ferrid(&resources, &["client", "create", "--name", "Bad", "--redirect-uri", "http://evil.example/cb"], None);
     assert!(!invalid.status.success());
     assert!(String::from_utf8_lossy(&invalid.stderr).contains("invalid_redirect_uri"));
+}
+
+// RFC 7591 §2: `jwks_uri` and `jwks` are mutually exclusive; the URI must be absolute.
+async fn client_create_takes_a_jwks_uri_validated_as_registration_does(backend: Backend) {
+    let resources = TestResources::create(backend).await;
+    let create = |extra: &[&str]| {
+        let mut args = vec!["client", "create", "--name", "Signer", "--redirect-uri", "https://signer.example/cb"];
+        args.extend(["--auth-method", "private_key_jwt"]);
+        args.extend(extra);
+        ferrid(&resources, &args, None)
+    };
+    let created = stdout(&create(&["--jwks-uri", "https://signer.example/jwks.json"]));
+    assert_eq!(field(&created, "jwks_uri"), "https://signer.example/jwks.json");
+    assert!(!created.contains("client_secret:"), "private_key_jwt clients get no secret");
+    let shown = stdout(&ferrid(&resources, &["client", "show", field(&created, "client_id")], None));
+    assert_eq!(field(&shown, "jwks_uri"), "https://signer.example/jwks.json");
+
+    let relative = create(&["--jwks-uri", "/jwks.json"]);
+    assert!(!relative.status.success());
+    assert!(String::from_utf8_lossy(&relative.stderr).contains("jwks_uri"));
+    let jwks_file = resources.data_dir.join("jwks.json");
+    std::fs::write(&jwks_file, r#"{"keys": []}"#).unwrap();
+    let both = create(&["--jwks-uri", "https://signer.example/jwks.json", "--jwks-file", jwks_file.to_str().unwrap()]);
+    assert!(!both.status.success());
+    assert!(String::from_utf8_lossy(&both.stderr).contains("cannot be used with"));
+
+    let listed = stdout(&ferrid(&resources, &["client", "list", "--limit", "1"], None));
+    assert_eq!(listed.lines().count(), 1);
+    let first = listed.split_whitespace().next().unwrap();
+    let rest = stdout(&ferrid(&resources, &["client", "list", "--after", first], None));
+    assert!(!rest.contains(first));
 }
 
 async fn user_administration(backend: Backend) {

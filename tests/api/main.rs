@@ -10,9 +10,13 @@ mod helpers;
 
 mod access_control;
 mod access_token_formats;
+mod admin_access;
 mod admin_audit;
+mod admin_clients;
 mod admin_guard;
+mod admin_keys;
 mod admin_sessions;
+mod admin_users;
 mod backchannel_logout;
 mod browser;
 mod cli;

@@ -1,6 +1,7 @@
 //! Dynamic client registration (RFC 7591) and its management protocol (RFC 7592), with the
 //! operator's registration policy.
 
+use ferrid::audit::AuditQuery;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -170,6 +171,13 @@ async fn a_registration_is_managed_with_its_token_rfc_7592(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(introspect.status(), StatusCode::UNAUTHORIZED);
+
+    // Each change is in the audit log, made by the client itself.
+    let query = AuditQuery { client_id: Some(id.to_owned()), limit: 10, ..Default::default() };
+    let records = app.state.audit.query(&query).await.unwrap();
+    let kinds: Vec<&str> = records.iter().map(|r| r.event.kind.as_str()).collect();
+    assert_eq!(kinds, ["client.registration.delete", "client.registration.update", "client.register"]);
+    assert!(records.iter().all(|r| r.event.actor.client_id.as_deref() == Some(id) && r.event.actor.user.is_none()));
     app.stop().await;
 }
 

@@ -2,16 +2,56 @@
 //! groups ↔ permissions). Links are idempotent: inserting one twice is a no-op.
 
 use chrono::{DateTime, Utc};
-use entity::{group_permissions, groups, permissions, roles, user_groups, user_roles};
+use entity::{group_permissions, groups, permissions, roles, user_groups, user_roles, users};
 use sea_orm::{
-    ActiveValue::Set, DatabaseConnection, JoinType, QuerySelect, SqlErr, TryInsertResult, entity::prelude::*,
+    ActiveValue::Set, DatabaseConnection, JoinType, QueryOrder, QuerySelect, SqlErr, TryInsertResult,
+    entity::prelude::*,
 };
 
 use super::on_unique_violation;
 use crate::{
-    accounts::{GroupId, GroupName, Link, PermissionId, PermissionName, RoleId, RoleName, UserAuthorization, UserId},
+    accounts::{
+        AccessChange, AccessEntry, AccessKind, GroupId, GroupName, Link, PermissionId, PermissionName, RoleId,
+        RoleName, UserAuthorization, UserId,
+    },
     store::StoreError,
 };
+
+/// Runs `$body` with `$table` naming the entity module of `$kind`: the three tables have the
+/// same columns, so one body serves all three.
+macro_rules! per_table {
+    ($kind:expr, $table:ident => $body:expr) => {
+        match $kind {
+            AccessKind::Role => {
+                use roles as $table;
+                $body
+            }
+            AccessKind::Group => {
+                use groups as $table;
+                $body
+            }
+            AccessKind::Permission => {
+                use permissions as $table;
+                $body
+            }
+        }
+    };
+}
+
+macro_rules! entry {
+    ($model:expr) => {{
+        let model = $model;
+        AccessEntry { id: model.id, name: model.name, description: model.description, created_at: model.created_at }
+    }};
+}
+
+fn taken(kind: AccessKind) -> &'static str {
+    match kind {
+        AccessKind::Role => "role name",
+        AccessKind::Group => "group name",
+        AccessKind::Permission => "permission name",
+    }
+}
 
 #[derive(Clone, Debug)]
 pub struct AccessControlRepository {
@@ -23,61 +63,118 @@ impl AccessControlRepository {
         Self { db }
     }
 
-    pub async fn create_role(
+    /// Creates a role, group or permission; a taken name is [`StoreError::Conflict`].
+    pub async fn create(
         &self,
-        name: &RoleName,
+        kind: AccessKind,
+        name: &str,
         description: Option<&str>,
         now: DateTime<Utc>,
-    ) -> Result<RoleId, StoreError> {
-        let id = RoleId::generate();
-        roles::Entity::insert(roles::ActiveModel {
-            id: Set(id.0),
-            name: Set(name.as_str().to_owned()),
+    ) -> Result<Uuid, StoreError> {
+        let id = Uuid::now_v7();
+        per_table!(kind, table => table::Entity::insert(table::ActiveModel {
+            id: Set(id),
+            name: Set(name.to_owned()),
             description: Set(description.map(str::to_owned)),
             created_at: Set(now),
         })
         .exec_without_returning(&self.db)
         .await
-        .map_err(on_unique_violation("role name"))?;
+        .map_err(on_unique_violation(taken(kind)))?);
         Ok(id)
     }
 
-    pub async fn create_group(
+    /// Keyset paging by id.
+    pub async fn list(
         &self,
-        name: &GroupName,
-        description: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> Result<GroupId, StoreError> {
-        let id = GroupId::generate();
-        groups::Entity::insert(groups::ActiveModel {
-            id: Set(id.0),
-            name: Set(name.as_str().to_owned()),
-            description: Set(description.map(str::to_owned)),
-            created_at: Set(now),
+        kind: AccessKind,
+        after: Option<Uuid>,
+        limit: u64,
+    ) -> Result<Vec<AccessEntry>, StoreError> {
+        per_table!(kind, table => {
+            let mut select = table::Entity::find().order_by_asc(table::Column::Id).limit(limit);
+            if let Some(after) = after {
+                select = select.filter(table::Column::Id.gt(after));
+            }
+            Ok(select.all(&self.db).await?.into_iter().map(|m| entry!(m)).collect())
         })
-        .exec_without_returning(&self.db)
-        .await
-        .map_err(on_unique_violation("group name"))?;
-        Ok(id)
     }
 
-    pub async fn create_permission(
+    pub async fn find(&self, kind: AccessKind, name: &str) -> Result<Option<AccessEntry>, StoreError> {
+        per_table!(kind, table => Ok(table::Entity::find()
+            .filter(table::Column::Name.eq(name))
+            .one(&self.db)
+            .await?
+            .map(|m| entry!(m))))
+    }
+
+    /// Renames and/or describes; `None` when there is no such record. A taken new name is
+    /// [`StoreError::Conflict`].
+    pub async fn update(
         &self,
-        name: &PermissionName,
-        description: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> Result<PermissionId, StoreError> {
-        let id = PermissionId::generate();
-        permissions::Entity::insert(permissions::ActiveModel {
-            id: Set(id.0),
-            name: Set(name.as_str().to_owned()),
-            description: Set(description.map(str::to_owned)),
-            created_at: Set(now),
-        })
-        .exec_without_returning(&self.db)
-        .await
-        .map_err(on_unique_violation("permission name"))?;
-        Ok(id)
+        kind: AccessKind,
+        name: &str,
+        change: &AccessChange,
+    ) -> Result<Option<AccessEntry>, StoreError> {
+        if change.name.is_none() && change.description.is_none() {
+            // An UPDATE without a SET clause is not SQL.
+            return self.find(kind, name).await;
+        }
+        let result = per_table!(kind, table => {
+            let mut update = table::Entity::update_many().filter(table::Column::Name.eq(name));
+            if let Some(new_name) = &change.name {
+                update = update.col_expr(table::Column::Name, Expr::value(new_name.as_str()));
+            }
+            if let Some(description) = &change.description {
+                update = update.col_expr(table::Column::Description, Expr::value(description.clone()));
+            }
+            update.exec(&self.db).await.map_err(on_unique_violation(taken(kind)))?
+        });
+        if result.rows_affected == 0 {
+            return Ok(None);
+        }
+        self.find(kind, change.name.as_deref().unwrap_or(name)).await
+    }
+
+    /// Returns whether it existed. Its links go with it (`ON DELETE CASCADE`).
+    pub async fn delete(&self, kind: AccessKind, name: &str) -> Result<bool, StoreError> {
+        let result = per_table!(kind, table => table::Entity::delete_many()
+            .filter(table::Column::Name.eq(name))
+            .exec(&self.db)
+            .await?);
+        Ok(result.rows_affected > 0)
+    }
+
+    /// Up to `limit` enabled users holding the role, by id.
+    pub async fn enabled_holders(&self, role: &RoleName, limit: u64) -> Result<Vec<UserId>, StoreError> {
+        let ids: Vec<Uuid> = user_roles::Entity::find()
+            .select_only()
+            .column(user_roles::Column::UserId)
+            .join(JoinType::InnerJoin, user_roles::Relation::Left.def())
+            .join(JoinType::InnerJoin, user_roles::Relation::Right.def())
+            .filter(roles::Column::Name.eq(role.as_str()))
+            .filter(users::Column::Disabled.eq(false))
+            .order_by_asc(user_roles::Column::UserId)
+            .limit(limit)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(ids.into_iter().map(UserId).collect())
+    }
+
+    /// The group's members by id, keyset paged.
+    pub async fn members(&self, group: GroupId, after: Option<UserId>, limit: u64) -> Result<Vec<UserId>, StoreError> {
+        let mut select = user_groups::Entity::find()
+            .select_only()
+            .column(user_groups::Column::UserId)
+            .filter(user_groups::Column::GroupId.eq(group.0))
+            .order_by_asc(user_groups::Column::UserId)
+            .limit(limit);
+        if let Some(after) = after {
+            select = select.filter(user_groups::Column::UserId.gt(after.0));
+        }
+        let ids: Vec<Uuid> = select.into_tuple().all(&self.db).await?;
+        Ok(ids.into_iter().map(UserId).collect())
     }
 
     pub async fn role_id(&self, name: &RoleName) -> Result<Option<RoleId>, StoreError> {

@@ -47,11 +47,15 @@ impl ClientRepository {
             .transpose()
     }
 
-    pub async fn list(&self, offset: u64, limit: u64) -> Result<Vec<Client>, StoreError> {
-        clients::Entity::find()
-            .order_by_asc(clients::Column::CreatedAt)
+    /// Up to `limit` clients ordered by id, starting after `after` (keyset paging: stable while
+    /// clients come and go, unlike offsets).
+    pub async fn list_after(&self, after: Option<&ClientId>, limit: u64) -> Result<Vec<Client>, StoreError> {
+        let mut query = clients::Entity::find();
+        if let Some(after) = after {
+            query = query.filter(clients::Column::Id.gt(after.as_str()));
+        }
+        query
             .order_by_asc(clients::Column::Id)
-            .offset(offset)
             .limit(limit)
             .all(&self.db)
             .await?
