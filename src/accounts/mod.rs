@@ -119,8 +119,17 @@ impl Accounts {
     }
 
     /// Edits the profile; a new email must not belong to another account.
+    /// Applies `changes`. A new address is unverified unless the change says otherwise: relying
+    /// parties trust `email_verified`, and the old address's proof says nothing about the new one.
     pub async fn update_user(&self, id: UserId, changes: &UserChanges) -> Result<User, AccountError> {
-        self.users.update(id, changes, self.clock.now()).await?.ok_or(AccountError::NotFound)
+        let current = self.find(id).await?;
+        let mut changes = changes.clone();
+        let address_changes =
+            changes.email.as_ref().is_some_and(|email| email.normalized() != current.email.normalized());
+        if address_changes && changes.email_verified.is_none() {
+            changes.email_verified = Some(false);
+        }
+        self.users.update(id, &changes, self.clock.now()).await?.ok_or(AccountError::NotFound)
     }
 
     /// Deletes the account with everything that hangs off it. Signing the user out first (and

@@ -420,7 +420,8 @@ impl AdminUsersApi {
     /// Edit a user's profile.
     ///
     /// Changes only the fields present in the body; `null` clears name, phone, picture or locale.
-    /// A new email must be free (409 otherwise).
+    /// A new email must be free (409 otherwise) and is unverified unless `email_verified: true`
+    /// comes with it.
     #[oai(path = "/api/admin/users/:user_id", method = "patch", operation_id = "admin_update_user")]
     async fn update(
         &self,

@@ -94,6 +94,18 @@ async fn users_are_created_read_and_edited(backend: Backend) {
     assert_eq!(edited["email"], "ann.lee@example.com");
     assert!(signs_in(&app, "ann.lee@example.com", "pw-1").await);
 
+    // A new address is unverified unless the administrator vouches for it in the same change.
+    let path = format!("/api/admin/users/{id}");
+    let (_, verified) = call(&app, &token, "PATCH", &path, Some(json!({ "email_verified": true }))).await;
+    assert_eq!(verified["email_verified"], true);
+    let (_, moved) = call(&app, &token, "PATCH", &path, Some(json!({ "email": "ann@example.org" }))).await;
+    assert_eq!((&moved["email"], &moved["email_verified"]), (&json!("ann@example.org"), &json!(false)));
+    let vouched = json!({ "email": "ann.lee@example.com", "email_verified": true });
+    let (_, vouched) = call(&app, &token, "PATCH", &path, Some(vouched)).await;
+    assert_eq!(vouched["email_verified"], true);
+    let (_, same) = call(&app, &token, "PATCH", &path, Some(json!({ "email": "Ann.Lee@example.com" }))).await;
+    assert_eq!(same["email_verified"], true, "the same address in other case stays verified");
+
     create_user(&app, "bo@example.com").await;
     let unknown = uuid::Uuid::now_v7();
     for (path, body, expected, code) in [
@@ -119,8 +131,9 @@ async fn users_are_created_read_and_edited(backend: Backend) {
     assert_eq!(created.len(), 1);
     assert_eq!(created[0]["details"], json!({ "email_verified": false, "has_password": true }));
     let updated = audited(&app, &token, "admin.user.update", Some(&id)).await;
-    assert_eq!(updated.len(), 1);
-    assert_eq!(updated[0]["details"], json!({ "fields": ["name", "phone", "locale", "email"] }));
+    assert_eq!(updated.len(), 5, "newest first");
+    assert_eq!(updated[4]["details"], json!({ "fields": ["name", "phone", "locale", "email"] }));
+    assert_eq!(updated[3]["details"], json!({ "fields": ["email_verified"] }));
     app.stop().await;
 }
 
