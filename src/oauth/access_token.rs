@@ -8,7 +8,7 @@ use keys::{KeyRing, OpaqueSecret, SecretDigest, SigningAlg, Validation};
 use serde_json::{Map, Value};
 
 use super::{
-    revocation::is_denied,
+    revocation::is_revoked,
     scope::Scope,
     tokens::{ACCESS_TOKEN_TYP, default_audience},
 };
@@ -91,8 +91,8 @@ pub async fn verify_access_token(
     Ok(grant)
 }
 
-/// Whether ferrid issued `token` and it is still good, for any audience, and not on the
-/// deny-list (RFC 7009 §2). Introspection and revocation use it, since they answer for tokens
+/// Whether ferrid issued `token` and it is still good, for any audience, and not revoked — on
+/// the deny-list (RFC 7009 §2) or issued before its user was logged out everywhere. Introspection and revocation use it, since they answer for tokens
 /// meant for other resource servers too.
 pub async fn verify_issued_access_token(
     verifier: Verifier<'_>,
@@ -105,7 +105,7 @@ pub async fn verify_issued_access_token(
     } else {
         look_up(verifier.references, token, now).await?
     };
-    if is_denied(verifier.store, &grant.jti).await? {
+    if is_revoked(verifier.store, &grant.jti, &grant.subject, grant.issued_at).await? {
         return Err(AccessTokenError::Invalid);
     }
     Ok(grant)

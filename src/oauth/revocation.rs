@@ -22,6 +22,10 @@ fn key(jti: &str) -> String {
     format!("denied-jti:{jti}")
 }
 
+fn signed_out_key(subject: &str) -> String {
+    format!("signed-out:{subject}")
+}
+
 fn family_key(family: &FamilyId) -> String {
     format!("family-jtis:{family}")
 }
@@ -44,8 +48,35 @@ pub async fn deny_access_token(
     store.put(&key(jti), b"1", remaining).await
 }
 
-pub async fn is_denied(store: &dyn ShortLivedStore, jti: &str) -> Result<bool, StoreError> {
-    Ok(store.get(&key(jti)).await?.is_some())
+/// Revokes every access token issued to `subject` up to `at`, whether or not ferrid tracked it
+/// (a code-flow token has no refresh family to revoke it through): for when the user is logged
+/// out everywhere, disabled, deleted or given a new password. The marker lives `ttl`, the longest
+/// an access token can live. Tokens issued later in the same second are caught too: whole
+/// seconds are all `iat` carries.
+pub async fn revoke_tokens_issued_before(
+    store: &dyn ShortLivedStore,
+    subject: &str,
+    at: DateTime<Utc>,
+    ttl: Duration,
+) -> Result<(), StoreError> {
+    store.put(&signed_out_key(subject), at.timestamp().to_string().as_bytes(), ttl).await
+}
+
+/// Whether the access token `jti`, issued to `subject` at `issued_at`, was revoked — by itself
+/// or with every token of its subject. One round trip to the store.
+pub async fn is_revoked(
+    store: &dyn ShortLivedStore,
+    jti: &str,
+    subject: &str,
+    issued_at: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let values = store.get_many(&[&key(jti), &signed_out_key(subject)]).await?;
+    if values.first().is_some_and(Option::is_some) {
+        return Ok(true);
+    }
+    let signed_out_at =
+        values.get(1).and_then(Option::as_deref).and_then(|bytes| std::str::from_utf8(bytes).ok()?.parse::<i64>().ok());
+    Ok(signed_out_at.is_some_and(|at| issued_at.timestamp() <= at))
 }
 
 /// An access token minted from a refresh-token family.

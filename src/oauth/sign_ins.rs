@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use super::{
     backchannel_logout::{EndedSignIns, notify_logout},
     refresh_token::FamilyId,
-    revocation::revoke_family,
+    revocation::{revoke_family, revoke_tokens_issued_before},
 };
 use crate::{
     accounts::UserId,
@@ -68,6 +68,9 @@ pub struct LoggedOutEverywhere {
 /// every ended session and revoked family is told over the back channel (§2.5).
 pub async fn log_out_everywhere(state: &AppState, user: UserId) -> Result<LoggedOutEverywhere, StoreError> {
     let now = state.clock.now();
+    // First, so that no access token issued before this moment outlives it, tracked or not.
+    let longest_access_token = state.config.key_ring.retain_retired;
+    revoke_tokens_issued_before(state.short_lived.as_ref(), &user.to_string(), now, longest_access_token).await?;
     let sids = state.sessions.end_all_for_user(user, now).await?;
     let families = state.refresh_tokens.unrevoked_families_of(user).await?;
     for family in &families {

@@ -11,7 +11,7 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set};
 use serde_json::{Value, json};
 
 use crate::{
-    admin_sessions::{refresh, service_token, sign_in, still_signed_in, user_id},
+    admin_sessions::{Client, refresh, service_token, sign_in, still_signed_in, user_id},
     helpers::{Backend, TestApp, spawn_app},
     oidc::{PASSWORD, create_client, create_user},
 };
@@ -195,17 +195,37 @@ async fn search_matches_email_or_name_literally_and_pages_by_id(backend: Backend
     app.stop().await;
 }
 
+/// Whether `/introspect` calls `token` active, asked by `client`.
+async fn active(app: &TestApp, client: &Client, token: &str) -> bool {
+    let response = app
+        .http
+        .post(app.url("/introspect"))
+        .basic_auth(&client.0, client.1.as_deref())
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap();
+    response.json::<Value>().await.unwrap()["active"] == true
+}
+
 async fn disabling_signs_the_user_out_everywhere_and_blocks_sign_in(backend: Backend) {
     let app = spawn_app(backend).await;
     create_user(&app, "ann@example.com").await;
     let client = create_client(&app, ClientType::Confidential).await;
     let (browser, tokens) = sign_in(&app, &client, "ann@example.com", "openid offline_access").await;
+    // A second sign-in without offline_access: its access token belongs to no refresh family.
+    let (_, untracked) = sign_in(&app, &client, "ann@example.com", "openid").await;
+    let untracked = untracked["access_token"].as_str().unwrap().to_owned();
+    assert!(active(&app, &client, &untracked).await);
     let ann = user_id(&app, "ann@example.com").await;
     let token = service_token(&app).await;
 
     let (status, done) = call(&app, &token, "POST", &format!("/api/admin/users/{ann}/disable"), None).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(done, json!({ "sessions_ended": 1, "applications_revoked": 1 }));
+    assert_eq!(done, json!({ "sessions_ended": 2, "applications_revoked": 1 }));
+    // RFC 7662 §2.2: every access token the user held is inactive at once, tracked or not.
+    assert!(!active(&app, &client, tokens["access_token"].as_str().unwrap()).await);
+    assert!(!active(&app, &client, &untracked).await);
     let response = refresh(&app, &client, &tokens).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert_eq!(response.json::<Value>().await.unwrap()["error"], "invalid_grant");
@@ -226,7 +246,7 @@ async fn disabling_signs_the_user_out_everywhere_and_blocks_sign_in(backend: Bac
         }
     }
     let disabled = audited(&app, &token, "admin.user.disable", Some(&ann)).await;
-    assert_eq!(disabled[0]["details"], json!({ "sessions_ended": 1, "applications_revoked": 1 }));
+    assert_eq!(disabled[0]["details"], json!({ "sessions_ended": 2, "applications_revoked": 1 }));
     assert_eq!(audited(&app, &token, "admin.user.enable", Some(&ann)).await.len(), 1);
     app.stop().await;
 }

@@ -20,6 +20,7 @@ on_every_backend!(
     put_if_absent_accepts_only_the_first,
     counters_count_within_a_window_and_reset_after_it,
     delete_removes_a_value,
+    get_many_reads_values_in_key_order,
 );
 
 /// The store under test, with resources that are cleaned up when the test ends.
@@ -114,4 +115,13 @@ async fn delete_removes_a_value(backend: Backend) {
     store.delete("reset:1").await.unwrap();
     assert_eq!(store.get("reset:1").await.unwrap(), None);
     store.delete("reset:never-existed").await.unwrap();
+}
+
+async fn get_many_reads_values_in_key_order(backend: Backend) {
+    let (store, _resources) = store(backend).await;
+    store.put("deny:a", b"1", MINUTE).await.unwrap();
+    store.put("deny:c", b"3", MINUTE).await.unwrap();
+    let values = store.get_many(&["deny:c", "deny:b", "deny:a"]).await.unwrap();
+    assert_eq!(values, [Some(b"3".to_vec()), None, Some(b"1".to_vec())]);
+    assert_eq!(store.get_many(&["deny:b"]).await.unwrap(), [None], "one key is still a list");
 }

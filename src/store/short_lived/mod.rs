@@ -38,6 +38,9 @@ pub trait ShortLivedStore: Send + Sync {
     /// Reads a value without consuming it.
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
 
+    /// Reads several values in one round trip, in the order of `keys`.
+    async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Vec<u8>>>, StoreError>;
+
     /// Removes and returns the value atomically: of N concurrent takes, exactly one gets it.
     async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
 

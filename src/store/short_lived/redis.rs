@@ -85,6 +85,12 @@ impl ShortLivedStore for RedisStore {
         self.connection().get(self.key(key)).await.map_err(unavailable)
     }
 
+    async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        // MGET always answers an array, whatever the number of keys.
+        let keys: Vec<String> = keys.iter().map(|key| self.key(key)).collect();
+        redis::cmd("MGET").arg(keys).query_async(&mut self.connection()).await.map_err(unavailable)
+    }
+
     async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.connection().get_del(self.key(key)).await.map_err(unavailable)
     }
