@@ -15,7 +15,7 @@ use serde_json::json;
 
 use super::{
     admin_auth::{AdminAuth, AdminDenied, admin_error, admin_response, unavailable},
-    admin_users::{next_cursor, page_cursor, page_limit},
+    admin_paging::{next_cursor, page_cursor, page_limit},
     error::ErrorBody,
     tags::ApiTags,
 };

@@ -7,17 +7,15 @@ use poem_openapi::{Object, OpenApi, param::Query, payload::Json};
 
 use super::{
     admin_auth::{AdminAuth, admin_error, admin_response, unavailable},
+    admin_paging::{next_cursor, page_cursor, page_limit},
     error::ErrorBody,
     tags::ApiTags,
 };
 use crate::{
     accounts::UserId,
     app::AppState,
-    audit::{AuditQuery, AuditRecord, MAX_PAGE},
+    audit::{AuditQuery, AuditRecord},
 };
-
-/// The page size when the request names none.
-const DEFAULT_PAGE: u64 = 50;
 
 /// One recorded event.
 #[derive(Object)]
@@ -118,20 +116,17 @@ impl AdminAuditApi {
             Ok(user) => user.map(UserId),
             Err(_) => return AuditResponse::BadRequest(admin_error("invalid_request", "user_id is not a user id")),
         };
-        let before = match cursor.0.as_deref().map(uuid::Uuid::parse_str).transpose() {
-            Ok(before) => before,
-            Err(_) => return AuditResponse::BadRequest(admin_error("invalid_request", "cursor is malformed")),
+        let (before, limit) = match (page_cursor(cursor.0.as_deref()), page_limit(limit.0)) {
+            (Ok(before), Ok(limit)) => (before, limit),
+            (Err(problem), _) | (_, Err(problem)) => {
+                return AuditResponse::BadRequest(admin_error("invalid_request", problem));
+            }
         };
-        let limit = limit.0.unwrap_or(DEFAULT_PAGE);
-        if !(1..=MAX_PAGE).contains(&limit) {
-            return AuditResponse::BadRequest(admin_error("invalid_request", format!("limit must be 1 to {MAX_PAGE}")));
-        }
         let query =
             AuditQuery { user, client_id: client_id.0, kind: kind.0, since: since.0, until: until.0, before, limit };
         match state.audit.query(&query).await {
             Ok(records) => {
-                let next_cursor =
-                    (records.len() as u64 == limit).then(|| records.last().map(|r| r.id.to_string())).flatten();
+                let next_cursor = next_cursor(&records, limit, |record| record.id.to_string());
                 let items = records.into_iter().map(AuditEntry::from).collect();
                 AuditResponse::Ok(Json(AuditPage { items, next_cursor }), "no-store".to_owned())
             }

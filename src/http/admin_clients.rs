@@ -17,13 +17,14 @@ use serde_json::json;
 
 use super::{
     admin_auth::{AdminAuth, admin_error, admin_response, unavailable},
+    admin_paging::page_limit,
     client_metadata::{ClientInformation, ClientMetadataBody, metadata_error},
     error::ErrorBody,
     tags::ApiTags,
 };
 use crate::{
     app::AppState,
-    audit::{AuditEvent, MAX_PAGE, kinds},
+    audit::{AuditEvent, kinds},
     oauth::{
         client::{Client, ClientId},
         client_admin::{self, AdminClientRequest, AdminSettings, RotateSecretError},
@@ -32,8 +33,6 @@ use crate::{
     },
 };
 
-/// The page size when the request names none.
-const DEFAULT_PAGE: u64 = 50;
 const NO_STORE: &str = "no-store";
 
 /// Settings only an administrator may choose (beyond RFC 7591). Omitted on create or replace,
@@ -301,10 +300,10 @@ impl AdminClientsApi {
         /// The previous page's `next_cursor`.
         cursor: Query<Option<String>>,
     ) -> ListResponse {
-        let limit = limit.0.unwrap_or(DEFAULT_PAGE);
-        if !(1..=MAX_PAGE).contains(&limit) {
-            return ListResponse::BadRequest(admin_error("invalid_request", format!("limit must be 1 to {MAX_PAGE}")));
-        }
+        let limit = match page_limit(limit.0) {
+            Ok(limit) => limit,
+            Err(problem) => return ListResponse::BadRequest(admin_error("invalid_request", problem)),
+        };
         let after = match cursor.0.as_deref().map(ClientId::parse) {
             None => None,
             Some(Some(after)) => Some(after),

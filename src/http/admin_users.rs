@@ -14,6 +14,7 @@ use serde_json::json;
 
 use super::{
     admin_auth::{AdminAuth, admin_error, admin_response, unavailable},
+    admin_paging::{next_cursor, page_cursor, page_limit},
     error::ErrorBody,
     sign_in_views::LoggedOut,
     tags::ApiTags,
@@ -21,28 +22,9 @@ use super::{
 use crate::{
     accounts::{AccountError, Email, NewUser, Password, ProfileField, User, UserChanges, UserId, UserQuery},
     app::AppState,
-    audit::{AuditEvent, MAX_PAGE, kinds},
+    audit::{AuditEvent, kinds},
     oauth::user_admin::{self, UserAdminError},
 };
-
-/// The page size when the request names none.
-const DEFAULT_PAGE: u64 = 50;
-
-/// `limit` (1–200, default 50) of an admin list, or why it is refused.
-pub(super) fn page_limit(limit: Option<u64>) -> Result<u64, String> {
-    let limit = limit.unwrap_or(DEFAULT_PAGE);
-    if (1..=MAX_PAGE).contains(&limit) { Ok(limit) } else { Err(format!("limit must be 1 to {MAX_PAGE}")) }
-}
-
-/// A list's `cursor`: the id of the previous page's last item.
-pub(super) fn page_cursor(cursor: Option<&str>) -> Result<Option<uuid::Uuid>, String> {
-    cursor.map(uuid::Uuid::parse_str).transpose().map_err(|_| "cursor is malformed".to_owned())
-}
-
-/// The next page's cursor: the last id of a full page; none after a short one.
-pub(super) fn next_cursor<T>(items: &[T], limit: u64, id: impl Fn(&T) -> String) -> Option<String> {
-    if items.len() as u64 == limit { items.last().map(id) } else { None }
-}
 
 /// A user id from a path: malformed ids are simply unknown.
 fn user_id(raw: &str) -> Option<UserId> {

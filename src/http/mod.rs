@@ -6,6 +6,7 @@ mod admin_audit;
 mod admin_auth;
 mod admin_clients;
 mod admin_keys;
+mod admin_paging;
 mod admin_sessions;
 mod admin_users;
 mod authorize;
