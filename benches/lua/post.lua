@@ -1,5 +1,5 @@
 -- wrk script: the same form POST on every request (introspection, client_credentials).
--- lifecycle.sh passes the form body and the client's Basic credentials in the environment, so
+-- load.sh passes the form body and the client's Basic credentials in the environment, so
 -- one script serves every fixed-request scenario. No response() callback: wrk then skips
 -- handing each body to Lua, and its own "Non-2xx or 3xx responses" line counts failures.
 wrk.method = "POST"

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Times complete sign-ins from a client on this machine: authorize → login page → password
 # login → code → token (with PKCE) → userinfo, against a release build on the embedded defaults.
-#   cargo build --release && bash tests/bench/flow.sh [ROUNDS]
+#   cargo build --release && bash benches/flow.sh [ROUNDS]
 # Prints the median and p95 of the whole flow, and of each step.
 set -euo pipefail
 rounds=${1:-50}
-bin=${FERRID_BIN:-$(cd "$(dirname "$0")/../.." && pwd)/target/release/ferrid}
+bin=${FERRID_BIN:-$(cd "$(dirname "$0")/.." && pwd)/target/release/ferrid}
 work=$(mktemp -d)
 trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
