@@ -10,7 +10,7 @@ use poem::{
 };
 
 use crate::{
-    accounts::{AccessControl, Accounts, PasswordHasher},
+    accounts::{AccessControl, Accounts, PasswordHasher, SecondFactors},
     audit::AuditLog,
     clock::{Clock, SystemClock},
     config::Config,
@@ -67,6 +67,17 @@ pub struct AppState {
     pub outbox: Outbox,
     /// The background mail sender's settings; tests shorten its retry delays.
     pub mail_sender: MailSender,
+    /// TOTP and recovery codes, and the sign-in challenge between password and second step.
+    pub second_factors: SecondFactors,
+}
+
+/// The issuer name authenticator apps show next to the code: the issuer's host, so two
+/// deployments are told apart, or the product name on a development machine.
+fn authenticator_issuer(issuer: &crate::config::Issuer) -> String {
+    match url::Url::parse(issuer.as_str()) {
+        Ok(url) if !issuer.is_loopback() => url.host_str().unwrap_or("ferrid").to_owned(),
+        _ => "ferrid".to_owned(),
+    }
 }
 
 /// Each dependency's probe result: `ok` or a short reason.
@@ -125,7 +136,15 @@ impl AppState {
             policy: SendPolicy::new(config.mail_max_attempts),
             metrics: metrics.clone(),
         };
+        let second_factors = SecondFactors::new(
+            MfaFactorRepository::new(connection.clone()),
+            short_lived.clone(),
+            keys.kek(),
+            clock.clone(),
+            authenticator_issuer(&config.issuer),
+        );
         let state = Self {
+            second_factors,
             outbox,
             mail_sender,
             client_assertions,

@@ -2,7 +2,9 @@
 //! operations on them (the CLI and the admin API call these; the public flows come later).
 
 mod access_control;
+pub mod mfa;
 mod password;
+pub mod totp;
 mod user;
 
 use std::sync::Arc;
@@ -11,6 +13,7 @@ pub use access_control::{
     AccessChange, AccessControl, AccessControlError, AccessEntry, AccessKind, AccessName, GroupId, GroupName, Link,
     NameError, PermissionId, PermissionName, RoleId, RoleName, UserAuthorization,
 };
+pub use mfa::{MfaError, SecondFactorAnswer, SecondFactors};
 pub use password::{Password, PasswordError, PasswordHasher};
 pub use user::{Email, EmailError, NewUser, ProfileError, ProfileField, User, UserChanges, UserId, UserQuery};
 

@@ -27,6 +27,7 @@ mod pages;
 mod register;
 mod request_context;
 mod revoke;
+mod second_step;
 mod session_auth;
 mod sign_in_views;
 mod swagger;
@@ -35,7 +36,7 @@ mod token;
 mod userinfo;
 
 use body_limit::BodyLimit;
-use poem::{Endpoint, EndpointExt, Route, get};
+use poem::{Endpoint, EndpointExt, Route, get, post};
 use poem_openapi::OpenApiService;
 
 pub use error::ErrorBody;
@@ -112,6 +113,7 @@ pub fn endpoint(state: AppState) -> impl Endpoint {
         .at("/authorize", get(authorize::authorize_get).post(authorize::authorize_post))
         .at("/authorize/resume", get(authorize::resume))
         .at("/login", get(authorize::login_page).post(authorize::login_submit))
+        .at("/login/mfa", post(second_step::submit))
         .at("/consent", get(authorize::consent_page).post(authorize::consent_submit))
         .at("/logout", get(logout::logout_get).post(logout::logout_post))
         .nest("/", api)

@@ -110,6 +110,11 @@ impl KeyRingService {
         Ok(Self { store, kek: Arc::new(kek), policy, clock, current, metrics })
     }
 
+    /// The key-encryption key, for other secrets sealed at rest (TOTP secrets).
+    pub fn kek(&self) -> Arc<Kek> {
+        self.kek.clone()
+    }
+
     /// The ring as last loaded.
     pub fn current(&self) -> Arc<PublishedRing> {
         self.current.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
