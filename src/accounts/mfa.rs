@@ -32,6 +32,11 @@ pub const CHALLENGE_LIFETIME: Duration = Duration::from_secs(300);
 /// Wrong answers a challenge survives; the last one ends it.
 pub const CHALLENGE_ATTEMPTS: u64 = 5;
 
+/// Answers the account API checks per user in [`ATTEMPT_WINDOW`] (confirm, disable,
+/// regenerate), so a stolen access token cannot guess codes: 3 valid codes in 10^6.
+pub const ACCOUNT_ATTEMPTS: u64 = 10;
+pub const ATTEMPT_WINDOW: Duration = Duration::from_secs(900);
+
 /// Crockford's base32 alphabet: no i, l, o or u to misread.
 const RECOVERY_ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
 const RECOVERY_LENGTH: usize = 10;
@@ -47,6 +52,8 @@ pub enum MfaError {
     NoPendingEnrolment,
     #[error("the code is wrong or was already used")]
     WrongCode,
+    #[error("too many attempts; try again later")]
+    TooManyAttempts,
     #[error("the TOTP secret cannot be opened")]
     Key(#[from] keys::KeyError),
     #[error(transparent)]
@@ -184,6 +191,7 @@ impl SecondFactors {
             Some(factor) if !factor.confirmed => factor,
             _ => return Err(MfaError::NoPendingEnrolment),
         };
+        self.count_attempt(user).await?;
         let secret = self.open(factor.id, &factor.sealed_secret)?;
         let step = secret.check(code, self.clock.now()).ok_or(MfaError::WrongCode)?;
         let codes = generate_recovery_codes()?;
@@ -242,7 +250,13 @@ impl SecondFactors {
         if !self.is_enabled(user).await? {
             return Err(MfaError::NotEnabled);
         }
+        self.count_attempt(user).await?;
         self.verify(user, answer).await?.ok_or(MfaError::WrongCode)
+    }
+
+    async fn count_attempt(&self, user: UserId) -> Result<(), MfaError> {
+        let counter = self.store.increment(&format!("mfa-attempts:{user}"), ATTEMPT_WINDOW).await?;
+        if counter.count > ACCOUNT_ATTEMPTS { Err(MfaError::TooManyAttempts) } else { Ok(()) }
     }
 
     fn open(&self, id: Uuid, sealed: &[u8]) -> Result<TotpSecret, MfaError> {
@@ -336,10 +350,18 @@ pub enum Resume {
 
 #[derive(Debug)]
 pub enum ChallengeOutcome {
-    Passed { pending: PendingSecondStep, factor: UsedFactor },
-    Wrong { pending: PendingSecondStep, attempts_left: u64 },
+    Passed {
+        pending: PendingSecondStep,
+        factor: UsedFactor,
+    },
+    Wrong {
+        pending: PendingSecondStep,
+        attempts_left: u64,
+    },
     /// That was the last attempt: the challenge is gone.
-    Exhausted { pending: PendingSecondStep },
+    Exhausted {
+        pending: PendingSecondStep,
+    },
     /// Unknown, expired, exhausted or already completed.
     Expired,
 }
@@ -363,8 +385,7 @@ fn generate_recovery_codes() -> Result<Vec<String>, MfaError> {
             let mut bytes = [0u8; RECOVERY_LENGTH];
             random.fill(&mut bytes).map_err(|_| TotpError::Random)?;
             // 32 symbols divide 256, so masking keeps every symbol equally likely (50 bits).
-            let chars: String =
-                bytes.iter().map(|b| char::from(RECOVERY_ALPHABET[usize::from(b & 31)])).collect();
+            let chars: String = bytes.iter().map(|b| char::from(RECOVERY_ALPHABET[usize::from(b & 31)])).collect();
             Ok(format!("{}-{}-{}", &chars[..4], &chars[4..8], &chars[8..]))
         })
         .collect()

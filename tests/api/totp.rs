@@ -107,8 +107,12 @@ async fn answer(browser: &Browser, page: &str, field: &str, value: &str) -> Land
 
 async fn id_token_claims(rig: &Rig, landing: &Landing, verifier: &str) -> Value {
     let code = landing.code();
-    let form =
-        [("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT), ("code_verifier", verifier)];
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", &code),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", verifier),
+    ];
     let response = token_request(&rig.app, &rig.client, &form).await;
     assert_eq!(response.status(), StatusCode::OK);
     let tokens: Value = response.json().await.unwrap();
