@@ -416,6 +416,109 @@ fn recovery_digest(user: UserId, code: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{
+        accounts::{Email, NewUser},
+        clock::FixedClock,
+        config::Sensitive,
+        store::{Database, short_lived::MemoryStore, sql::UserRepository},
+    };
+
+    struct Rig {
+        factors: SecondFactors,
+        clock: FixedClock,
+        user: User,
+        _dir: tempfile::TempDir,
+    }
+
+    async fn rig() -> Rig {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("ferrid.db").display());
+        let database = Database::connect(&Sensitive::new(url), 1).await.unwrap();
+        database.migrate_up(None).await.unwrap();
+        let connection = database.connection().clone();
+        let clock = FixedClock::at(chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap());
+        let new = NewUser { email: Email::parse("ann@example.com").unwrap(), name: None };
+        let user = UserRepository::new(connection.clone()).insert(&new, None, true, clock.now()).await.unwrap();
+        let factors = SecondFactors::new(
+            MfaFactorRepository::new(connection),
+            Arc::new(MemoryStore::new()),
+            Arc::new(Kek::generate().unwrap()),
+            Arc::new(clock.clone()),
+            "ferrid".to_owned(),
+        );
+        Rig { factors, clock, user, _dir: dir }
+    }
+
+    fn secret_of(enrolment: &TotpEnrolment) -> TotpSecret {
+        let bytes = totp_rs::Secret::try_from_base32(&enrolment.secret_base32).unwrap().as_bytes().to_vec();
+        TotpSecret::from_bytes(bytes)
+    }
+
+    fn code(rig: &Rig, secret: &TotpSecret, steps: i64) -> SecondFactorAnswer {
+        let at = rig.clock.now() + chrono::Duration::seconds(30 * steps);
+        SecondFactorAnswer::Code(secret.code_at(at).unwrap())
+    }
+
+    /// RFC 6238 §5.2: a code is accepted once, and no step at or before the last accepted one.
+    #[tokio::test]
+    async fn a_time_step_is_accepted_once_rfc_6238_5_2() {
+        let rig = rig().await;
+        let secret = secret_of(&rig.factors.enrol_totp(&rig.user).await.unwrap());
+        let SecondFactorAnswer::Code(first) = code(&rig, &secret, 0) else { unreachable!() };
+        rig.factors.confirm_totp(rig.user.id, &first).await.unwrap();
+        // The confirming code is spent.
+        assert_eq!(rig.factors.verify(rig.user.id, &code(&rig, &secret, 0)).await.unwrap(), None);
+        assert_eq!(rig.factors.verify(rig.user.id, &code(&rig, &secret, -1)).await.unwrap(), None);
+        let next = code(&rig, &secret, 1);
+        assert_eq!(rig.factors.verify(rig.user.id, &next).await.unwrap(), Some(UsedFactor::Totp));
+        assert_eq!(rig.factors.verify(rig.user.id, &next).await.unwrap(), None);
+        rig.clock.advance(chrono::Duration::seconds(60));
+        assert_eq!(rig.factors.verify(rig.user.id, &code(&rig, &secret, 0)).await.unwrap(), Some(UsedFactor::Totp));
+    }
+
+    #[tokio::test]
+    async fn the_secret_is_sealed_to_its_factor() {
+        let rig = rig().await;
+        let enrolment = rig.factors.enrol_totp(&rig.user).await.unwrap();
+        let stored = rig.factors.factors.find_totp(rig.user.id).await.unwrap().unwrap();
+        let secret = secret_of(&enrolment);
+        assert!(!stored.sealed_secret.windows(secret.expose().len()).any(|w| w == secret.expose()));
+        assert!(keys::open(&rig.factors.kek, &stored.sealed_secret, &aad(Uuid::now_v7())).is_err());
+        assert!(rig.factors.open(stored.id, &stored.sealed_secret).is_ok());
+    }
+
+    /// Five wrong answers end a challenge; the right one after that finds nothing.
+    #[tokio::test]
+    async fn a_challenge_survives_four_wrong_answers_not_five() {
+        let rig = rig().await;
+        let secret = secret_of(&rig.factors.enrol_totp(&rig.user).await.unwrap());
+        let SecondFactorAnswer::Code(first) = code(&rig, &secret, 0) else { unreachable!() };
+        rig.factors.confirm_totp(rig.user.id, &first).await.unwrap();
+        let pending = PendingSecondStep::new(rig.user.id, vec!["pwd".into()], Resume::Api);
+        let wrong = SecondFactorAnswer::RecoveryCode("0000-0000-00".into());
+
+        let token = rig.factors.start_challenge(pending.clone()).await.unwrap();
+        for left in (1..CHALLENGE_ATTEMPTS).rev() {
+            let outcome = rig.factors.answer_challenge(token.expose(), &wrong).await.unwrap();
+            assert!(matches!(outcome, ChallengeOutcome::Wrong { attempts_left, .. } if attempts_left == left));
+        }
+        let outcome = rig.factors.answer_challenge(token.expose(), &code(&rig, &secret, 1)).await.unwrap();
+        assert!(matches!(outcome, ChallengeOutcome::Passed { factor: UsedFactor::Totp, .. }), "{outcome:?}");
+        // Taken: a second success is impossible.
+        let outcome = rig.factors.answer_challenge(token.expose(), &code(&rig, &secret, 1)).await.unwrap();
+        assert!(matches!(outcome, ChallengeOutcome::Expired));
+
+        let token = rig.factors.start_challenge(pending).await.unwrap();
+        for _ in 1..CHALLENGE_ATTEMPTS {
+            rig.factors.answer_challenge(token.expose(), &wrong).await.unwrap();
+        }
+        let outcome = rig.factors.answer_challenge(token.expose(), &wrong).await.unwrap();
+        assert!(matches!(outcome, ChallengeOutcome::Exhausted { .. }), "{outcome:?}");
+        rig.clock.advance(chrono::Duration::seconds(30));
+        let outcome = rig.factors.answer_challenge(token.expose(), &code(&rig, &secret, 1)).await.unwrap();
+        assert!(matches!(outcome, ChallengeOutcome::Expired));
+        assert!(rig.factors.find_challenge(token.expose()).await.unwrap().is_none());
+    }
 
     #[test]
     fn recovery_codes_are_ten_distinct_human_friendly_codes() {
