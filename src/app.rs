@@ -10,7 +10,7 @@ use poem::{
 };
 
 use crate::{
-    accounts::{AccessControl, Accounts, PasswordHasher, SecondFactors},
+    accounts::{AccessControl, Accounts, EmailCodes, PasswordHasher, SecondFactors},
     audit::AuditLog,
     clock::{Clock, SystemClock},
     config::Config,
@@ -67,6 +67,10 @@ pub struct AppState {
     pub outbox: Outbox,
     /// The background mail sender's settings; tests shorten its retry delays.
     pub mail_sender: MailSender,
+    /// The key-encryption key: seals second-factor secrets, keys one-time-code digests.
+    pub kek: Arc<keys::Kek>,
+    /// Codes and links that prove control of an email address.
+    pub email_codes: EmailCodes,
     /// TOTP and recovery codes, and the sign-in challenge between password and second step.
     pub second_factors: SecondFactors,
 }
@@ -136,14 +140,18 @@ impl AppState {
             policy: SendPolicy::new(config.mail_max_attempts),
             metrics: metrics.clone(),
         };
+        let kek = keys.kek();
+        let email_codes = EmailCodes::new(short_lived.clone(), kek.mac_key("email-code"), clock.clone());
         let second_factors = SecondFactors::new(
             MfaFactorRepository::new(connection.clone()),
             short_lived.clone(),
-            keys.kek(),
+            kek.clone(),
             clock.clone(),
             authenticator_issuer(&config.issuer),
         );
         let state = Self {
+            kek,
+            email_codes,
             second_factors,
             outbox,
             mail_sender,
@@ -153,6 +161,7 @@ impl AppState {
                 MfaFactorRepository::new(connection.clone()),
                 hasher,
                 clock.clone(),
+                config.allow_unverified_login,
             ),
             access_control: AccessControl::new(AccessControlRepository::new(connection.clone()), clock.clone()),
             clients: ClientRegistry::new(

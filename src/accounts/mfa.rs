@@ -7,12 +7,8 @@
 
 use std::{fmt, sync::Arc, time::Duration};
 
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use keys::{Kek, OpaqueSecret};
-use ring::{
-    digest,
-    rand::{SecureRandom, SystemRandom},
-};
+use keys::{Kek, MacKey, OpaqueSecret};
+use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -137,6 +133,8 @@ pub struct SecondFactors {
     factors: MfaFactorRepository,
     store: Arc<dyn ShortLivedStore>,
     kek: Arc<Kek>,
+    /// Keys the recovery codes' digests: 50 bits are too few for a plain hash to hide them.
+    recovery_key: MacKey,
     clock: Arc<dyn Clock>,
     /// The issuer shown in authenticator apps.
     issuer_label: String,
@@ -150,7 +148,8 @@ impl SecondFactors {
         clock: Arc<dyn Clock>,
         issuer_label: String,
     ) -> Self {
-        Self { factors, store, kek, clock, issuer_label }
+        let recovery_key = kek.mac_key("mfa-recovery-code");
+        Self { factors, store, kek, recovery_key, clock, issuer_label }
     }
 
     pub async fn status(&self, user: UserId) -> Result<MfaStatus, MfaError> {
@@ -195,7 +194,7 @@ impl SecondFactors {
         let secret = self.open(factor.id, &factor.sealed_secret)?;
         let step = secret.check(code, self.clock.now()).ok_or(MfaError::WrongCode)?;
         let codes = generate_recovery_codes()?;
-        let digests: Vec<String> = codes.iter().map(|code| recovery_digest(user, code)).collect();
+        let digests: Vec<String> = codes.iter().map(|code| self.recovery_digest(user, code)).collect();
         let now = self.clock.now();
         if !self.factors.confirm_totp(user, factor.id, totp::step_start(step), &digests, now).await? {
             return Err(MfaError::NoPendingEnrolment);
@@ -220,7 +219,7 @@ impl SecondFactors {
             }
             SecondFactorAnswer::RecoveryCode(code) => {
                 let Some(normalized) = normalize_recovery_code(code) else { return Ok(None) };
-                let spent = self.factors.spend_recovery_code(user, &recovery_digest(user, &normalized)).await?;
+                let spent = self.factors.spend_recovery_code(user, &self.recovery_digest(user, &normalized)).await?;
                 Ok(spent.then_some(UsedFactor::RecoveryCode))
             }
         }
@@ -241,7 +240,7 @@ impl SecondFactors {
     ) -> Result<RecoveryCodes, MfaError> {
         self.require(user, answer).await?;
         let codes = generate_recovery_codes()?;
-        let digests: Vec<String> = codes.iter().map(|code| recovery_digest(user, code)).collect();
+        let digests: Vec<String> = codes.iter().map(|code| self.recovery_digest(user, code)).collect();
         self.factors.replace_recovery_codes(user, &digests, self.clock.now()).await?;
         Ok(RecoveryCodes(codes))
     }
@@ -257,6 +256,12 @@ impl SecondFactors {
     async fn count_attempt(&self, user: UserId) -> Result<(), MfaError> {
         let counter = self.store.increment(&format!("mfa-attempts:{user}"), ATTEMPT_WINDOW).await?;
         if counter.count > ACCOUNT_ATTEMPTS { Err(MfaError::TooManyAttempts) } else { Ok(()) }
+    }
+
+    /// A recovery code's at-rest form: keyed (the database alone cannot reverse it) and bound
+    /// to its user, so equal codes of two users differ.
+    fn recovery_digest(&self, user: UserId, code: &str) -> String {
+        self.recovery_key.tag(format!("{user}\0{code}").as_bytes())
     }
 
     fn open(&self, id: Uuid, sealed: &[u8]) -> Result<TotpSecret, MfaError> {
@@ -407,12 +412,6 @@ fn normalize_recovery_code(code: &str) -> Option<String> {
     valid.then(|| format!("{}-{}-{}", &chars[..4], &chars[4..8], &chars[8..]))
 }
 
-/// A recovery code's at-rest form, bound to its user so equal codes of two users differ.
-fn recovery_digest(user: UserId, code: &str) -> String {
-    let input = format!("ferrid recovery code\0{user}\0{code}");
-    URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, input.as_bytes()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -545,14 +544,16 @@ mod tests {
         }
     }
 
-    /// DESIGN §7.3: stored as digests only, and a digest is per user.
-    #[test]
-    fn recovery_digests_hide_the_code_and_differ_per_user() {
+    /// DESIGN §7.3: stored as keyed digests only, and a digest is per user and per KEK.
+    #[tokio::test]
+    async fn recovery_digests_hide_the_code_and_differ_per_user() {
+        let (rig, other) = (rig().await, rig().await);
         let (a, b) = (UserId::generate(), UserId::generate());
-        let digest = recovery_digest(a, "abcd-efgh-jk");
+        let digest = rig.factors.recovery_digest(a, "abcd-efgh-jk");
         assert!(!digest.contains("abcd"));
-        assert_eq!(digest, recovery_digest(a, "abcd-efgh-jk"));
-        assert_ne!(digest, recovery_digest(b, "abcd-efgh-jk"));
+        assert_eq!(digest, rig.factors.recovery_digest(a, "abcd-efgh-jk"));
+        assert_ne!(digest, rig.factors.recovery_digest(b, "abcd-efgh-jk"));
+        assert_ne!(digest, other.factors.recovery_digest(a, "abcd-efgh-jk"));
     }
 
     #[test]

@@ -2,8 +2,11 @@
 //! operations on them (the CLI and the admin API call these; the public flows come later).
 
 mod access_control;
+mod email_codes;
 pub mod mfa;
 mod password;
+mod password_policy;
+pub mod registration;
 pub mod totp;
 mod user;
 
@@ -13,8 +16,10 @@ pub use access_control::{
     AccessChange, AccessControl, AccessControlError, AccessEntry, AccessKind, AccessName, GroupId, GroupName, Link,
     NameError, PermissionId, PermissionName, RoleId, RoleName, UserAuthorization,
 };
+pub use email_codes::{CodeClaim, CodePurpose, EmailCodes, IssuedCode};
 pub use mfa::{MfaError, SecondFactorAnswer, SecondFactors};
 pub use password::{Password, PasswordError, PasswordHasher};
+pub use password_policy::{MIN_PASSWORD_CHARS, PasswordPolicyError, check_new_password};
 pub use user::{Email, EmailError, NewUser, ProfileError, ProfileField, User, UserChanges, UserId, UserQuery};
 
 use crate::{
@@ -36,6 +41,10 @@ pub enum AccountError {
     /// Wrong email or password, or a disabled account: deliberately one answer (DESIGN §7.2).
     #[error("wrong email or password")]
     InvalidCredentials,
+    /// The right password, but the address is unverified and the configuration requires it:
+    /// said only to whoever knows the password.
+    #[error("the email address is not verified yet")]
+    EmailNotVerified,
     #[error(transparent)]
     Password(#[from] PasswordError),
     #[error(transparent)]
@@ -58,6 +67,8 @@ pub struct Accounts {
     mfa_factors: MfaFactorRepository,
     hasher: PasswordHasher,
     clock: Arc<dyn Clock>,
+    /// `FERRID_ALLOW_UNVERIFIED_LOGIN`.
+    allow_unverified_login: bool,
 }
 
 impl Accounts {
@@ -66,8 +77,31 @@ impl Accounts {
         mfa_factors: MfaFactorRepository,
         hasher: PasswordHasher,
         clock: Arc<dyn Clock>,
+        allow_unverified_login: bool,
     ) -> Self {
-        Self { users, mfa_factors, hasher, clock }
+        Self { users, mfa_factors, hasher, clock, allow_unverified_login }
+    }
+
+    /// Hashes a password the user chose (argon2id on the blocking pool).
+    pub async fn hash_password(&self, password: Password) -> Result<String, AccountError> {
+        Ok(self.hasher.hash(password).await?)
+    }
+
+    /// Creates a self-registered account: unverified, with an already hashed password.
+    pub async fn insert_unverified(&self, new: &NewUser, password_hash: &str) -> Result<User, AccountError> {
+        Ok(self.users.insert(new, Some(password_hash), false, self.clock.now()).await?)
+    }
+
+    /// Marks the address verified; `false` if it changed since the code was mailed (the proof was
+    /// for the old one) or the account is gone.
+    pub async fn mark_email_verified(&self, id: UserId, email: &Email) -> Result<bool, AccountError> {
+        match self.users.find(id).await? {
+            Some(user) if user.email.normalized() == email.normalized() => {
+                let changes = UserChanges { email_verified: Some(true), ..UserChanges::default() };
+                Ok(self.users.update(id, &changes, self.clock.now()).await?.is_some())
+            }
+            _ => Ok(false),
+        }
     }
 
     /// Creates an account. An administrator vouches for the address, so it starts verified.
@@ -99,7 +133,13 @@ impl Accounts {
         match found {
             Some((user, Some(hash))) => {
                 let verified = self.hasher.verify(password, hash).await;
-                if verified && !user.disabled { Ok(user) } else { Err(AccountError::InvalidCredentials) }
+                if !verified || user.disabled {
+                    Err(AccountError::InvalidCredentials)
+                } else if !user.email_verified && !self.allow_unverified_login {
+                    Err(AccountError::EmailNotVerified)
+                } else {
+                    Ok(user)
+                }
             }
             _ => {
                 self.hasher.verify_decoy(password).await;

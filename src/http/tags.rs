@@ -8,7 +8,12 @@ pub enum ApiTags {
     OAuth,
     /// OpenID Connect discovery and key publication.
     Discovery,
-    /// The signed-in user's own account: sessions, applications, log out everywhere.
+    /// The first-party login API: sign in with a password, refresh from an HttpOnly cookie, log out.
+    Authentication,
+    /// Creating an account and proving the email address.
+    Registration,
+    /// The signed-in user's own account: profile, two-step verification (TOTP), sessions, applications,
+    /// log out everywhere.
     Account,
     /// Administration, for access tokens with the `ferrid:admin` scope.
     Admin,

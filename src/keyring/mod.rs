@@ -110,7 +110,8 @@ impl KeyRingService {
         Ok(Self { store, kek: Arc::new(kek), policy, clock, current, metrics })
     }
 
-    /// The key-encryption key, for other secrets sealed at rest (TOTP secrets).
+    /// The key-encryption key, which also seals second-factor secrets and keys one-time-code
+    /// digests.
     pub fn kek(&self) -> Arc<Kek> {
         self.kek.clone()
     }

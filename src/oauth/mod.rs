@@ -16,6 +16,7 @@ pub mod code;
 pub mod consent;
 pub mod discovery;
 pub mod error;
+pub mod first_party;
 pub mod flow;
 pub mod grants;
 pub mod interaction;

@@ -10,6 +10,7 @@ mod helpers;
 
 mod access_control;
 mod access_token_formats;
+mod accounts;
 mod admin_access;
 mod admin_audit;
 mod admin_clients;

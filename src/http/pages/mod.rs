@@ -22,6 +22,7 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("form_post.html", include_str!("templates/form_post.html")),
         ("logout.html", include_str!("templates/logout.html")),
         ("signed_out.html", include_str!("templates/signed_out.html")),
+        ("verify_email.html", include_str!("templates/verify_email.html")),
     ] {
         // The sources are compiled in; a syntax error is caught by the tests that render them.
         if let Err(error) = env.add_template(name, source) {
@@ -92,6 +93,12 @@ pub fn logout_confirmation(client_name: Option<&str>, csrf: &str, params: &[(&st
 /// After signing out (or declining to) when there is nowhere to return to.
 pub fn signed_out(title: &str, message: &str) -> Response {
     render("signed_out.html", &context! { title, message }, StatusCode::OK, None)
+}
+
+/// The page behind the verification link: a button, so that a mail scanner fetching the link
+/// does not spend it.
+pub fn verify_email(token: &str, csrf: &str) -> Response {
+    render("verify_email.html", &context! { token, csrf }, StatusCode::OK, None)
 }
 
 /// OAuth 2.0 Form Post Response Mode §2: an auto-submitting form to the redirect URI.
