@@ -407,16 +407,22 @@ impl AuthApi {
         let Some(answer) = SecondFactorAnswer::from_fields(code.as_deref(), recovery_code.as_deref()) else {
             return MfaLoginResponse::BadRequest(Json(body("invalid_request", "send code or recovery_code")));
         };
+        let expired = || {
+            let description = "the mfa_token is unknown, expired, used or out of attempts: log in again";
+            MfaLoginResponse::Unauthorized(Json(body("invalid_mfa_token", description)))
+        };
+        // A login page's challenge is not a login API one.
+        match state.second_factors.find_challenge(&mfa_token).await {
+            Ok(Some(pending)) if pending.resume == Resume::Api => {}
+            Ok(_) => return expired(),
+            Err(error) => return MfaLoginResponse::Unavailable(unavailable(error)),
+        }
         let outcome = match state.second_factors.answer_challenge(&mfa_token, &answer).await {
             Ok(outcome) => outcome,
             Err(error) => return MfaLoginResponse::Unavailable(unavailable(error)),
         };
         let verified =
             |user: UserId| AuditEvent::new(kinds::MFA_VERIFY, &app_actor(request, Some(user.to_string()))).user(user);
-        let expired = || {
-            let description = "the mfa_token is unknown, expired, used or out of attempts: log in again";
-            MfaLoginResponse::Unauthorized(Json(body("invalid_mfa_token", description)))
-        };
         let pending = match outcome {
             ChallengeOutcome::Passed { pending, factor } => {
                 let event = verified(pending.user()).details(serde_json::json!({ "factor": factor.as_str() }));
@@ -436,10 +442,6 @@ impl AuthApi {
             }
             ChallengeOutcome::Expired => return expired(),
         };
-        // A login-page challenge is not a login-API one.
-        if pending.resume != Resume::Api {
-            return expired();
-        }
         let user = match state.accounts.find(pending.user()).await {
             Ok(user) if !user.disabled => user,
             Ok(_) | Err(AccountError::NotFound) => return expired(),

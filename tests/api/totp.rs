@@ -15,11 +15,12 @@ use ferrid::{
     clock::{Clock, FixedClock},
     oauth::ClientType,
 };
-use reqwest::StatusCode;
-use serde_json::Value;
+use reqwest::{StatusCode, header};
+use serde_json::{Value, json};
 use totp_rs::Totp;
 
 use crate::{
+    accounts::{post_json, refresh_cookie},
     admin_sessions::{Client, token_request},
     browser::{Browser, Landing, hidden},
     helpers::{Backend, TestApp, TestResources, start_app},
@@ -32,6 +33,8 @@ on_every_backend!(
     recovery_codes_work_once_each,
     five_wrong_answers_end_the_challenge,
     enrolment_needs_a_first_code_and_removal_a_current_one,
+    the_account_api_turns_totp_on_and_off,
+    the_login_api_answers_mfa_required_and_completes_with_a_code,
 );
 
 const EMAIL: &str = "ann@example.com";
@@ -289,4 +292,162 @@ async fn enrolment_needs_a_first_code_and_removal_a_current_one(backend: Backend
     let landing = browser.sign_in(&url, EMAIL, PASSWORD).await;
     let claims = id_token_claims(&rig, &landing, &verifier).await;
     assert_eq!(claims["amr"], serde_json::json!(["pwd"]));
+}
+
+/// A call to the account API with the user's bearer token.
+async fn account_api(rig: &Rig, method: &str, path: &str, token: &str, body: Option<Value>) -> (StatusCode, Value) {
+    let request = rig.app.http.request(method.parse().unwrap(), rig.app.url(path)).bearer_auth(token);
+    let request = match body {
+        Some(body) => request.json(&body),
+        None => request,
+    };
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+async fn api_login(rig: &Rig) -> reqwest::Response {
+    post_json(&rig.app, "/api/auth/login", &json!({ "email": EMAIL, "password": PASSWORD }), None).await
+}
+
+async fn api_second_step(rig: &Rig, mfa_token: &str, field: &str, value: &str) -> reqwest::Response {
+    post_json(&rig.app, "/api/auth/login/mfa", &json!({ "mfa_token": mfa_token, field: value }), None).await
+}
+
+/// `mfa_required` with a challenge, and no tokens or cookie.
+async fn mfa_required(rig: &Rig) -> String {
+    let response = api_login(rig).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(response.headers().get(header::SET_COOKIE).is_none());
+    let body: Value = response.json().await.unwrap();
+    assert_eq!((body["error"].as_str(), body["expires_in"].as_u64()), (Some("mfa_required"), Some(300)), "{body}");
+    assert!(body.get("access_token").is_none());
+    body["mfa_token"].as_str().unwrap().to_owned()
+}
+
+async fn the_account_api_turns_totp_on_and_off(backend: Backend) {
+    let rig = rig(backend).await;
+    let response = api_login(&rig).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let token = response.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned();
+    let status = |token: String| {
+        let rig = &rig;
+        async move { account_api(rig, "GET", "/api/users/me/mfa", &token, None).await }
+    };
+    assert_eq!(
+        status(token.clone()).await,
+        (StatusCode::OK, json!({ "totp_enabled": false, "recovery_codes_left": 0 }))
+    );
+    let anonymous = rig.app.http.get(rig.app.url("/api/users/me/mfa")).send().await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+
+    // Enrolment: the URI, a QR code and the secret, never cached.
+    let response = rig.app.http.post(rig.app.url("/api/users/me/mfa/totp")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
+    let enrolment: Value = response.json().await.unwrap();
+    assert!(enrolment["qr_code"].as_str().unwrap().starts_with("data:image/svg+xml;base64,"));
+    let authenticator = Authenticator(Totp::from_url(enrolment["otpauth_uri"].as_str().unwrap()).unwrap());
+    assert_eq!(authenticator.0.secret().to_base32(), enrolment["secret"].as_str().unwrap());
+    assert_eq!(status(token.clone()).await.1["totp_enabled"], false);
+
+    let wrong = if authenticator.code(&rig, 0) == "000000" { "111111" } else { "000000" };
+    let confirm = |code: String| {
+        account_api(&rig, "POST", "/api/users/me/mfa/totp/confirm", &token, Some(json!({ "code": code })))
+    };
+    let (code, body) = confirm(wrong.to_owned()).await;
+    assert_eq!((code, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_code")));
+    let (code, body) = confirm(authenticator.code(&rig, 0)).await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    let recovery: Vec<String> = serde_json::from_value(body["recovery_codes"].clone()).unwrap();
+    assert_eq!(recovery.len(), 10);
+    let (code, body) = confirm(authenticator.code(&rig, 0)).await;
+    assert_eq!((code, body["error"].as_str()), (StatusCode::CONFLICT, Some("conflict")));
+    let (code, _) = account_api(&rig, "POST", "/api/users/me/mfa/totp", &token, None).await;
+    assert_eq!(code, StatusCode::CONFLICT);
+    assert_eq!(status(token.clone()).await.1, json!({ "totp_enabled": true, "recovery_codes_left": 10 }));
+
+    // New recovery codes need a fresh code: the confirming one is spent (RFC 6238 §5.2).
+    let regenerate = |body: Value| account_api(&rig, "POST", "/api/users/me/mfa/recovery-codes", &token, Some(body));
+    let (code, _) = regenerate(json!({ "code": authenticator.code(&rig, 0) })).await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
+    let (code, body) = regenerate(json!({ "code": authenticator.code(&rig, 1) })).await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    let fresh: Vec<String> = serde_json::from_value(body["recovery_codes"].clone()).unwrap();
+    assert!(fresh.len() == 10 && fresh.iter().all(|c| !recovery.contains(c)));
+
+    // Off, with a recovery code (the old ones are dead).
+    let disable = |body: Value| account_api(&rig, "DELETE", "/api/users/me/mfa/totp", &token, Some(body));
+    assert_eq!(disable(json!({ "recovery_code": recovery[0] })).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(disable(json!({})).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(disable(json!({ "recovery_code": fresh[0] })).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(status(token.clone()).await.1, json!({ "totp_enabled": false, "recovery_codes_left": 0 }));
+    assert_eq!(disable(json!({ "recovery_code": fresh[1] })).await.0, StatusCode::CONFLICT);
+    assert_eq!(api_login(&rig).await.status(), StatusCode::OK);
+
+    // Audited without codes or secrets.
+    let records = rig.app.state.audit.query(&AuditQuery { limit: 50, ..AuditQuery::default() }).await.unwrap();
+    let kinds: Vec<&str> = records.iter().map(|r| r.event.kind.as_str()).collect();
+    for kind in ["mfa.totp.enrolled", "mfa.recovery_codes.regenerated", "mfa.totp.disabled"] {
+        assert!(kinds.contains(&kind), "{kinds:?}");
+    }
+    let everything = format!("{records:?}");
+    assert!(!everything.contains(&fresh[0]) && !everything.contains(enrolment["secret"].as_str().unwrap()));
+}
+
+async fn the_login_api_answers_mfa_required_and_completes_with_a_code(backend: Backend) {
+    let rig = rig(backend).await;
+    let (authenticator, recovery) = enrol(&rig).await;
+    let user = user(&rig.app).await;
+
+    let mfa_token = mfa_required(&rig).await;
+    let wrong = if authenticator.code(&rig, 1) == "000000" { "111111" } else { "000000" };
+    let response = api_second_step(&rig, &mfa_token, "code", wrong).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(response.json::<Value>().await.unwrap()["error"], "invalid_code");
+    let response = post_json(&rig.app, "/api/auth/login/mfa", &json!({ "mfa_token": mfa_token }), None).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+
+    // The same success as a login: access token and refresh cookie; the session says pwd + otp.
+    let response = api_second_step(&rig, &mfa_token, "code", &authenticator.code(&rig, 1)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let (cookie, _) = refresh_cookie(&response);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["token_type"], "Bearer");
+    let sessions = rig.app.state.sessions.live_for_user(user.id, rig.clock.now()).await.unwrap();
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0].amr, ["pwd", "otp"]);
+    let refreshed = post_json(&rig.app, "/api/auth/refresh", &json!({}), Some(&cookie)).await;
+    assert_eq!(refreshed.status(), StatusCode::OK);
+    // The challenge is spent.
+    let response = api_second_step(&rig, &mfa_token, "code", &authenticator.code(&rig, 1)).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(response.json::<Value>().await.unwrap()["error"], "invalid_mfa_token");
+
+    // A replayed code fails on a new challenge; a recovery code works once.
+    let mfa_token = mfa_required(&rig).await;
+    let response = api_second_step(&rig, &mfa_token, "code", &authenticator.code(&rig, 1)).await;
+    assert_eq!(response.json::<Value>().await.unwrap()["error"], "invalid_code");
+    assert_eq!(api_second_step(&rig, &mfa_token, "recovery_code", &recovery[3]).await.status(), StatusCode::OK);
+    let mfa_token = mfa_required(&rig).await;
+    let response = api_second_step(&rig, &mfa_token, "recovery_code", &recovery[3]).await;
+    assert_eq!(response.json::<Value>().await.unwrap()["error"], "invalid_code");
+
+    // Five wrong answers end the challenge.
+    for _ in 0..3 {
+        assert_eq!(api_second_step(&rig, &mfa_token, "code", wrong).await.status(), StatusCode::UNAUTHORIZED);
+    }
+    let response = api_second_step(&rig, &mfa_token, "code", wrong).await;
+    assert_eq!(response.json::<Value>().await.unwrap()["error"], "invalid_mfa_token");
+    rig.clock.advance(Duration::seconds(30));
+    let response = api_second_step(&rig, &mfa_token, "code", &authenticator.code(&rig, 1)).await;
+    assert_eq!(response.json::<Value>().await.unwrap()["error"], "invalid_mfa_token");
+
+    // A login page's challenge does not complete an API login, nor the reverse.
+    let browser = Browser::new(&rig.app.address);
+    let (page, _) = password_step(&rig, &browser).await;
+    let page_token = hidden(&page, "mfa_token");
+    let response = api_second_step(&rig, &page_token, "code", &authenticator.code(&rig, 1)).await;
+    assert_eq!(response.json::<Value>().await.unwrap()["error"], "invalid_mfa_token");
 }
