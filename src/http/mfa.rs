@@ -5,7 +5,6 @@
 
 use poem::web::Data;
 use poem_openapi::{Object, OpenApi, payload::Json};
-use serde_json::json;
 
 use super::{
     admin_auth::{guarded_response, unavailable},
@@ -95,6 +94,12 @@ pub struct SecondFactorProof {
     /// A recovery code, `xxxx-xxxx-xx` (spent by this request).
     #[oai(write_only)]
     pub recovery_code: Option<String>,
+}
+
+impl SecondFactorProof {
+    fn answer(&self) -> Option<SecondFactorAnswer> {
+        SecondFactorAnswer::from_fields(self.code.as_deref(), self.recovery_code.as_deref())
+    }
 }
 
 impl poem_openapi::types::Example for SecondFactorProof {
@@ -213,6 +218,11 @@ macro_rules! refuse {
     };
 }
 
+/// Records a change the user made to their own second factors.
+async fn record(state: &AppState, auth: &AccountAuth, kind: &'static str) {
+    state.audit.record(AuditEvent::new(kind, &auth.actor).user(auth.caller.user.id)).await;
+}
+
 pub struct MfaApi;
 
 #[OpenApi(tag = "ApiTags::Account")]
@@ -259,10 +269,7 @@ impl MfaApi {
     async fn confirm(&self, state: Data<&AppState>, auth: AccountAuth, body: Json<TotpCode>) -> CodesResponse {
         match state.second_factors.confirm_totp(auth.caller.user.id, &body.0.code).await {
             Ok(codes) => {
-                state
-                    .audit
-                    .record(AuditEvent::new(kinds::MFA_TOTP_ENROLLED, &auth.actor).user(auth.caller.user.id))
-                    .await;
+                record(&state, &auth, kinds::MFA_TOTP_ENROLLED).await;
                 CodesResponse::Ok(Json(codes.into()), NO_STORE.to_owned())
             }
             Err(cause) => refuse!(CodesResponse, cause),
@@ -280,16 +287,10 @@ impl MfaApi {
         auth: AccountAuth,
         body: Json<SecondFactorProof>,
     ) -> DisableResponse {
-        let Some(answer) = SecondFactorAnswer::from_fields(body.0.code.as_deref(), body.0.recovery_code.as_deref())
-        else {
-            return DisableResponse::BadRequest(error_wrong_code());
-        };
+        let Some(answer) = body.0.answer() else { return DisableResponse::BadRequest(error_wrong_code()) };
         match state.second_factors.disable_totp(auth.caller.user.id, &answer).await {
             Ok(()) => {
-                state
-                    .audit
-                    .record(AuditEvent::new(kinds::MFA_TOTP_DISABLED, &auth.actor).user(auth.caller.user.id))
-                    .await;
+                record(&state, &auth, kinds::MFA_TOTP_DISABLED).await;
                 DisableResponse::Disabled
             }
             Err(cause) => refuse!(DisableResponse, cause),
@@ -307,16 +308,10 @@ impl MfaApi {
         auth: AccountAuth,
         body: Json<SecondFactorProof>,
     ) -> CodesResponse {
-        let Some(answer) = SecondFactorAnswer::from_fields(body.0.code.as_deref(), body.0.recovery_code.as_deref())
-        else {
-            return CodesResponse::BadRequest(error_wrong_code());
-        };
+        let Some(answer) = body.0.answer() else { return CodesResponse::BadRequest(error_wrong_code()) };
         match state.second_factors.regenerate_recovery_codes(auth.caller.user.id, &answer).await {
             Ok(codes) => {
-                let event = AuditEvent::new(kinds::MFA_RECOVERY_CODES_REGENERATED, &auth.actor)
-                    .user(auth.caller.user.id)
-                    .details(json!({ "count": codes.0.len() }));
-                state.audit.record(event).await;
+                record(&state, &auth, kinds::MFA_RECOVERY_CODES_REGENERATED).await;
                 CodesResponse::Ok(Json(codes.into()), NO_STORE.to_owned())
             }
             Err(cause) => refuse!(CodesResponse, cause),

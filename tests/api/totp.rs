@@ -22,6 +22,7 @@ use totp_rs::Totp;
 use crate::{
     accounts::{post_json, refresh_cookie},
     admin_sessions::{Client, token_request},
+    admin_users::call,
     browser::{Browser, Landing, hidden},
     helpers::{Backend, TestApp, TestResources, start_app},
     oidc::{PASSWORD, REDIRECT, authorize_url, create_client, create_user},
@@ -296,15 +297,7 @@ async fn enrolment_needs_a_first_code_and_removal_a_current_one(backend: Backend
 
 /// A call to the account API with the user's bearer token.
 async fn account_api(rig: &Rig, method: &str, path: &str, token: &str, body: Option<Value>) -> (StatusCode, Value) {
-    let request = rig.app.http.request(method.parse().unwrap(), rig.app.url(path)).bearer_auth(token);
-    let request = match body {
-        Some(body) => request.json(&body),
-        None => request,
-    };
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    let text = response.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    call(&rig.app, token, method, path, body).await
 }
 
 async fn api_login(rig: &Rig) -> reqwest::Response {
