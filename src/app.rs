@@ -10,7 +10,7 @@ use poem::{
 };
 
 use crate::{
-    accounts::{AccessControl, Accounts, EmailCodes, PasswordHasher},
+    accounts::{AccessControl, Accounts, EmailCodes, PasswordHasher, SecondFactors},
     audit::AuditLog,
     clock::{Clock, SystemClock},
     config::Config,
@@ -71,6 +71,17 @@ pub struct AppState {
     pub kek: Arc<keys::Kek>,
     /// Codes and links that prove control of an email address.
     pub email_codes: EmailCodes,
+    /// TOTP and recovery codes, and the sign-in challenge between password and second step.
+    pub second_factors: SecondFactors,
+}
+
+/// The issuer name authenticator apps show next to the code: the issuer's host, so two
+/// deployments are told apart, or the product name on a development machine.
+fn authenticator_issuer(issuer: &crate::config::Issuer) -> String {
+    match url::Url::parse(issuer.as_str()) {
+        Ok(url) if !issuer.is_loopback() => url.host_str().unwrap_or("ferrid").to_owned(),
+        _ => "ferrid".to_owned(),
+    }
 }
 
 /// Each dependency's probe result: `ok` or a short reason.
@@ -131,9 +142,17 @@ impl AppState {
         };
         let kek = keys.kek();
         let email_codes = EmailCodes::new(short_lived.clone(), kek.mac_key("email-code"), clock.clone());
+        let second_factors = SecondFactors::new(
+            MfaFactorRepository::new(connection.clone()),
+            short_lived.clone(),
+            kek.clone(),
+            clock.clone(),
+            authenticator_issuer(&config.issuer),
+        );
         let state = Self {
             kek,
             email_codes,
+            second_factors,
             outbox,
             mail_sender,
             client_assertions,

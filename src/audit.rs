@@ -55,6 +55,12 @@ pub mod kinds {
     pub const CLIENT_REGISTER: &str = "client.register";
     pub const CLIENT_REGISTRATION_UPDATE: &str = "client.registration.update";
     pub const CLIENT_REGISTRATION_DELETE: &str = "client.registration.delete";
+    /// Two-step verification by the user: enrolment, removal, new recovery codes, and each
+    /// second-step answer (success or failure; never the code).
+    pub const MFA_TOTP_ENROLLED: &str = "mfa.totp.enrolled";
+    pub const MFA_TOTP_DISABLED: &str = "mfa.totp.disabled";
+    pub const MFA_RECOVERY_CODES_REGENERATED: &str = "mfa.recovery_codes.regenerated";
+    pub const MFA_VERIFY: &str = "mfa.verify";
     /// The first administrator, created at start-up from the configuration.
     pub const BOOTSTRAP_ADMIN: &str = "bootstrap.admin.create";
 

@@ -3,9 +3,11 @@
 
 mod access_control;
 mod email_codes;
+pub mod mfa;
 mod password;
 mod password_policy;
 pub mod registration;
+pub mod totp;
 mod user;
 
 use std::sync::Arc;
@@ -15,6 +17,7 @@ pub use access_control::{
     NameError, PermissionId, PermissionName, RoleId, RoleName, UserAuthorization,
 };
 pub use email_codes::{CodeClaim, CodePurpose, EmailCodes, IssuedCode};
+pub use mfa::{MfaError, SecondFactorAnswer, SecondFactors};
 pub use password::{Password, PasswordError, PasswordHasher};
 pub use password_policy::{MIN_PASSWORD_CHARS, PasswordPolicyError, check_new_password};
 pub use user::{Email, EmailError, NewUser, ProfileError, ProfileField, User, UserChanges, UserId, UserQuery};

@@ -18,7 +18,10 @@ use super::{
     admin_auth::body, cookies, error::ErrorBody, request_context::origin_of, sign_in_views::LoggedOut, tags::ApiTags,
 };
 use crate::{
-    accounts::{AccountError, Password},
+    accounts::{
+        AccountError, Password, SecondFactorAnswer, UserId,
+        mfa::{CHALLENGE_LIFETIME, ChallengeOutcome, PendingSecondStep, Resume},
+    },
     app::AppState,
     audit::{Actor, AuditEvent, kinds},
     oauth::{OAuthError, first_party, grants::TokenResponse},
@@ -110,6 +113,38 @@ impl poem_openapi::types::Example for LoginRequest {
     }
 }
 
+/// A refusal of a login: `invalid_origin`, `email_not_verified`, or `mfa_required` with the
+/// challenge to complete at `POST /api/auth/login/mfa`.
+#[derive(Object)]
+#[oai(example = true)]
+struct LoginRefused {
+    error: String,
+    error_description: Option<String>,
+    /// With `mfa_required`: send it back with a code from the authenticator app. Single use.
+    #[oai(skip_serializing_if_is_none)]
+    mfa_token: Option<String>,
+    /// With `mfa_required`: seconds left to answer.
+    #[oai(skip_serializing_if_is_none)]
+    expires_in: Option<u64>,
+}
+
+impl poem_openapi::types::Example for LoginRefused {
+    fn example() -> Self {
+        Self {
+            error: "mfa_required".to_owned(),
+            error_description: Some("enter the code from your authenticator app".to_owned()),
+            mfa_token: Some("q3V9x0bY7cS2kP1tZr8mW4nH6jF5gD0aL9eU2iO3yT7".to_owned()),
+            expires_in: Some(300),
+        }
+    }
+}
+
+impl From<ErrorBody> for LoginRefused {
+    fn from(body: ErrorBody) -> Self {
+        Self { error: body.error, error_description: body.error_description, mfa_token: None, expires_in: None }
+    }
+}
+
 #[derive(ApiResponse)]
 enum LoginResponse {
     /// Signed in: the access token, and the refresh token in an HttpOnly cookie.
@@ -119,8 +154,54 @@ enum LoginResponse {
     /// accounts.
     #[oai(status = 401)]
     InvalidCredentials(Json<ErrorBody>),
-    /// `invalid_origin` (see the tag's description), or `email_not_verified`: the password was
-    /// right but the address must be verified first.
+    /// `invalid_origin` (see the tag's description); `email_not_verified`: the password was
+    /// right but the address must be verified first; `mfa_required`: the password was right and
+    /// the user has two-step verification — complete it with `mfa_token` (RFC 6238 TOTP code or
+    /// a recovery code) at `POST /api/auth/login/mfa`.
+    #[oai(status = 403)]
+    Forbidden(Json<LoginRefused>, #[oai(header = "Cache-Control")] String),
+    /// A backing store is unreachable; retry later.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+}
+
+/// The second step of a login: the challenge and one answer.
+#[derive(Object)]
+#[oai(example = true)]
+struct MfaLoginRequest {
+    /// From the `mfa_required` answer of `POST /api/auth/login`.
+    mfa_token: String,
+    /// Six digits from the authenticator app.
+    #[oai(write_only)]
+    code: Option<String>,
+    /// A recovery code, `xxxx-xxxx-xx`, instead of a code (each works once).
+    #[oai(write_only)]
+    recovery_code: Option<String>,
+}
+
+impl poem_openapi::types::Example for MfaLoginRequest {
+    fn example() -> Self {
+        Self {
+            mfa_token: "q3V9x0bY7cS2kP1tZr8mW4nH6jF5gD0aL9eU2iO3yT7".to_owned(),
+            code: Some("492039".to_owned()),
+            recovery_code: None,
+        }
+    }
+}
+
+#[derive(ApiResponse)]
+enum MfaLoginResponse {
+    /// Signed in: the access token, and the refresh token in an HttpOnly cookie.
+    #[oai(status = 200)]
+    Ok(Json<AppTokens>, #[oai(header = "Set-Cookie")] String, #[oai(header = "Cache-Control")] String),
+    /// Neither `code` nor `recovery_code` (`invalid_request`).
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// `invalid_code`: wrong or already used, try again; `invalid_mfa_token`: unknown, expired,
+    /// completed or out of attempts — log in again.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>),
+    /// `invalid_origin` (see the tag's description).
     #[oai(status = 403)]
     Forbidden(Json<ErrorBody>),
     /// A backing store is unreachable; retry later.
@@ -244,7 +325,7 @@ impl AuthApi {
     #[oai(path = "/api/auth/login", method = "post", operation_id = "auth_login")]
     async fn login(&self, state: Data<&AppState>, request: &Request, login: Json<LoginRequest>) -> LoginResponse {
         if !from_allowed_origin(request, &state) {
-            return LoginResponse::Forbidden(origin_refused());
+            return LoginResponse::Forbidden(Json(origin_refused().0.into()), NO_STORE.to_owned());
         }
         let Json(LoginRequest { email, password }) = login;
         let user = match state.accounts.authenticate(&email, Password::new(password)).await {
@@ -257,10 +338,16 @@ impl AuthApi {
                 let event = AuditEvent::new(kinds::AUTH_LOGIN, &app_actor(request, None)).failed();
                 state.audit.record(event.details(serde_json::json!({ "reason": reason }))).await;
                 return match refused {
-                    AccountError::EmailNotVerified => LoginResponse::Forbidden(Json(body(
-                        "email_not_verified",
-                        "verify your email address first: enter the code or open the link we mailed you",
-                    ))),
+                    AccountError::EmailNotVerified => LoginResponse::Forbidden(
+                        Json(
+                            body(
+                                "email_not_verified",
+                                "verify your email address first: enter the code or open the link we mailed you",
+                            )
+                            .into(),
+                        ),
+                        NO_STORE.to_owned(),
+                    ),
                     _ => {
                         LoginResponse::InvalidCredentials(Json(body("invalid_credentials", "wrong email or password")))
                     }
@@ -268,7 +355,28 @@ impl AuthApi {
             }
             Err(error) => return LoginResponse::Unavailable(unavailable(error)),
         };
-        match first_party::sign_in(&state, &user, vec!["pwd".to_owned()], &origin_of(request)).await {
+        let amr = vec!["pwd".to_owned()];
+        match state.second_factors.is_enabled(user.id).await {
+            // The password alone issues nothing: the second step signs in.
+            Ok(true) => {
+                let pending = PendingSecondStep::new(user.id, amr, Resume::Api);
+                return match state.second_factors.start_challenge(pending).await {
+                    Ok(token) => LoginResponse::Forbidden(
+                        Json(LoginRefused {
+                            error: "mfa_required".to_owned(),
+                            error_description: Some("enter the code from your authenticator app".to_owned()),
+                            mfa_token: Some(token.expose().to_owned()),
+                            expires_in: Some(CHALLENGE_LIFETIME.as_secs()),
+                        }),
+                        NO_STORE.to_owned(),
+                    ),
+                    Err(error) => LoginResponse::Unavailable(unavailable(error)),
+                };
+            }
+            Ok(false) => {}
+            Err(error) => return LoginResponse::Unavailable(unavailable(error)),
+        }
+        match first_party::sign_in(&state, &user, amr, &origin_of(request)).await {
             Ok(tokens) => {
                 let actor = app_actor(request, Some(user.id.to_string()));
                 state.audit.record(AuditEvent::new(kinds::AUTH_LOGIN, &actor).user(user.id)).await;
@@ -276,6 +384,77 @@ impl AuthApi {
                 LoginResponse::Ok(Json(issued.body), issued.cookie, NO_STORE.to_owned())
             }
             Err(error) => LoginResponse::Unavailable(unavailable(error)),
+        }
+    }
+
+    /// Complete a login with two-step verification.
+    ///
+    /// After `POST /api/auth/login` answered `mfa_required`: the `mfa_token` with a current
+    /// 6-digit code from the authenticator app (RFC 6238) or one of the recovery codes. Success
+    /// is the login's: an access token and the refresh token cookie. A code is accepted once; the
+    /// token lasts 5 minutes and dies after 5 wrong answers.
+    #[oai(path = "/api/auth/login/mfa", method = "post", operation_id = "auth_login_mfa")]
+    async fn login_mfa(
+        &self,
+        state: Data<&AppState>,
+        request: &Request,
+        step: Json<MfaLoginRequest>,
+    ) -> MfaLoginResponse {
+        if !from_allowed_origin(request, &state) {
+            return MfaLoginResponse::Forbidden(origin_refused());
+        }
+        let Json(MfaLoginRequest { mfa_token, code, recovery_code }) = step;
+        let Some(answer) = SecondFactorAnswer::from_fields(code.as_deref(), recovery_code.as_deref()) else {
+            return MfaLoginResponse::BadRequest(Json(body("invalid_request", "send code or recovery_code")));
+        };
+        let expired = || {
+            let description = "the mfa_token is unknown, expired, used or out of attempts: log in again";
+            MfaLoginResponse::Unauthorized(Json(body("invalid_mfa_token", description)))
+        };
+        // A login page's challenge is not a login API one.
+        match state.second_factors.find_challenge(&mfa_token).await {
+            Ok(Some(pending)) if pending.resume == Resume::Api => {}
+            Ok(_) => return expired(),
+            Err(error) => return MfaLoginResponse::Unavailable(unavailable(error)),
+        }
+        let outcome = match state.second_factors.answer_challenge(&mfa_token, &answer).await {
+            Ok(outcome) => outcome,
+            Err(error) => return MfaLoginResponse::Unavailable(unavailable(error)),
+        };
+        let verified =
+            |user: UserId| AuditEvent::new(kinds::MFA_VERIFY, &app_actor(request, Some(user.to_string()))).user(user);
+        let pending = match outcome {
+            ChallengeOutcome::Passed { pending, factor } => {
+                let event = verified(pending.user()).details(serde_json::json!({ "factor": factor.as_str() }));
+                state.audit.record(event).await;
+                pending
+            }
+            ChallengeOutcome::Wrong { pending, attempts_left } => {
+                state.audit.record(verified(pending.user()).failed()).await;
+                let description = format!("the code is wrong or was already used; {attempts_left} attempts left");
+                return MfaLoginResponse::Unauthorized(Json(body("invalid_code", &description)));
+            }
+            ChallengeOutcome::Exhausted { pending } => {
+                let event =
+                    verified(pending.user()).failed().details(serde_json::json!({ "reason": "too many attempts" }));
+                state.audit.record(event).await;
+                return expired();
+            }
+            ChallengeOutcome::Expired => return expired(),
+        };
+        let user = match state.accounts.find(pending.user()).await {
+            Ok(user) if !user.disabled => user,
+            Ok(_) | Err(AccountError::NotFound) => return expired(),
+            Err(error) => return MfaLoginResponse::Unavailable(unavailable(error)),
+        };
+        match first_party::sign_in(&state, &user, pending.amr_with_otp(), &origin_of(request)).await {
+            Ok(tokens) => {
+                let actor = app_actor(request, Some(user.id.to_string()));
+                state.audit.record(AuditEvent::new(kinds::AUTH_LOGIN, &actor).user(user.id)).await;
+                let issued = tokens_response(&state, tokens);
+                MfaLoginResponse::Ok(Json(issued.body), issued.cookie, NO_STORE.to_owned())
+            }
+            Err(error) => MfaLoginResponse::Unavailable(unavailable(error)),
         }
     }
 

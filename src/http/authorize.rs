@@ -11,10 +11,10 @@ use serde::Deserialize;
 
 use super::{
     cookies::{self, SESSION_COOKIE, csrf_token, csrf_valid, with_csrf_cookie},
-    pages,
+    pages, second_step,
 };
 use crate::{
-    accounts::{AccountError, Password},
+    accounts::{AccountError, Password, UserId},
     app::AppState,
     oauth::{
         Client, ResponseMode,
@@ -95,7 +95,7 @@ fn origin_of(uri: &str) -> String {
     url::Url::parse(uri).map(|u| u.origin().ascii_serialization()).unwrap_or_else(|_| "'none'".to_owned())
 }
 
-fn see_other(location: &str) -> Response {
+pub(super) fn see_other(location: &str) -> Response {
     Response::builder()
         .status(StatusCode::SEE_OTHER)
         .header(header::LOCATION, location)
@@ -107,7 +107,7 @@ fn bad_request(message: &str) -> Response {
     pages::error(StatusCode::BAD_REQUEST, "Bad request", message, Some("invalid_request"))
 }
 
-fn expired() -> Response {
+pub(super) fn expired() -> Response {
     pages::error(
         StatusCode::BAD_REQUEST,
         "This sign-in has expired",
@@ -116,12 +116,12 @@ fn expired() -> Response {
     )
 }
 
-struct PageContext {
+pub(super) struct PageContext {
     pending: PendingAuthorization,
-    client: Client,
+    pub client: Client,
 }
 
-async fn load_page_context(state: &AppState, pending_id: &str) -> Result<PageContext, Response> {
+pub(super) async fn load_page_context(state: &AppState, pending_id: &str) -> Result<PageContext, Response> {
     let pending = match find_pending(state.short_lived.as_ref(), pending_id).await {
         Ok(Some(pending)) => pending,
         Ok(None) => return Err(expired()),
@@ -203,16 +203,36 @@ pub async fn login_submit(request: &Request, state: Data<&AppState>, Form(form):
             return pages::error(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", "Please try again.", None);
         }
     };
-    let (cookie, session) = OpSession::start(user.id, vec!["pwd".to_owned()], state.clock.now());
+    let amr = vec!["pwd".to_owned()];
+    match state.second_factors.is_enabled(user.id).await {
+        // The password alone does not sign in: the second step creates the session.
+        Ok(true) => return second_step::start(&state, &form.request, &form.csrf, &context, user.id, amr).await,
+        Ok(false) => {}
+        Err(error) => return second_step::failed(&error),
+    }
+    sign_in(request, &state, &form.request, &mut context, user.id, amr).await
+}
+
+/// Starts the OP session for `user` who authenticated with `amr` and continues the pending
+/// request (with `fresh_login_sid`, so `prompt=login` and `max_age` see this sign-in).
+pub(super) async fn sign_in(
+    request: &Request,
+    state: &AppState,
+    pending_id: &str,
+    context: &mut PageContext,
+    user: UserId,
+    amr: Vec<String>,
+) -> Response {
+    let (cookie, session) = OpSession::start(user, amr, state.clock.now());
     let origin = super::request_context::origin_of(request);
     if let Err(error) = state.sessions.insert(&session, &origin).await {
-        return respond(&state, Err(error.into()));
+        return respond(state, Err(error.into()));
     }
     context.pending.fresh_login_sid = Some(session.sid.clone());
-    if let Err(error) = update_pending(state.short_lived.as_ref(), &form.request, &context.pending).await {
-        return respond(&state, Err(error.into()));
+    if let Err(error) = update_pending(state.short_lived.as_ref(), pending_id, &context.pending).await {
+        return respond(state, Err(error.into()));
     }
-    let mut response = see_other(&format!("/authorize/resume?request={}", form.request));
+    let mut response = see_other(&format!("/authorize/resume?request={pending_id}"));
     let secure = state.config.issuer.is_https();
     let max_age = Some(SESSION_LIFETIME.num_seconds());
     if let Ok(value) = cookies::set(SESSION_COOKIE, cookie.expose(), max_age, secure).parse() {

@@ -23,12 +23,14 @@ mod jwks;
 mod logout;
 mod me;
 mod metrics;
+mod mfa;
 mod oauth_form;
 mod ops;
 mod pages;
 mod register;
 mod request_context;
 mod revoke;
+mod second_step;
 mod session_auth;
 mod sign_in_views;
 mod swagger;
@@ -38,7 +40,7 @@ mod user_auth;
 mod userinfo;
 
 use body_limit::BodyLimit;
-use poem::{Endpoint, EndpointExt, Route, get};
+use poem::{Endpoint, EndpointExt, Route, get, post};
 use poem_openapi::OpenApiService;
 
 pub use error::ErrorBody;
@@ -62,7 +64,7 @@ type Apis = (
         userinfo::UserInfoApi,
         register::RegisterApi,
     ),
-    (account::AccountApi, auth_api::AuthApi, me::MeApi),
+    (account::AccountApi, auth_api::AuthApi, me::MeApi, mfa::MfaApi),
     (
         admin_users::AdminUsersApi,
         admin_access::AdminAccessApi,
@@ -88,7 +90,7 @@ pub fn api() -> OpenApiService<Apis, ()> {
                 userinfo::UserInfoApi,
                 register::RegisterApi,
             ),
-            (account::AccountApi, auth_api::AuthApi, me::MeApi),
+            (account::AccountApi, auth_api::AuthApi, me::MeApi, mfa::MfaApi),
             (
                 admin_users::AdminUsersApi,
                 admin_access::AdminAccessApi,
@@ -123,6 +125,7 @@ pub fn endpoint(state: AppState) -> impl Endpoint {
         .at("/authorize", get(authorize::authorize_get).post(authorize::authorize_post))
         .at("/authorize/resume", get(authorize::resume))
         .at("/login", get(authorize::login_page).post(authorize::login_submit))
+        .at("/login/mfa", post(second_step::submit))
         .at("/consent", get(authorize::consent_page).post(authorize::consent_submit))
         .at("/logout", get(logout::logout_get).post(logout::logout_post))
         .at("/verify-email", get(account::verify_email_page).post(account::verify_email_submit))

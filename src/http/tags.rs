@@ -12,7 +12,8 @@ pub enum ApiTags {
     Authentication,
     /// Creating an account and proving the email address.
     Registration,
-    /// The signed-in user's own account: profile, sessions, applications, log out everywhere.
+    /// The signed-in user's own account: profile, two-step verification (TOTP), sessions, applications,
+    /// log out everywhere.
     Account,
     /// Administration, for access tokens with the `ferrid:admin` scope.
     Admin,

@@ -43,3 +43,4 @@ mod sign_ins;
 mod smtp_sink;
 mod swagger;
 mod swagger_browser;
+mod totp;

@@ -17,6 +17,7 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("base.html", include_str!("templates/base.html")),
         ("login.html", include_str!("templates/login.html")),
         ("consent.html", include_str!("templates/consent.html")),
+        ("second_step.html", include_str!("templates/second_step.html")),
         ("error.html", include_str!("templates/error.html")),
         ("form_post.html", include_str!("templates/form_post.html")),
         ("logout.html", include_str!("templates/logout.html")),
@@ -42,6 +43,16 @@ pub struct LoginPage<'a> {
     pub error: Option<&'a str>,
 }
 
+/// The second sign-in step (TOTP or a recovery code) after a correct password.
+#[derive(Serialize)]
+pub struct SecondStepPage<'a> {
+    pub request: &'a str,
+    pub csrf: &'a str,
+    pub mfa_token: &'a str,
+    pub client_name: &'a str,
+    pub error: Option<&'a str>,
+}
+
 #[derive(Serialize)]
 pub struct ConsentPage<'a> {
     pub request: &'a str,
@@ -53,6 +64,10 @@ pub struct ConsentPage<'a> {
 
 pub fn login(page: &LoginPage<'_>, status: StatusCode) -> Response {
     render("login.html", page, status, None)
+}
+
+pub fn second_step(page: &SecondStepPage<'_>, status: StatusCode) -> Response {
+    render("second_step.html", page, status, None)
 }
 
 pub fn consent(page: &ConsentPage<'_>) -> Response {
@@ -142,6 +157,7 @@ mod tests {
         assert!(csp.contains("frame-ancestors 'none'"));
         for (name, html) in [
             ("login", TEMPLATES.get_template("login.html").unwrap().render(context! { nonce => "n", ..minijinja::Value::from_serialize(&page) }).unwrap()),
+            ("second_step", TEMPLATES.get_template("second_step.html").unwrap().render(context! { nonce => "n", client_name => "<b>", request => "r", csrf => "c", mfa_token => "t", error => "<i>" }).unwrap()),
             ("consent", TEMPLATES.get_template("consent.html").unwrap().render(context! { nonce => "n", client_name => "<b>", scopes => vec!["x"], user_email => "a", request => "r", csrf => "c" }).unwrap()),
             ("error", TEMPLATES.get_template("error.html").unwrap().render(context! { nonce => "n", title => "t", message => "<i>", code => "c" }).unwrap()),
             ("form_post", TEMPLATES.get_template("form_post.html").unwrap().render(context! { nonce => "n", action => "https://a/cb", params => vec![("code", "\"x\"")] }).unwrap()),
