@@ -264,7 +264,8 @@ wrk_figures() {
 
 # scenario NAME CONNECTIONS PATH SCRIPT [VAR=VALUE ...]
 scenario() {
-  local name=$1 c=$2 out="$work/$backend/wrk-$1-c$2.txt" before after
+  local name=$1 c=$2 out="$work/$backend/wrk-${1// /_}-c$2.txt" before after
+  shift
   before=$(cpu_seconds)
   wrk_run "$out" "$@"
   after=$(cpu_seconds)
