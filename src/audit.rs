@@ -55,6 +55,15 @@ pub mod kinds {
     pub const CLIENT_REGISTER: &str = "client.register";
     pub const CLIENT_REGISTRATION_UPDATE: &str = "client.registration.update";
     pub const CLIENT_REGISTRATION_DELETE: &str = "client.registration.delete";
+    /// Password reset by mail and the "which email do I use" hint, by the account owner.
+    pub const PASSWORD_RESET_REQUESTED: &str = "password.reset_requested";
+    pub const PASSWORD_RESET: &str = "password.reset";
+    pub const EMAIL_HINT_SENT: &str = "account.email_hint";
+    /// The signed-in user's own changes (`/api/users/me`).
+    pub const PROFILE_UPDATE: &str = "account.profile.update";
+    pub const EMAIL_CHANGE_REQUESTED: &str = "account.email.change_requested";
+    pub const EMAIL_CHANGE: &str = "account.email.change";
+    pub const PASSWORD_CHANGE: &str = "password.change";
     /// The first administrator, created at start-up from the configuration.
     pub const BOOTSTRAP_ADMIN: &str = "bootstrap.admin.create";
 }

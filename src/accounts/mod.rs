@@ -3,6 +3,7 @@
 
 mod access_control;
 mod password;
+mod password_policy;
 mod user;
 
 use std::sync::Arc;
@@ -12,7 +13,10 @@ pub use access_control::{
     NameError, PermissionId, PermissionName, RoleId, RoleName, UserAuthorization,
 };
 pub use password::{Password, PasswordError, PasswordHasher};
-pub use user::{Email, EmailError, NewUser, ProfileError, ProfileField, User, UserChanges, UserId, UserQuery};
+pub use password_policy::{PasswordPolicyError, check_new_password};
+pub use user::{
+    Email, EmailError, NewUser, ProfileError, ProfileField, User, UserChanges, UserId, UserQuery, normalize_phone,
+};
 
 use crate::{
     clock::Clock,
@@ -150,6 +154,11 @@ impl Accounts {
 
     pub async fn find_by_email(&self, email: &Email) -> Result<User, AccountError> {
         self.users.find_by_email(email).await?.ok_or(AccountError::NotFound)
+    }
+
+    /// Enabled, verified users with this phone number (see [`normalize_phone`]); at most `limit`.
+    pub async fn find_verified_by_phone(&self, phone: &str, limit: u64) -> Result<Vec<User>, AccountError> {
+        Ok(self.users.find_verified_by_phone(phone, limit).await?)
     }
 
     pub async fn set_disabled(&self, id: UserId, disabled: bool) -> Result<(), AccountError> {

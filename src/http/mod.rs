@@ -24,6 +24,7 @@ mod metrics;
 mod oauth_form;
 mod ops;
 mod pages;
+mod password_reset;
 mod register;
 mod request_context;
 mod revoke;
@@ -55,7 +56,8 @@ type Apis = (
     revoke::RevocationApi,
     userinfo::UserInfoApi,
     register::RegisterApi,
-    me::MeApi,
+    // poem-openapi implements OpenApi for tuples of up to 16: the account APIs are one element.
+    (me::MeApi, password_reset::PasswordResetApi),
     admin_users::AdminUsersApi,
     admin_access::AdminAccessApi,
     admin_sessions::AdminSessionsApi,
@@ -78,7 +80,7 @@ pub fn api() -> OpenApiService<Apis, ()> {
             revoke::RevocationApi,
             userinfo::UserInfoApi,
             register::RegisterApi,
-            me::MeApi,
+            (me::MeApi, password_reset::PasswordResetApi),
             admin_users::AdminUsersApi,
             admin_access::AdminAccessApi,
             admin_sessions::AdminSessionsApi,
@@ -114,6 +116,8 @@ pub fn endpoint(state: AppState) -> impl Endpoint {
         .at("/login", get(authorize::login_page).post(authorize::login_submit))
         .at("/consent", get(authorize::consent_page).post(authorize::consent_submit))
         .at("/logout", get(logout::logout_get).post(logout::logout_post))
+        .at("/password/forgot", get(password_reset::forgot_page).post(password_reset::forgot_submit))
+        .at("/password/reset", get(password_reset::reset_page).post(password_reset::reset_submit))
         .nest("/", api)
         .with(BodyLimit(MAX_BODY_BYTES))
         .data(state)

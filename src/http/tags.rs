@@ -10,6 +10,8 @@ pub enum ApiTags {
     Discovery,
     /// The signed-in user's own account: sessions, applications, log out everywhere.
     Account,
+    /// Getting back into an account: password reset by mail, and which email an account uses.
+    Recovery,
     /// Administration, for access tokens with the `ferrid:admin` scope.
     Admin,
     /// Health and readiness probes for orchestrators and load balancers, and metrics for Prometheus.

@@ -21,6 +21,8 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("form_post.html", include_str!("templates/form_post.html")),
         ("logout.html", include_str!("templates/logout.html")),
         ("signed_out.html", include_str!("templates/signed_out.html")),
+        ("password_forgot.html", include_str!("templates/password_forgot.html")),
+        ("password_reset.html", include_str!("templates/password_reset.html")),
     ] {
         // The sources are compiled in; a syntax error is caught by the tests that render them.
         if let Err(error) = env.add_template(name, source) {
@@ -77,6 +79,28 @@ pub fn logout_confirmation(client_name: Option<&str>, csrf: &str, params: &[(&st
 /// After signing out (or declining to) when there is nowhere to return to.
 pub fn signed_out(title: &str, message: &str) -> Response {
     render("signed_out.html", &context! { title, message }, StatusCode::OK, None)
+}
+
+/// "Forgot your password?": the email form, or once sent the same answer for every address.
+pub fn password_forgot(csrf: &str, sent: bool, valid_minutes: u32) -> Response {
+    render("password_forgot.html", &context! { csrf, sent, valid_minutes }, StatusCode::OK, None)
+}
+
+/// The page behind a reset link, in one of its states.
+#[derive(Serialize, Default)]
+pub struct PasswordResetPage<'a> {
+    pub token: &'a str,
+    pub csrf: &'a str,
+    pub email: &'a str,
+    pub error: Option<&'a str>,
+    /// The link is unknown, used or expired.
+    pub expired: bool,
+    pub done: bool,
+    pub valid_minutes: u32,
+}
+
+pub fn password_reset(page: &PasswordResetPage<'_>, status: StatusCode) -> Response {
+    render("password_reset.html", page, status, None)
 }
 
 /// OAuth 2.0 Form Post Response Mode §2: an auto-submitting form to the redirect URI.
@@ -137,6 +161,8 @@ mod tests {
             ("login", TEMPLATES.get_template("login.html").unwrap().render(context! { nonce => "n", ..minijinja::Value::from_serialize(&page) }).unwrap()),
             ("consent", TEMPLATES.get_template("consent.html").unwrap().render(context! { nonce => "n", client_name => "<b>", scopes => vec!["x"], user_email => "a", request => "r", csrf => "c" }).unwrap()),
             ("error", TEMPLATES.get_template("error.html").unwrap().render(context! { nonce => "n", title => "t", message => "<i>", code => "c" }).unwrap()),
+            ("password_reset", TEMPLATES.get_template("password_reset.html").unwrap().render(context! { nonce => "n", ..minijinja::Value::from_serialize(PasswordResetPage { email: "<i>", token: "t", csrf: "c", error: Some("<b>"), ..Default::default() }) }).unwrap()),
+            ("password_forgot", TEMPLATES.get_template("password_forgot.html").unwrap().render(context! { nonce => "n", csrf => "c", sent => false }).unwrap()),
             ("form_post", TEMPLATES.get_template("form_post.html").unwrap().render(context! { nonce => "n", action => "https://a/cb", params => vec![("code", "\"x\"")] }).unwrap()),
         ] {
             assert!(!html.contains("<script>x") && !html.contains("<b>") && !html.contains("<i>"), "{name} did not escape");
