@@ -106,7 +106,10 @@ async fn mail_reset_link(state: &AppState, email: &Email, origin: RequestOrigin)
     {
         store.delete(&record_key(&previous)).await?;
     }
-    store.put(&record_key(digest.as_str()), user.id.to_string().as_bytes(), RESET_TTL).await?;
+    // The issue time goes with the user id: expiry is decided against the clock (testable with
+    // a fixed one); the store's TTL only clears the record away.
+    let record = format!("{} {}", user.id, state.clock.now().timestamp());
+    store.put(&record_key(digest.as_str()), record.as_bytes(), RESET_TTL).await?;
     store.put(&latest_key(user.id), digest.as_str().as_bytes(), RESET_TTL).await?;
     let link = page_link(state, "/password/reset", Some(token.expose()))?;
     state.outbox.enqueue(Mail::password_reset(mailbox_of(&user)?, &link, RESET_VALID_MINUTES)?).await?;
@@ -119,11 +122,15 @@ async fn mail_reset_link(state: &AppState, email: &Email, origin: RequestOrigin)
 pub async fn peek(state: &AppState, token: &str) -> Result<User, ResetError> {
     let digest = OpaqueSecret::from_presented(token).digest();
     let stored = state.short_lived.get(&record_key(digest.as_str())).await?.ok_or(ResetError::InvalidToken)?;
-    let id = std::str::from_utf8(&stored)
+    let (id, issued_at) = std::str::from_utf8(&stored)
         .ok()
-        .and_then(|id| uuid::Uuid::parse_str(id).ok())
-        .map(UserId)
+        .and_then(|record| record.split_once(' '))
+        .and_then(|(id, issued_at)| Some((UserId(uuid::Uuid::parse_str(id).ok()?), issued_at.parse::<i64>().ok()?)))
         .ok_or(ResetError::InvalidToken)?;
+    let age = state.clock.now().timestamp().saturating_sub(issued_at);
+    if age >= RESET_TTL.as_secs() as i64 {
+        return Err(ResetError::InvalidToken);
+    }
     let user = state.accounts.find(id).await?;
     if user.disabled { Err(ResetError::InvalidToken) } else { Ok(user) }
 }

@@ -34,6 +34,7 @@ mod oidc;
 mod oidc_errors;
 mod oidc_jose;
 mod openapi;
+mod password_reset;
 mod private_key_jwt;
 mod refresh_token_store;
 mod registration;
