@@ -92,10 +92,18 @@ impl Example for Accepted {
 }
 
 #[derive(ApiResponse)]
+#[oai(bad_request_handler = "malformed_body")]
 enum AcceptedResponse {
     /// Accepted. The same status and body whether or not an account matches (no enumeration).
     #[oai(status = 202)]
     Accepted(Json<Accepted>, #[oai(header = "Cache-Control")] String),
+    /// The body is not JSON of this shape (`invalid_request`); never an answer about an account.
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>, #[oai(header = "Cache-Control")] String),
+}
+
+fn malformed_body(error: poem::Error) -> AcceptedResponse {
+    AcceptedResponse::BadRequest(body("invalid_request", error.to_string()), NO_STORE.to_owned())
 }
 
 impl AcceptedResponse {
@@ -105,16 +113,22 @@ impl AcceptedResponse {
 }
 
 #[derive(ApiResponse)]
+#[oai(bad_request_handler = "malformed_confirmation")]
 enum ConfirmResponse {
     /// The password is set; every session and refresh token of the user is revoked.
     #[oai(status = 204)]
     Changed,
-    /// `invalid_token` (unknown, used or expired) or `weak_password` (the token stays usable).
+    /// `invalid_token` (unknown, used or expired), `weak_password` (the token stays usable), or
+    /// `invalid_request` (the body is not JSON of this shape).
     #[oai(status = 400)]
     BadRequest(Json<ErrorBody>, #[oai(header = "Cache-Control")] String),
     /// A backing store is unreachable; retry later.
     #[oai(status = 503)]
     Unavailable(Json<ErrorBody>, #[oai(header = "Cache-Control")] String),
+}
+
+fn malformed_confirmation(error: poem::Error) -> ConfirmResponse {
+    ConfirmResponse::BadRequest(body("invalid_request", error.to_string()), NO_STORE.to_owned())
 }
 
 fn body(code: &str, description: impl Into<String>) -> Json<ErrorBody> {
