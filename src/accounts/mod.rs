@@ -4,6 +4,7 @@
 mod access_control;
 mod password;
 mod password_policy;
+mod profile;
 mod user;
 
 use std::sync::Arc;
@@ -14,6 +15,7 @@ pub use access_control::{
 };
 pub use password::{Password, PasswordError, PasswordHasher};
 pub use password_policy::{PasswordPolicyError, check_new_password};
+pub use profile::{ProfileEdit, ProfileEditError};
 pub use user::{
     Email, EmailError, NewUser, ProfileError, ProfileField, User, UserChanges, UserId, UserQuery, normalize_phone,
 };
