@@ -79,11 +79,17 @@ async fn authorization_is_sorted_and_deduplicated_across_groups(backend: Backend
             roles: strings(&["Admin", "viewer"]),
             groups: strings(&["billing", "empty", "ops"]),
             permissions: strings(&["invoices:read", "invoices:write", "servers:reboot"]),
+            // Per group, for the user's own profile; a group without permissions is not listed.
+            group_permissions: [
+                ("billing".to_owned(), strings(&["invoices:read", "invoices:write"])),
+                ("ops".to_owned(), strings(&["invoices:read", "servers:reboot"])),
+            ]
+            .into(),
         }
     );
     assert_eq!(
         access.authorization_of(bob.id).await.unwrap(),
-        UserAuthorization { roles: strings(&["auditor"]), groups: vec![], permissions: vec![] }
+        UserAuthorization { roles: strings(&["auditor"]), ..UserAuthorization::default() }
     );
     assert_eq!(access.authorization_of(UserId::generate()).await.unwrap(), UserAuthorization::default());
 }
