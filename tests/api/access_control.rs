@@ -110,7 +110,12 @@ async fn links_are_idempotent_and_removable(backend: Backend) {
     let granted = access.authorization_of(ann.id).await.unwrap();
     assert_eq!(
         granted,
-        UserAuthorization { roles: strings(&["admin"]), groups: strings(&["ops"]), permissions: strings(&["deploy"]) }
+        UserAuthorization {
+            roles: strings(&["admin"]),
+            groups: strings(&["ops"]),
+            permissions: strings(&["deploy"]),
+            group_permissions: [("ops".to_owned(), strings(&["deploy"]))].into(),
+        }
     );
 
     assert!(access.revoke_permission(&group("ops"), &permission("deploy")).await.unwrap());
@@ -241,6 +246,7 @@ async fn role_cli_creates_and_assigns(backend: Backend) {
             roles: strings(&["admin"]),
             groups: strings(&["ops"]),
             permissions: strings(&["servers:reboot"]),
+            group_permissions: [("ops".to_owned(), strings(&["servers:reboot"]))].into(),
         }
     );
     state.database.close().await;
