@@ -23,6 +23,7 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("signed_out.html", include_str!("templates/signed_out.html")),
         ("password_forgot.html", include_str!("templates/password_forgot.html")),
         ("password_reset.html", include_str!("templates/password_reset.html")),
+        ("confirm_email_change.html", include_str!("templates/confirm_email_change.html")),
     ] {
         // The sources are compiled in; a syntax error is caught by the tests that render them.
         if let Err(error) = env.add_template(name, source) {
@@ -101,6 +102,12 @@ pub struct PasswordResetPage<'a> {
 
 pub fn password_reset(page: &PasswordResetPage<'_>, status: StatusCode) -> Response {
     render("password_reset.html", page, status, None)
+}
+
+/// The page behind the link mailed to a new address: one button, so that a mail scanner
+/// following links does not use it up.
+pub fn confirm_email_change(token: &str, csrf: &str) -> Response {
+    render("confirm_email_change.html", &context! { token, csrf }, StatusCode::OK, None)
 }
 
 /// OAuth 2.0 Form Post Response Mode §2: an auto-submitting form to the redirect URI.
