@@ -10,7 +10,7 @@ use poem::{
 };
 
 use crate::{
-    accounts::{AccessControl, Accounts, PasswordHasher},
+    accounts::{AccessControl, Accounts, EmailCodes, PasswordHasher},
     audit::AuditLog,
     clock::{Clock, SystemClock},
     config::Config,
@@ -67,6 +67,10 @@ pub struct AppState {
     pub outbox: Outbox,
     /// The background mail sender's settings; tests shorten its retry delays.
     pub mail_sender: MailSender,
+    /// The key-encryption key: seals second-factor secrets, keys one-time-code digests.
+    pub kek: Arc<keys::Kek>,
+    /// Codes and links that prove control of an email address.
+    pub email_codes: EmailCodes,
 }
 
 /// Each dependency's probe result: `ok` or a short reason.
@@ -125,7 +129,11 @@ impl AppState {
             policy: SendPolicy::new(config.mail_max_attempts),
             metrics: metrics.clone(),
         };
+        let kek = keys.kek();
+        let email_codes = EmailCodes::new(short_lived.clone(), kek.mac_key("email-code"), clock.clone());
         let state = Self {
+            kek,
+            email_codes,
             outbox,
             mail_sender,
             client_assertions,
@@ -134,6 +142,7 @@ impl AppState {
                 MfaFactorRepository::new(connection.clone()),
                 hasher,
                 clock.clone(),
+                config.allow_unverified_login,
             ),
             access_control: AccessControl::new(AccessControlRepository::new(connection.clone()), clock.clone()),
             clients: ClientRegistry::new(

@@ -66,6 +66,15 @@ pub mod kinds {
     pub const PASSWORD_CHANGE: &str = "password.change";
     /// The first administrator, created at start-up from the configuration.
     pub const BOOTSTRAP_ADMIN: &str = "bootstrap.admin.create";
+
+    // Self-service accounts and the first-party login API (issue 7).
+    pub const ACCOUNT_REGISTER: &str = "account.register";
+    /// A registration with an address that already has an account (its owner is told by mail).
+    pub const ACCOUNT_REGISTER_EXISTING: &str = "account.register.existing";
+    pub const ACCOUNT_EMAIL_VERIFIED: &str = "account.email.verified";
+    pub const AUTH_LOGIN: &str = "auth.login";
+    pub const AUTH_LOGOUT: &str = "auth.logout";
+    pub const AUTH_LOGOUT_ALL: &str = "auth.logout_all";
 }
 
 /// The most records one query returns.

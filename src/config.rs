@@ -59,6 +59,13 @@ pub struct Config {
     pub bootstrap_admin: Option<BootstrapAdmin>,
     /// `FERRID_AUDIT_RETENTION_DAYS`: audit records older than this are swept (default 365).
     pub audit_retention: chrono::Duration,
+    /// `FERRID_ALLOW_UNVERIFIED_LOGIN`: whether users who have not verified their email address
+    /// may sign in (default false).
+    pub allow_unverified_login: bool,
+    /// `FERRID_FIRST_PARTY_ORIGINS`: web origins (besides the issuer's) of the first-party app
+    /// allowed to call the cookie-authenticated `/api/auth` endpoints; the first is also where
+    /// mails send people to sign in.
+    pub first_party_origins: Vec<String>,
 }
 
 /// `FERRID_ADMIN_EMAIL` + `FERRID_ADMIN_PASSWORD`.
@@ -200,6 +207,8 @@ pub struct RawConfig {
     pub admin_email: Option<String>,
     pub admin_password: Option<String>,
     pub audit_retention_days: Option<String>,
+    pub allow_unverified_login: Option<String>,
+    pub first_party_origins: Option<String>,
 }
 
 /// A configuration error: the variable and what is wrong with it.
@@ -238,7 +247,7 @@ impl Config {
 }
 
 impl RawConfig {
-    const KEYS: [&'static str; 34] = [
+    const KEYS: [&'static str; 36] = [
         "issuer",
         "bind",
         "data_dir",
@@ -273,6 +282,8 @@ impl RawConfig {
         "admin_password",
         "jwks_uri_allow_private",
         "audit_retention_days",
+        "allow_unverified_login",
+        "first_party_origins",
     ];
 
     /// Builds a raw configuration from `(VARIABLE, value)` pairs without touching the process
@@ -332,15 +343,16 @@ impl RawConfig {
         let shutdown_grace =
             Duration::from_secs(number("SHUTDOWN_GRACE_SECS", self.shutdown_grace_secs, 30, 0..=3600)?.into());
         let database_max_connections = number("DATABASE_MAX_CONNECTIONS", self.database_max_connections, 10, 1..=1000)?;
-        let jwks_uri_allow_private = match self.jwks_uri_allow_private.as_deref().unwrap_or("false") {
-            "true" => true,
-            "false" => false,
-            other => return Err(invalid("JWKS_URI_ALLOW_PRIVATE", format!("must be true or false, not {other:?}"))),
-        };
+        let jwks_uri_allow_private = flag("JWKS_URI_ALLOW_PRIVATE", self.jwks_uri_allow_private.as_deref())?;
+        let allow_unverified_login = flag("ALLOW_UNVERIFIED_LOGIN", self.allow_unverified_login.as_deref())?;
+        let first_party_origins =
+            origins(self.first_party_origins.as_deref()).map_err(|problem| invalid("FIRST_PARTY_ORIGINS", problem))?;
         let audit_retention =
             chrono::Duration::days(number("AUDIT_RETENTION_DAYS", self.audit_retention_days, 365, 1..=36_500)?.into());
         Ok(Config {
             audit_retention,
+            allow_unverified_login,
+            first_party_origins,
             issuer,
             bind,
             data_dir,
@@ -473,6 +485,34 @@ impl RawConfig {
         }
         Ok(settings)
     }
+}
+
+/// A `true`/`false` variable, false when unset.
+fn flag(variable: &'static str, value: Option<&str>) -> Result<bool, ConfigError> {
+    match value.unwrap_or("false") {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        other => Err(invalid(variable, format!("must be true or false, not {other:?}"))),
+    }
+}
+
+/// A comma-separated list of web origins (`https://app.example.com`, no path), kept in their
+/// serialised form so that an `Origin` header compares exactly.
+fn origins(value: Option<&str>) -> Result<Vec<String>, String> {
+    value
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|origin| !origin.is_empty())
+        .map(|origin| {
+            let url = url::Url::parse(origin).map_err(|_| format!("{origin:?} is not a URL"))?;
+            let serialised = url.origin().ascii_serialization();
+            if !matches!(url.scheme(), "http" | "https") || url.path() != "/" || serialised != origin {
+                return Err(format!("{origin:?} must be an origin like https://app.example.com"));
+            }
+            Ok(serialised)
+        })
+        .collect()
 }
 
 fn invalid(variable: &'static str, problem: impl Into<String>) -> ConfigError {

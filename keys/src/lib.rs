@@ -15,6 +15,7 @@ mod jwe;
 mod jwk;
 mod jws;
 mod key;
+mod mac;
 mod opaque;
 mod record;
 mod ring;
@@ -36,7 +37,8 @@ pub use jwe::{
 pub use jwk::{Jwks, PublicJwk};
 pub use jws::{SigningKey, Validation, VerifiedJws, VerifyingKey, sign_jws, sign_jwt, verify_jws, verify_jwt};
 pub use key::PrivateKey;
-pub use opaque::{OpaqueSecret, SecretDigest, random_id};
+pub use mac::MacKey;
+pub use opaque::{OpaqueSecret, SecretDigest, random_digits, random_id};
 pub use record::{KeyRecord, KeyState, Transition};
 pub use ring::{KeyRing, RotationOutcome, jwks_json};
 pub use rotation::{Change, RotationPolicy, plan_rotation};

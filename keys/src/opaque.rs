@@ -72,6 +72,21 @@ pub fn random_id(bytes: usize) -> String {
     URL_SAFE_NO_PAD.encode(buf)
 }
 
+/// `digits` uniformly random decimal digits (a one-time code), at most 9.
+pub fn random_digits(digits: u32) -> String {
+    let digits = digits.clamp(1, 9);
+    let modulus = 10u32.pow(digits);
+    // Rejection sampling: values in the last, incomplete multiple of `modulus` would make low
+    // codes more likely.
+    let limit = u32::MAX - u32::MAX % modulus;
+    loop {
+        let value = u32::from_be_bytes(random_bytes::<4>());
+        if value < limit {
+            return format!("{:0width$}", value % modulus, width = digits as usize);
+        }
+    }
+}
+
 fn random_bytes<const N: usize>() -> [u8; N] {
     let mut buf = [0u8; N];
     fill(&mut buf);
@@ -110,6 +125,16 @@ mod tests {
     fn debug_never_shows_the_secret() {
         let secret = OpaqueSecret::generate();
         assert!(!format!("{secret:?}").contains(secret.expose()));
+    }
+
+    #[test]
+    fn random_digits_are_fixed_width_decimal() {
+        for _ in 0..200 {
+            let code = random_digits(6);
+            assert_eq!(code.len(), 6);
+            assert!(code.bytes().all(|b| b.is_ascii_digit()));
+        }
+        assert_ne!(random_digits(9), random_digits(9));
     }
 
     #[test]

@@ -48,6 +48,11 @@ impl Kek {
         STANDARD.encode(self.bytes)
     }
 
+    /// The raw key, only to derive other keys from (see `mac`).
+    pub(crate) fn expose_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
     fn from_bytes(bytes: [u8; KEK_LEN]) -> Result<Self> {
         let unbound = UnboundKey::new(&AES_256_GCM, &bytes).map_err(|_| KeyError::InvalidKek("must be 32 bytes"))?;
         Ok(Self { bytes, key: LessSafeKey::new(unbound) })

@@ -4,6 +4,7 @@
 //! step at a time; a test runs up → down → up on SQLite and PostgreSQL.
 
 pub use m20261124_000012_create_swagger_client::CLIENT_ID as SWAGGER_CLIENT_ID;
+pub use m20261125_000014_create_first_party_app_client::CLIENT_ID as FIRST_PARTY_APP_CLIENT_ID;
 pub use sea_orm_migration::MigrationStatus;
 pub use sea_orm_migration::prelude::*;
 
@@ -20,6 +21,7 @@ mod m20261124_000010_add_client_registration_token;
 mod m20261124_000011_create_audit_log_and_mfa_factors;
 mod m20261124_000012_create_swagger_client;
 mod m20261124_000013_create_mail_outbox;
+mod m20261125_000014_create_first_party_app_client;
 
 pub struct Migrator;
 
@@ -40,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000011_create_audit_log_and_mfa_factors::Migration),
             Box::new(m20261124_000012_create_swagger_client::Migration),
             Box::new(m20261124_000013_create_mail_outbox::Migration),
+            Box::new(m20261125_000014_create_first_party_app_client::Migration),
         ]
     }
 }

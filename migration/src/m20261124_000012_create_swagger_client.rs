@@ -14,28 +14,36 @@ fn list(values: &[&str]) -> Value {
     Value::Json(Some(Box::new(serde_json::json!(values))))
 }
 
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+/// A client that ships with ferrid: public (no secret), JWT access tokens.
+pub(crate) struct BuiltInClient<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub redirect_uris: &'a [&'a str],
+    pub grant_types: &'a [&'a str],
+    pub response_types: &'a [&'a str],
+    pub allowed_scopes: &'a [&'a str],
+    pub first_party: bool,
+}
+
+impl BuiltInClient<'_> {
+    pub(crate) async fn insert(&self, manager: &SchemaManager<'_>) -> Result<(), DbErr> {
         #[allow(clippy::disallowed_methods, reason = "a migration runs once, outside any request: no Clock to ask")]
         let now = chrono::Utc::now();
-        // `ferrid:admin` is granted only to users holding the admin role, so allowing it here
-        // gives nobody more than they already have.
         let row: [(Clients, SimpleExpr); 17] = [
-            (Clients::Id, CLIENT_ID.into()),
-            (Clients::Name, "Swagger UI".into()),
+            (Clients::Id, self.id.into()),
+            (Clients::Name, self.name.into()),
             (Clients::ClientType, "public".into()),
-            (Clients::RedirectUris, list(&["/swagger/oauth-receiver.html"]).into()),
+            (Clients::RedirectUris, list(self.redirect_uris).into()),
             (Clients::PostLogoutRedirectUris, list(&[]).into()),
-            (Clients::GrantTypes, list(&["authorization_code"]).into()),
-            (Clients::ResponseTypes, list(&["code"]).into()),
+            (Clients::GrantTypes, list(self.grant_types).into()),
+            (Clients::ResponseTypes, list(self.response_types).into()),
             (Clients::TokenEndpointAuthMethod, "none".into()),
-            (Clients::AllowedScopes, list(&["openid", "profile", "email", "ferrid:admin"]).into()),
+            (Clients::AllowedScopes, list(self.allowed_scopes).into()),
             (Clients::RequirePkce, true.into()),
             (Clients::IdTokenSignedResponseAlg, "RS256".into()),
             (Clients::AccessTokenFormat, "jwt".into()),
             (Clients::AccessTokenSignedResponseAlg, "ES256".into()),
-            (Clients::FirstParty, false.into()),
+            (Clients::FirstParty, self.first_party.into()),
             (Clients::RefreshTokenReuseGraceSecs, 0.into()),
             (Clients::CreatedAt, now.into()),
             (Clients::UpdatedAt, now.into()),
@@ -50,13 +58,34 @@ impl MigrationTrait for Migration {
         manager.exec_stmt(insert).await
     }
 
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        // Its sessions' grants and refresh tokens go with it (ON DELETE CASCADE).
+    /// Its sessions' grants and refresh tokens go with it (ON DELETE CASCADE).
+    pub(crate) async fn delete(id: &str, manager: &SchemaManager<'_>) -> Result<(), DbErr> {
         manager
-            .exec_stmt(
-                Query::delete().from_table(Clients::Table).and_where(Expr::col(Clients::Id).eq(CLIENT_ID)).to_owned(),
-            )
+            .exec_stmt(Query::delete().from_table(Clients::Table).and_where(Expr::col(Clients::Id).eq(id)).to_owned())
             .await
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // `ferrid:admin` is granted only to users holding the admin role, so allowing it here
+        // gives nobody more than they already have.
+        BuiltInClient {
+            id: CLIENT_ID,
+            name: "Swagger UI",
+            redirect_uris: &["/swagger/oauth-receiver.html"],
+            grant_types: &["authorization_code"],
+            response_types: &["code"],
+            allowed_scopes: &["openid", "profile", "email", "ferrid:admin"],
+            first_party: false,
+        }
+        .insert(manager)
+        .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        BuiltInClient::delete(CLIENT_ID, manager).await
     }
 }
 

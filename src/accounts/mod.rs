@@ -2,9 +2,11 @@
 //! operations on them (the CLI and the admin API call these; the public flows come later).
 
 mod access_control;
+mod email_codes;
 mod password;
 mod password_policy;
 mod profile;
+pub mod registration;
 mod user;
 
 use std::sync::Arc;
@@ -13,8 +15,9 @@ pub use access_control::{
     AccessChange, AccessControl, AccessControlError, AccessEntry, AccessKind, AccessName, GroupId, GroupName, Link,
     NameError, PermissionId, PermissionName, RoleId, RoleName, UserAuthorization,
 };
+pub use email_codes::{CodeClaim, CodePurpose, EmailCodes, IssuedCode};
 pub use password::{Password, PasswordError, PasswordHasher};
-pub use password_policy::{PasswordPolicyError, check_new_password};
+pub use password_policy::{MIN_PASSWORD_CHARS, PasswordPolicyError, check_new_password};
 pub use profile::{ProfileEdit, ProfileEditError};
 pub use user::{
     Email, EmailError, NewUser, ProfileError, ProfileField, User, UserChanges, UserId, UserQuery, normalize_phone,
@@ -39,6 +42,10 @@ pub enum AccountError {
     /// Wrong email or password, or a disabled account: deliberately one answer (DESIGN §7.2).
     #[error("wrong email or password")]
     InvalidCredentials,
+    /// The right password, but the address is unverified and the configuration requires it:
+    /// said only to whoever knows the password.
+    #[error("the email address is not verified yet")]
+    EmailNotVerified,
     #[error(transparent)]
     Password(#[from] PasswordError),
     #[error(transparent)]
@@ -61,6 +68,8 @@ pub struct Accounts {
     mfa_factors: MfaFactorRepository,
     hasher: PasswordHasher,
     clock: Arc<dyn Clock>,
+    /// `FERRID_ALLOW_UNVERIFIED_LOGIN`.
+    allow_unverified_login: bool,
 }
 
 impl Accounts {
@@ -69,8 +78,31 @@ impl Accounts {
         mfa_factors: MfaFactorRepository,
         hasher: PasswordHasher,
         clock: Arc<dyn Clock>,
+        allow_unverified_login: bool,
     ) -> Self {
-        Self { users, mfa_factors, hasher, clock }
+        Self { users, mfa_factors, hasher, clock, allow_unverified_login }
+    }
+
+    /// Hashes a password the user chose (argon2id on the blocking pool).
+    pub async fn hash_password(&self, password: Password) -> Result<String, AccountError> {
+        Ok(self.hasher.hash(password).await?)
+    }
+
+    /// Creates a self-registered account: unverified, with an already hashed password.
+    pub async fn insert_unverified(&self, new: &NewUser, password_hash: &str) -> Result<User, AccountError> {
+        Ok(self.users.insert(new, Some(password_hash), false, self.clock.now()).await?)
+    }
+
+    /// Marks the address verified; `false` if it changed since the code was mailed (the proof was
+    /// for the old one) or the account is gone.
+    pub async fn mark_email_verified(&self, id: UserId, email: &Email) -> Result<bool, AccountError> {
+        match self.users.find(id).await? {
+            Some(user) if user.email.normalized() == email.normalized() => {
+                let changes = UserChanges { email_verified: Some(true), ..UserChanges::default() };
+                Ok(self.users.update(id, &changes, self.clock.now()).await?.is_some())
+            }
+            _ => Ok(false),
+        }
     }
 
     /// Creates an account. An administrator vouches for the address, so it starts verified.
@@ -102,7 +134,13 @@ impl Accounts {
         match found {
             Some((user, Some(hash))) => {
                 let verified = self.hasher.verify(password, hash).await;
-                if verified && !user.disabled { Ok(user) } else { Err(AccountError::InvalidCredentials) }
+                if !verified || user.disabled {
+                    Err(AccountError::InvalidCredentials)
+                } else if !user.email_verified && !self.allow_unverified_login {
+                    Err(AccountError::EmailNotVerified)
+                } else {
+                    Ok(user)
+                }
             }
             _ => {
                 self.hasher.verify_decoy(password).await;

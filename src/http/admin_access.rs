@@ -14,7 +14,7 @@ use poem_openapi::{
 use serde_json::json;
 
 use super::{
-    admin_auth::{AdminAuth, AdminDenied, admin_error, admin_response, unavailable},
+    admin_auth::{AdminAuth, BearerDenied, admin_error, guarded_response, unavailable},
     admin_paging::{next_cursor, page_cursor, page_limit},
     error::ErrorBody,
     tags::ApiTags,
@@ -89,7 +89,7 @@ pub struct MemberPage {
     pub next_cursor: Option<String>,
 }
 
-admin_response! {
+guarded_response! {
     enum ListResponse {
         /// A page of records, in creation order.
         #[oai(status = 200)]
@@ -100,7 +100,7 @@ admin_response! {
     }
 }
 
-admin_response! {
+guarded_response! {
     enum CreateResponse {
         /// Created.
         #[oai(status = 201)]
@@ -114,7 +114,7 @@ admin_response! {
     }
 }
 
-admin_response! {
+guarded_response! {
     enum ReadResponse {
         /// The record.
         #[oai(status = 200)]
@@ -125,7 +125,7 @@ admin_response! {
     }
 }
 
-admin_response! {
+guarded_response! {
     enum UpdateResponse {
         /// The record as changed.
         #[oai(status = 200)]
@@ -143,7 +143,7 @@ admin_response! {
     }
 }
 
-admin_response! {
+guarded_response! {
     enum ChangeResponse {
         /// Done (also when there was nothing to do).
         #[oai(status = 204)]
@@ -157,7 +157,7 @@ admin_response! {
     }
 }
 
-admin_response! {
+guarded_response! {
     enum LinkResponse {
         /// Linked (also when the link existed).
         #[oai(status = 204)]
@@ -168,7 +168,7 @@ admin_response! {
     }
 }
 
-admin_response! {
+guarded_response! {
     enum MembersResponse {
         /// A page of the group's members.
         #[oai(status = 200)]
@@ -184,14 +184,14 @@ admin_response! {
 
 /// Why a request ends without its outcome.
 enum Failure {
-    Denied(AdminDenied),
+    Denied(BearerDenied),
     BadRequest(String),
     NotFound(String),
     Conflict(String),
 }
 
-impl From<AdminDenied> for Failure {
-    fn from(denied: AdminDenied) -> Self {
+impl From<BearerDenied> for Failure {
+    fn from(denied: BearerDenied) -> Self {
         Self::Denied(denied)
     }
 }

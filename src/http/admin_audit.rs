@@ -6,7 +6,7 @@ use poem::web::Data;
 use poem_openapi::{Object, OpenApi, param::Query, payload::Json};
 
 use super::{
-    admin_auth::{AdminAuth, admin_error, admin_response, unavailable},
+    admin_auth::{AdminAuth, admin_error, guarded_response, unavailable},
     admin_paging::{next_cursor, page_cursor, page_limit},
     error::ErrorBody,
     tags::ApiTags,
@@ -70,7 +70,7 @@ pub struct AuditPage {
     pub next_cursor: Option<String>,
 }
 
-admin_response! {
+guarded_response! {
     enum AuditResponse {
         /// A page of matching records, newest first.
         #[oai(status = 200)]

@@ -2,7 +2,7 @@
 //! `ferrid:admin` (RFC 6750 §2.1). Every admin endpoint takes [`AdminAuth`], which also declares
 //! the document's security schemes (Swagger's lock): a bearer token pasted in, or one obtained
 //! through ferrid's own authorization code flow, which Swagger's Authorize button runs. Handlers
-//! answer in a type declared with [`admin_response!`], which adds the guard's refusals.
+//! answer in a type declared with [`guarded_response!`], which adds the guard's refusals.
 
 use poem::{IntoResponse, Request, RequestBody};
 use poem_openapi::{
@@ -14,7 +14,7 @@ use super::{error::ErrorBody, request_context::origin_of, userinfo::bearer};
 use crate::{
     app::AppState,
     audit::Actor,
-    oauth::admin::{ADMIN_SCOPE, AdminAuthError, authenticate_administrator},
+    oauth::admin::{ADMIN_SCOPE, BearerAuthError, authenticate_administrator},
 };
 
 const SCHEME: &str = "AdminBearer";
@@ -44,7 +44,7 @@ fn authorization_code_flow() -> MetaOAuthFlows {
 }
 
 /// Why an admin request is refused, with its RFC 6750 §3 `WWW-Authenticate` challenge.
-pub(super) enum AdminDenied {
+pub(super) enum BearerDenied {
     /// 401: no token, or an invalid one.
     Unauthorized(ErrorBody, String),
     /// 403 `insufficient_scope`.
@@ -53,7 +53,7 @@ pub(super) enum AdminDenied {
     Unavailable(ErrorBody),
 }
 
-fn body(code: &str, description: &str) -> ErrorBody {
+pub(super) fn body(code: &str, description: &str) -> ErrorBody {
     ErrorBody { error: code.to_owned(), error_description: Some(description.to_owned()), request_id: None }
 }
 
@@ -66,32 +66,32 @@ pub(super) fn admin_error(code: &str, description: impl std::fmt::Display) -> po
     })
 }
 
-impl AdminDenied {
-    fn from_error(error: AdminAuthError) -> Self {
+impl BearerDenied {
+    fn from_error(error: BearerAuthError) -> Self {
         match error {
-            AdminAuthError::InvalidToken => Self::Unauthorized(
+            BearerAuthError::InvalidToken => Self::Unauthorized(
                 body("invalid_token", "the access token is invalid"),
                 "Bearer realm=\"ferrid\", error=\"invalid_token\", error_description=\"the access token is invalid\""
                     .to_owned(),
             ),
-            AdminAuthError::InsufficientScope => Self::Forbidden(
+            BearerAuthError::InsufficientScope => Self::Forbidden(
                 body("insufficient_scope", "the access token lacks the ferrid:admin scope"),
                 format!("Bearer realm=\"ferrid\", error=\"insufficient_scope\", scope=\"{ADMIN_SCOPE}\""),
             ),
-            AdminAuthError::Internal(cause) => unavailable(cause),
+            BearerAuthError::Internal(cause) => unavailable(cause),
         }
     }
 }
 
 /// A store failed: logged here with its cause, answered 503 with nothing internal.
-pub(super) fn unavailable(cause: impl std::fmt::Display) -> AdminDenied {
+pub(super) fn unavailable(cause: impl std::fmt::Display) -> BearerDenied {
     tracing::error!(%cause, "admin request failed");
-    AdminDenied::Unavailable(body("temporarily_unavailable", "please try again"))
+    BearerDenied::Unavailable(body("temporarily_unavailable", "please try again"))
 }
 
 /// Declares an admin response type: the listed outcomes plus the guard's 401, 403 and 503, and
-/// `From<AdminDenied>` so a handler can answer any refusal with `?`-like brevity (`.into()`).
-macro_rules! admin_response {
+/// `From<BearerDenied>` so a handler can answer any refusal with `?`-like brevity (`.into()`).
+macro_rules! guarded_response {
     ($(#[$meta:meta])* $vis:vis enum $name:ident { $($variants:tt)* }) => {
         $(#[$meta])*
         #[derive(poem_openapi::ApiResponse)]
@@ -103,7 +103,8 @@ macro_rules! admin_response {
                 poem_openapi::payload::Json<$crate::http::ErrorBody>,
                 #[oai(header = "WWW-Authenticate")] String,
             ),
-            /// The token lacks the `ferrid:admin` scope (RFC 6750 §3.1 `insufficient_scope`).
+            /// The token may not be used here: the admin API needs `ferrid:admin`, the account API a token
+            /// issued to one of ferrid's own applications (RFC 6750 §3.1 `insufficient_scope`).
             #[oai(status = 403)]
             Forbidden(
                 poem_openapi::payload::Json<$crate::http::ErrorBody>,
@@ -114,46 +115,46 @@ macro_rules! admin_response {
             Unavailable(poem_openapi::payload::Json<$crate::http::ErrorBody>),
         }
 
-        impl From<$crate::http::admin_auth::AdminDenied> for $name {
-            fn from(denied: $crate::http::admin_auth::AdminDenied) -> Self {
-                use $crate::http::admin_auth::AdminDenied;
+        impl From<$crate::http::admin_auth::BearerDenied> for $name {
+            fn from(denied: $crate::http::admin_auth::BearerDenied) -> Self {
+                use $crate::http::admin_auth::BearerDenied;
                 match denied {
-                    AdminDenied::Unauthorized(body, challenge) => {
+                    BearerDenied::Unauthorized(body, challenge) => {
                         Self::Unauthorized(poem_openapi::payload::Json(body), challenge)
                     }
-                    AdminDenied::Forbidden(body, challenge) => {
+                    BearerDenied::Forbidden(body, challenge) => {
                         Self::Forbidden(poem_openapi::payload::Json(body), challenge)
                     }
-                    AdminDenied::Unavailable(body) => Self::Unavailable(poem_openapi::payload::Json(body)),
+                    BearerDenied::Unavailable(body) => Self::Unavailable(poem_openapi::payload::Json(body)),
                 }
             }
         }
     };
 }
-pub(super) use admin_response;
+pub(super) use guarded_response;
 
 /// The administrator behind the request, as the audit log's actor. A refused request ends in
 /// the extractor, before any other parameter or the body is read: whoever lacks the scope learns
 /// nothing about the route's input validation. Handlers still declare the refusals (through
-/// [`admin_response!`]) so the document shows them.
+/// [`guarded_response!`]) so the document shows them.
 pub(super) struct AdminAuth(pub Actor);
 
-admin_response! {
+guarded_response! {
     /// The guard's refusals on their own, to answer from the extractor.
     enum Refused {}
 }
 
-async fn authenticate(request: &Request) -> Result<Actor, AdminDenied> {
+async fn authenticate(request: &Request) -> Result<Actor, BearerDenied> {
     let header = request.headers().get(poem::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let Some(token) = bearer(header) else {
         // RFC 6750 §3.1: no error code when the request carried no token.
-        return Err(AdminDenied::Unauthorized(
+        return Err(BearerDenied::Unauthorized(
             body("unauthorized", "send an access token with the ferrid:admin scope"),
             "Bearer realm=\"ferrid\"".to_owned(),
         ));
     };
     let Some(state) = request.data::<AppState>() else { return Err(unavailable("no application state")) };
-    let administrator = authenticate_administrator(state, token).await.map_err(AdminDenied::from_error)?;
+    let administrator = authenticate_administrator(state, token).await.map_err(BearerDenied::from_error)?;
     Ok(administrator.actor(origin_of(request)))
 }
 

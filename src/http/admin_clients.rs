@@ -16,7 +16,7 @@ use poem_openapi::{
 use serde_json::json;
 
 use super::{
-    admin_auth::{AdminAuth, admin_error, admin_response, unavailable},
+    admin_auth::{AdminAuth, admin_error, guarded_response, unavailable},
     admin_paging::page_limit,
     client_metadata::{ClientInformation, ClientMetadataBody, metadata_error},
     error::ErrorBody,
@@ -169,7 +169,7 @@ pub struct RotatedSecret {
     client_secret_expires_at: i64,
 }
 
-admin_response! {
+guarded_response! {
     enum CreateResponse {
         /// Created. A secret client's `client_secret` is shown only now.
         #[oai(status = 201)]
@@ -180,7 +180,7 @@ admin_response! {
     }
 }
 
-admin_response! {
+guarded_response! {
     enum ListResponse {
         /// A page of clients.
         #[oai(status = 200)]
@@ -191,7 +191,7 @@ admin_response! {
     }
 }
 
-admin_response! {
+guarded_response! {
     enum ReadResponse {
         /// The client.
         #[oai(status = 200)]
@@ -202,7 +202,7 @@ admin_response! {
     }
 }
 
-admin_response! {
+guarded_response! {
     enum ReplaceResponse {
         /// The client as it now stands; `client_secret` only if it just got one.
         #[oai(status = 200)]
@@ -216,7 +216,7 @@ admin_response! {
     }
 }
 
-admin_response! {
+guarded_response! {
     enum DeleteResponse {
         /// Deleted, with its refresh tokens.
         #[oai(status = 204)]
@@ -227,7 +227,7 @@ admin_response! {
     }
 }
 
-admin_response! {
+guarded_response! {
     enum RotateSecretResponse {
         /// The new secret, shown only now; the old one no longer works.
         #[oai(status = 200)]

@@ -8,7 +8,7 @@ use poem_openapi::{Object, OpenApi, param::Path, payload::Json};
 use serde_json::json;
 
 use super::{
-    admin_auth::{AdminAuth, admin_error, admin_response, unavailable},
+    admin_auth::{AdminAuth, admin_error, guarded_response, unavailable},
     error::ErrorBody,
     tags::ApiTags,
 };
@@ -79,7 +79,7 @@ pub struct RotateKeysBody {
     alg: Option<String>,
 }
 
-admin_response! {
+guarded_response! {
     enum ListResponse {
         /// The key ring.
         #[oai(status = 200)]
@@ -87,7 +87,7 @@ admin_response! {
     }
 }
 
-admin_response! {
+guarded_response! {
     enum RotateResponse {
         /// Rotated: the ring as it now stands.
         #[oai(status = 200)]
@@ -98,7 +98,7 @@ admin_response! {
     }
 }
 
-admin_response! {
+guarded_response! {
     enum RevokeResponse {
         /// Revoked: the ring as it now stands.
         #[oai(status = 200)]

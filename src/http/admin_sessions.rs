@@ -6,7 +6,7 @@ use poem::web::Data;
 use poem_openapi::{OpenApi, param::Path, payload::Json};
 
 use super::{
-    admin_auth::{AdminAuth, AdminDenied, admin_error, admin_response, unavailable},
+    admin_auth::{AdminAuth, BearerDenied, admin_error, guarded_response, unavailable},
     error::ErrorBody,
     sign_in_views::{LoggedOut, UserSignIns},
     tags::ApiTags,
@@ -18,7 +18,7 @@ use crate::{
     oauth::sign_ins,
 };
 
-admin_response! {
+guarded_response! {
     enum ListResponse {
         /// The user's sessions, applications and recent sign-ins.
         #[oai(status = 200)]
@@ -29,7 +29,7 @@ admin_response! {
     }
 }
 
-admin_response! {
+guarded_response! {
     enum EndResponse {
         /// Ended.
         #[oai(status = 204)]
@@ -40,7 +40,7 @@ admin_response! {
     }
 }
 
-admin_response! {
+guarded_response! {
     enum LogoutAllResponse {
         /// Every session of the user ended and every application's access revoked.
         #[oai(status = 200)]
@@ -53,7 +53,7 @@ admin_response! {
 
 /// Why an admin request about one user ends before its action.
 enum Refusal {
-    Denied(AdminDenied),
+    Denied(BearerDenied),
     NoSuchUser,
 }
 

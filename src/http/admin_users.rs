@@ -13,7 +13,7 @@ use poem_openapi::{
 use serde_json::json;
 
 use super::{
-    admin_auth::{AdminAuth, admin_error, admin_response, unavailable},
+    admin_auth::{AdminAuth, admin_error, guarded_response, unavailable},
     admin_paging::{next_cursor, page_cursor, page_limit},
     error::ErrorBody,
     sign_in_views::LoggedOut,
@@ -138,7 +138,7 @@ pub struct MfaReset {
     pub factors_removed: u64,
 }
 
-admin_response! {
+guarded_response! {
     enum CreateResponse {
         /// Created.
         #[oai(status = 201)]
@@ -152,7 +152,7 @@ admin_response! {
     }
 }
 
-admin_response! {
+guarded_response! {
     enum ListResponse {
         /// A page of users, in creation order.
         #[oai(status = 200)]
@@ -163,7 +163,7 @@ admin_response! {
     }
 }
 
-admin_response! {
+guarded_response! {
     enum ReadResponse {
         /// The user, with roles, groups and effective permissions.
         #[oai(status = 200)]
@@ -174,7 +174,7 @@ admin_response! {
     }
 }
 
-admin_response! {
+guarded_response! {
     enum UpdateResponse {
         /// The user as changed.
         #[oai(status = 200)]
@@ -191,7 +191,7 @@ admin_response! {
     }
 }
 
-admin_response! {
+guarded_response! {
     enum DisableResponse {
         /// Disabled; every session ended and every application's access revoked.
         #[oai(status = 200)]
@@ -205,7 +205,7 @@ admin_response! {
     }
 }
 
-admin_response! {
+guarded_response! {
     enum EnableResponse {
         /// Enabled.
         #[oai(status = 204)]
@@ -216,7 +216,7 @@ admin_response! {
     }
 }
 
-admin_response! {
+guarded_response! {
     enum DeleteResponse {
         /// Deleted, with the user's sessions, tokens, consents, links and second factors.
         #[oai(status = 204)]
@@ -230,7 +230,7 @@ admin_response! {
     }
 }
 
-admin_response! {
+guarded_response! {
     enum PasswordResponse {
         /// The password is set; every session ended and every application's access revoked.
         #[oai(status = 200)]
@@ -244,7 +244,7 @@ admin_response! {
     }
 }
 
-admin_response! {
+guarded_response! {
     enum MfaResetResponse {
         /// Every second factor removed; the count says how many.
         #[oai(status = 200)]

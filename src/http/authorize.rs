@@ -180,16 +180,23 @@ pub async fn login_submit(request: &Request, state: Data<&AppState>, Form(form):
     };
     let user = match state.accounts.authenticate(&form.email, Password::new(form.password)).await {
         Ok(user) => user,
-        Err(AccountError::InvalidCredentials) => {
+        Err(refused @ (AccountError::InvalidCredentials | AccountError::EmailNotVerified)) => {
+            let (error, status) = match refused {
+                AccountError::EmailNotVerified => (
+                    "Verify your email address first: open the link or enter the code we mailed you.",
+                    StatusCode::FORBIDDEN,
+                ),
+                _ => ("Wrong email or password.", StatusCode::UNAUTHORIZED),
+            };
             let page = pages::LoginPage {
                 request: &form.request,
                 csrf: &form.csrf,
                 client_name: &context.client.metadata.name,
                 email: &form.email,
                 signed_in_as: None,
-                error: Some("Wrong email or password."),
+                error: Some(error),
             };
-            return pages::login(&page, StatusCode::UNAUTHORIZED);
+            return pages::login(&page, status);
         }
         Err(error) => {
             tracing::error!(%error, "sign-in failed");

@@ -1,6 +1,7 @@
 //! The HTTP surface (poem). Handlers are thin: extract, call the domain, map the result.
 //! This is the only module that imports poem.
 
+mod account;
 mod admin_access;
 mod admin_audit;
 mod admin_auth;
@@ -9,6 +10,7 @@ mod admin_keys;
 mod admin_paging;
 mod admin_sessions;
 mod admin_users;
+mod auth_api;
 mod authorize;
 mod body_limit;
 mod cached_json;
@@ -25,6 +27,7 @@ mod oauth_form;
 mod ops;
 mod pages;
 mod password_reset;
+mod profile;
 mod register;
 mod request_context;
 mod revoke;
@@ -33,6 +36,7 @@ mod sign_in_views;
 mod swagger;
 mod tags;
 mod token;
+mod user_auth;
 mod userinfo;
 
 use body_limit::BodyLimit;
@@ -47,25 +51,29 @@ use crate::app::AppState;
 /// Request bodies larger than this are refused with 413 before a handler sees them.
 pub(crate) const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// Every API group, in the order Swagger shows them.
+/// Every API group, in the order Swagger shows them: protocol, first-party accounts,
+/// administration, operations (nested, as poem-openapi implements `OpenApi` for tuples of up to
+/// 16).
 type Apis = (
-    discovery::DiscoveryApi,
-    jwks::JwksApi,
-    token::TokenApi,
-    introspect::IntrospectionApi,
-    revoke::RevocationApi,
-    userinfo::UserInfoApi,
-    register::RegisterApi,
-    // poem-openapi implements OpenApi for tuples of up to 16: the account APIs are one element.
-    (me::MeApi, password_reset::PasswordResetApi),
-    admin_users::AdminUsersApi,
-    admin_access::AdminAccessApi,
-    admin_sessions::AdminSessionsApi,
-    admin_audit::AdminAuditApi,
-    admin_clients::AdminClientsApi,
-    admin_keys::AdminKeysApi,
-    ops::OperationsApi,
-    metrics::MetricsApi,
+    (
+        discovery::DiscoveryApi,
+        jwks::JwksApi,
+        token::TokenApi,
+        introspect::IntrospectionApi,
+        revoke::RevocationApi,
+        userinfo::UserInfoApi,
+        register::RegisterApi,
+    ),
+    (account::AccountApi, auth_api::AuthApi, me::MeApi, profile::ProfileApi, password_reset::PasswordResetApi),
+    (
+        admin_users::AdminUsersApi,
+        admin_access::AdminAccessApi,
+        admin_sessions::AdminSessionsApi,
+        admin_audit::AdminAuditApi,
+        admin_clients::AdminClientsApi,
+        admin_keys::AdminKeysApi,
+    ),
+    (ops::OperationsApi, metrics::MetricsApi),
 );
 
 /// The OpenAPI service: the single source of the document served at /openapi.json, shown at
@@ -73,22 +81,25 @@ type Apis = (
 pub fn api() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
         (
-            discovery::DiscoveryApi,
-            jwks::JwksApi,
-            token::TokenApi,
-            introspect::IntrospectionApi,
-            revoke::RevocationApi,
-            userinfo::UserInfoApi,
-            register::RegisterApi,
-            (me::MeApi, password_reset::PasswordResetApi),
-            admin_users::AdminUsersApi,
-            admin_access::AdminAccessApi,
-            admin_sessions::AdminSessionsApi,
-            admin_audit::AdminAuditApi,
-            admin_clients::AdminClientsApi,
-            admin_keys::AdminKeysApi,
-            ops::OperationsApi,
-            metrics::MetricsApi,
+            (
+                discovery::DiscoveryApi,
+                jwks::JwksApi,
+                token::TokenApi,
+                introspect::IntrospectionApi,
+                revoke::RevocationApi,
+                userinfo::UserInfoApi,
+                register::RegisterApi,
+            ),
+            (account::AccountApi, auth_api::AuthApi, me::MeApi, profile::ProfileApi, password_reset::PasswordResetApi),
+            (
+                admin_users::AdminUsersApi,
+                admin_access::AdminAccessApi,
+                admin_sessions::AdminSessionsApi,
+                admin_audit::AdminAuditApi,
+                admin_clients::AdminClientsApi,
+                admin_keys::AdminKeysApi,
+            ),
+            (ops::OperationsApi, metrics::MetricsApi),
         ),
         "ferrid",
         env!("CARGO_PKG_VERSION"),
@@ -118,6 +129,8 @@ pub fn endpoint(state: AppState) -> impl Endpoint {
         .at("/logout", get(logout::logout_get).post(logout::logout_post))
         .at("/password/forgot", get(password_reset::forgot_page).post(password_reset::forgot_submit))
         .at("/password/reset", get(password_reset::reset_page).post(password_reset::reset_submit))
+        .at("/account/email/confirm", get(profile::confirm_email_page).post(profile::confirm_email_submit))
+        .at("/verify-email", get(account::verify_email_page).post(account::verify_email_submit))
         .nest("/", api)
         .with(BodyLimit(MAX_BODY_BYTES))
         .data(state)

@@ -8,7 +8,11 @@ pub enum ApiTags {
     OAuth,
     /// OpenID Connect discovery and key publication.
     Discovery,
-    /// The signed-in user's own account: sessions, applications, log out everywhere.
+    /// The first-party login API: sign in with a password, refresh from an HttpOnly cookie, log out.
+    Authentication,
+    /// Creating an account and proving the email address.
+    Registration,
+    /// The signed-in user's own account: profile, sessions, applications, log out everywhere.
     Account,
     /// Getting back into an account: password reset by mail, and which email an account uses.
     Recovery,

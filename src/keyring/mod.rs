@@ -110,6 +110,12 @@ impl KeyRingService {
         Ok(Self { store, kek: Arc::new(kek), policy, clock, current, metrics })
     }
 
+    /// The key-encryption key, which also seals second-factor secrets and keys one-time-code
+    /// digests.
+    pub fn kek(&self) -> Arc<Kek> {
+        self.kek.clone()
+    }
+
     /// The ring as last loaded.
     pub fn current(&self) -> Arc<PublishedRing> {
         self.current.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()

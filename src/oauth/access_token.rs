@@ -29,6 +29,8 @@ pub struct AccessGrant {
     /// The `aud` values (RFC 9068 §2.2): ferrid's default audience, or the resources the
     /// client named (RFC 8707 §2).
     pub audience: Vec<String>,
+    /// The sign-in session, for JWT access tokens issued to a user (opaque records omit it).
+    pub sid: Option<String>,
 }
 
 /// An access token ferrid looks up rather than verifies: the grant, filed under the digest of
@@ -136,6 +138,7 @@ fn verify_jwt(
         issued_at: instant(&claims, "iat")?,
         expires_at: instant(&claims, "exp")?,
         audience,
+        sid: claims.get("sid").and_then(Value::as_str).map(str::to_owned),
     })
 }
 

@@ -86,19 +86,20 @@ impl Administrator {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum AdminAuthError {
+pub enum BearerAuthError {
     /// RFC 6750 §3.1 `invalid_token`: malformed, forged, expired, revoked, not for ferrid, or
     /// its user or client is gone.
     #[error("the access token is invalid")]
     InvalidToken,
-    /// RFC 6750 §3.1 `insufficient_scope`: a good token without `ferrid:admin`.
-    #[error("the access token lacks the ferrid:admin scope")]
+    /// RFC 6750 §3.1 `insufficient_scope`: a good token that may not be used here (for the admin
+    /// API: one without `ferrid:admin`).
+    #[error("the access token may not be used here")]
     InsufficientScope,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
 
-impl From<AccessTokenError> for AdminAuthError {
+impl From<AccessTokenError> for BearerAuthError {
     fn from(error: AccessTokenError) -> Self {
         match error {
             AccessTokenError::Invalid => Self::InvalidToken,
@@ -110,32 +111,32 @@ impl From<AccessTokenError> for AdminAuthError {
 /// Verifies `bearer` as an access token for ferrid carrying `ferrid:admin`. The grant behind it
 /// is re-checked on every call, so taking the role away, disabling the user, or withdrawing the
 /// scope from the client (or deleting it) ends admin access at once rather than at expiry.
-pub async fn authenticate_administrator(state: &AppState, bearer: &str) -> Result<Administrator, AdminAuthError> {
+pub async fn authenticate_administrator(state: &AppState, bearer: &str) -> Result<Administrator, BearerAuthError> {
     let published = state.keys.current();
     let grant = verify_access_token(state.access_token_verifier(&published.ring), bearer, state.clock.now()).await?;
     if !grant.scope.contains(ADMIN_SCOPE) {
-        return Err(AdminAuthError::InsufficientScope);
+        return Err(BearerAuthError::InsufficientScope);
     }
-    let client_id = ClientId::parse(&grant.client_id).ok_or(AdminAuthError::InvalidToken)?;
+    let client_id = ClientId::parse(&grant.client_id).ok_or(BearerAuthError::InvalidToken)?;
     let client = match state.clients.find(&client_id).await {
         Ok(client) => client,
-        Err(RegistryError::NotFound) => return Err(AdminAuthError::InvalidToken),
-        Err(error) => return Err(AdminAuthError::Internal(error.into())),
+        Err(RegistryError::NotFound) => return Err(BearerAuthError::InvalidToken),
+        Err(error) => return Err(BearerAuthError::Internal(error.into())),
     };
     if !client.metadata.allowed_scopes.iter().any(|s| s == ADMIN_SCOPE) {
-        return Err(AdminAuthError::InsufficientScope);
+        return Err(BearerAuthError::InsufficientScope);
     }
     // A client_credentials token's subject is the client itself (RFC 9068 §2.2); any other
     // subject is a user, who must still be active and an administrator.
     if grant.subject != grant.client_id {
-        let user = uuid::Uuid::parse_str(&grant.subject).map(UserId).map_err(|_| AdminAuthError::InvalidToken)?;
+        let user = uuid::Uuid::parse_str(&grant.subject).map(UserId).map_err(|_| BearerAuthError::InvalidToken)?;
         match state.accounts.find(user).await {
             Ok(found) if !found.disabled => {}
-            Ok(_) | Err(AccountError::NotFound) => return Err(AdminAuthError::InvalidToken),
-            Err(error) => return Err(AdminAuthError::Internal(error.into())),
+            Ok(_) | Err(AccountError::NotFound) => return Err(BearerAuthError::InvalidToken),
+            Err(error) => return Err(BearerAuthError::Internal(error.into())),
         }
         if !holds_admin_role(&state.access_control, user).await.map_err(anyhow::Error::from)? {
-            return Err(AdminAuthError::InsufficientScope);
+            return Err(BearerAuthError::InsufficientScope);
         }
     }
     Ok(Administrator { subject: grant.subject, client_id: grant.client_id })

@@ -14,7 +14,7 @@ use super::{
     resource::Resource,
     revocation::{deny_access_token, record_family_access_token, revoke_family},
     scope::Scope,
-    session::RequestOrigin,
+    session::{OpSession, RequestOrigin},
     tokens::{AccessTokenClaims, Authentication, IssuedAccessToken, issue_access_token, issue_id_token},
 };
 use crate::{
@@ -148,7 +148,6 @@ async fn redeem_code(
     }
     let user = active_user(state, UserId(grant.user_id)).await?;
     let scope = Scope::parse(&grant.scope).map_err(internal)?;
-    let now = state.clock.now();
     let authentication = Authentication {
         auth_time: grant.auth_time,
         amr: &grant.amr,
@@ -167,12 +166,9 @@ async fn redeem_code(
             auth_time: grant.auth_time,
             amr: grant.amr.clone(),
         };
-        let (token, record) = issue_refresh_token(refresh_grant, now, refresh_lifetimes(state, client), origin.clone());
-        state.refresh_tokens.insert(&record).await?;
-        let access = &response.access;
-        record_family_access_token(store, &record.family_id, &access.jti, access.expires_at, now).await?;
-        refresh_family = Some(record.family_id.as_str().to_owned());
-        response.refresh_token = Some(token.expose().to_owned());
+        let (token, family) = open_refresh_family(state, client, refresh_grant, &response.access, origin).await?;
+        refresh_family = Some(family.as_str().to_owned());
+        response.refresh_token = Some(token);
     }
     remember_redeemed(
         store,
@@ -185,6 +181,62 @@ async fn redeem_code(
     )
     .await?;
     Ok(response.into_response())
+}
+
+/// Starts a refresh family for `grant`, its first member bound to the access token issued with
+/// it (so revoking the family denies that token too); returns the refresh token and the family.
+async fn open_refresh_family(
+    state: &AppState,
+    client: &Client,
+    grant: RefreshGrant,
+    access: &IssuedAccessToken,
+    origin: &RequestOrigin,
+) -> Result<(String, FamilyId), OAuthError> {
+    let now = state.clock.now();
+    let (token, record) = issue_refresh_token(grant, now, refresh_lifetimes(state, client), origin.clone());
+    state.refresh_tokens.insert(&record).await?;
+    record_family_access_token(state.short_lived.as_ref(), &record.family_id, &access.jti, access.expires_at, now)
+        .await?;
+    Ok((token.expose().to_owned(), record.family_id))
+}
+
+/// Tokens for a user who has just signed in through one of ferrid's own applications, with no
+/// authorization code in between (the first-party login API): an access token for `scope` and a
+/// refresh family bound to `session`, exactly as a code redemption with `offline_access` makes
+/// them, so refresh, rotation, reuse detection and revocation treat both alike.
+pub async fn issue_to_session(
+    state: &AppState,
+    client: &Client,
+    user: &User,
+    scope: &Scope,
+    session: &OpSession,
+    origin: &RequestOrigin,
+) -> Result<TokenResponse, OAuthError> {
+    let subject = user.id.to_string();
+    let claims = AccessTokenClaims {
+        subject: &subject,
+        scope,
+        audience: &[],
+        auth_time: Some(session.auth_time),
+        sid: Some(&session.sid),
+    };
+    let access = issue_access(state, client, &claims).await?;
+    let grant = RefreshGrant {
+        client_id: client.id.clone(),
+        user_id: user.id,
+        scope: scope.clone(),
+        sid: Some(session.sid.clone()),
+        auth_time: session.auth_time,
+        amr: session.amr.clone(),
+    };
+    let (refresh_token, _) = open_refresh_family(state, client, grant, &access, origin).await?;
+    Ok(TokenResponse {
+        expires_in: (access.expires_at - state.clock.now()).num_seconds(),
+        access_token: access.token,
+        id_token: None,
+        refresh_token: Some(refresh_token),
+        scope: scope.to_string(),
+    })
 }
 
 async fn revoke_redeemed(state: &AppState, redeemed: &RedeemedCode) -> Result<(), OAuthError> {
@@ -251,7 +303,13 @@ async fn client_credentials(
     let scope = client_credentials_scope(client, requested)?;
     let audience: Vec<String> = resources.iter().map(|r| r.as_str().to_owned()).collect();
     let now = state.clock.now();
-    let claims = AccessTokenClaims { subject: client.id.as_str(), scope: &scope, audience: &audience, auth_time: None };
+    let claims = AccessTokenClaims {
+        subject: client.id.as_str(),
+        scope: &scope,
+        audience: &audience,
+        auth_time: None,
+        sid: None,
+    };
     let access = issue_access(state, client, &claims).await?;
     Ok(TokenResponse {
         expires_in: (access.expires_at - now).num_seconds(),
@@ -339,8 +397,13 @@ async fn mint(
     let now = state.clock.now();
     let published = state.keys.current();
     let subject = user.id.to_string();
-    let claims =
-        AccessTokenClaims { subject: &subject, scope, audience: &[], auth_time: Some(authentication.auth_time) };
+    let claims = AccessTokenClaims {
+        subject: &subject,
+        scope,
+        audience: &[],
+        auth_time: Some(authentication.auth_time),
+        sid: authentication.sid,
+    };
     let access = issue_access(state, client, &claims).await?;
     let id_token = if scope.contains("openid") {
         let authorization = if scope.contains("roles") {

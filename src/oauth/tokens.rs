@@ -38,6 +38,9 @@ pub struct AccessTokenClaims<'a> {
     pub audience: &'a [String],
     /// When a user signed in.
     pub auth_time: Option<DateTime<Utc>>,
+    /// The sign-in session the token was issued in (as the ID token's `sid`), so that the user's
+    /// own API can tell "this session" from the others.
+    pub sid: Option<&'a str>,
 }
 
 fn seconds(at: DateTime<Utc>) -> Value {
@@ -82,6 +85,7 @@ pub fn issue_access_token(
         issued_at: now,
         expires_at: now + lifetime,
         audience,
+        sid: claims.sid.map(str::to_owned),
     };
     let m = &client.metadata;
     let token = match m.access_token_format {
@@ -128,6 +132,9 @@ fn jwt_claims(issuer: &Issuer, grant: &AccessGrant, auth_time: Option<DateTime<U
     claims.insert("exp".into(), seconds(grant.expires_at));
     if let Some(auth_time) = auth_time {
         claims.insert("auth_time".into(), seconds(auth_time));
+    }
+    if let Some(sid) = &grant.sid {
+        claims.insert("sid".into(), json!(sid));
     }
     claims
 }

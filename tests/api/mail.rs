@@ -37,7 +37,7 @@ fn verification(to: &str, code: &str) -> Mail {
 }
 
 /// Retries after 100 ms instead of 30 s, and polls every 50 ms.
-fn quick_retries(state: &mut AppState) {
+pub fn quick_retries(state: &mut AppState) {
     let policy = &mut state.mail_sender.policy;
     policy.retry_after = Duration::from_millis(100);
     policy.max_retry_after = Duration::from_millis(400);

@@ -10,6 +10,7 @@ mod helpers;
 
 mod access_control;
 mod access_token_formats;
+mod accounts;
 mod admin_access;
 mod admin_audit;
 mod admin_clients;
@@ -36,6 +37,7 @@ mod oidc_jose;
 mod openapi;
 mod password_reset;
 mod private_key_jwt;
+mod profile;
 mod refresh_token_store;
 mod registration;
 mod short_lived_store;

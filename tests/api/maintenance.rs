@@ -63,6 +63,7 @@ async fn expired_sessions_tokens_and_refresh_families_are_swept(backend: Backend
             issued_at: now - Duration::hours(1),
             expires_at,
             audience: vec![app.address.clone()],
+            sid: None,
         },
     };
     let (expired_access, live_access) =

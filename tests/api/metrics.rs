@@ -64,6 +64,7 @@ async fn metrics_count_issued_tokens_and_maintenance_sweeps(backend: Backend) {
             issued_at: now - Duration::hours(1),
             expires_at: now - Duration::minutes(1),
             audience: vec![app.address.clone()],
+            sid: None,
         },
     };
     app.state.access_tokens.insert(&expired).await.unwrap();

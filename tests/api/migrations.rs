@@ -21,9 +21,9 @@ async fn table_exists(database: &Database, table: &str) -> bool {
     connection.query_one_raw(Statement::from_string(backend, sql)).await.unwrap().is_some()
 }
 
-async fn swagger_client_exists(database: &Database) -> bool {
+async fn client_exists(database: &Database, id: &str) -> bool {
     let connection = database.connection();
-    let sql = format!("SELECT id FROM clients WHERE id = '{}'", migration::SWAGGER_CLIENT_ID);
+    let sql = format!("SELECT id FROM clients WHERE id = '{id}'");
     connection.query_one_raw(Statement::from_string(connection.get_database_backend(), sql)).await.unwrap().is_some()
 }
 
@@ -57,13 +57,14 @@ async fn migrations_go_up_down_and_up_again(backend: Backend) {
         assert!(table_exists(&database, table).await, "{table} missing after up");
     }
     assert!(database.migration_status().await.unwrap().iter().all(|m| m.applied));
-    assert!(swagger_client_exists(&database).await, "the built-in Swagger client is created");
+    assert!(client_exists(&database, migration::SWAGGER_CLIENT_ID).await, "the built-in Swagger client is created");
+    assert!(client_exists(&database, migration::FIRST_PARTY_APP_CLIENT_ID).await, "so is the first-party app client");
 
-    // One step down undoes only the newest migration: the outbox goes, everything else stays.
+    // One step down undoes only the newest migration: the app client goes, everything else stays.
     database.migrate_down(Some(1)).await.unwrap();
-    assert!(!table_exists(&database, "mail_outbox").await, "down removes the mail outbox");
-    assert!(swagger_client_exists(&database).await, "the previous migration's row stays");
-    assert!(table_exists(&database, "audit_events").await);
+    assert!(!client_exists(&database, migration::FIRST_PARTY_APP_CLIENT_ID).await, "down removes the app client");
+    assert!(client_exists(&database, migration::SWAGGER_CLIENT_ID).await, "the earlier migrations' rows stay");
+    assert!(table_exists(&database, "mail_outbox").await);
 
     database.migrate_down(Some(u32::try_from(total).unwrap())).await.unwrap();
     for table in TABLES {
@@ -75,6 +76,9 @@ async fn migrations_go_up_down_and_up_again(backend: Backend) {
     for table in TABLES {
         assert!(table_exists(&database, table).await, "{table} missing after second up");
     }
-    assert!(swagger_client_exists(&database).await, "the Swagger client is back after the second up");
+    assert!(
+        client_exists(&database, migration::SWAGGER_CLIENT_ID).await,
+        "the Swagger client is back after the second up"
+    );
     database.close().await;
 }

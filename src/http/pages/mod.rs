@@ -24,6 +24,7 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("password_forgot.html", include_str!("templates/password_forgot.html")),
         ("password_reset.html", include_str!("templates/password_reset.html")),
         ("confirm_email_change.html", include_str!("templates/confirm_email_change.html")),
+        ("verify_email.html", include_str!("templates/verify_email.html")),
     ] {
         // The sources are compiled in; a syntax error is caught by the tests that render them.
         if let Err(error) = env.add_template(name, source) {
@@ -108,6 +109,12 @@ pub fn password_reset(page: &PasswordResetPage<'_>, status: StatusCode) -> Respo
 /// following links does not use it up.
 pub fn confirm_email_change(token: &str, csrf: &str) -> Response {
     render("confirm_email_change.html", &context! { token, csrf }, StatusCode::OK, None)
+}
+
+/// The page behind the verification link: a button, so that a mail scanner fetching the link
+/// does not spend it.
+pub fn verify_email(token: &str, csrf: &str) -> Response {
+    render("verify_email.html", &context! { token, csrf }, StatusCode::OK, None)
 }
 
 /// OAuth 2.0 Form Post Response Mode §2: an auto-submitting form to the redirect URI.

@@ -78,5 +78,7 @@ fn to_domain(model: access_tokens::Model) -> Result<AccessGrant, StoreError> {
         issued_at: model.issued_at,
         expires_at: model.expires_at,
         audience: serde_json::from_value(model.audience).map_err(|_| StoreError::Malformed("audience"))?,
+        // Not stored: the user's own API, which needs it, is served JWT access tokens.
+        sid: None,
     })
 }

@@ -1,0 +1,108 @@
+//! The guard of the user's own API (`/api/users/me...`): an `Authorization: Bearer` access token
+//! for ferrid issued to a user through one of ferrid's own applications — the first-party login
+//! API, a first-party client, or Swagger UI (see `oauth::first_party`). Refusals happen in the
+//! extractor, before the body is read; handlers declare them with [`guarded_response!`].
+//!
+//! [`guarded_response!`]: super::admin_auth::guarded_response
+#![allow(dead_code, reason = "the profile and two-factor APIs that take it land next")]
+
+use poem::{IntoResponse, Request, RequestBody};
+use poem_openapi::{
+    ApiExtractor, ApiExtractorType, ExtractParamOptions,
+    registry::{MetaSecurityScheme, Registry},
+};
+
+use super::{
+    admin_auth::{BearerDenied, body, guarded_response, unavailable},
+    request_context::origin_of,
+    userinfo::bearer,
+};
+use crate::{
+    app::AppState,
+    audit::Actor,
+    oauth::{
+        admin::BearerAuthError,
+        first_party::{AccountCaller, authenticate_account_user},
+    },
+};
+
+const SCHEME: &str = "AccountBearer";
+
+/// The signed-in user calling their own API, and the audit log's view of them.
+pub(super) struct AccountAuth {
+    pub caller: AccountCaller,
+    pub actor: Actor,
+}
+
+guarded_response! {
+    /// The guard's refusals on their own, to answer from the extractor.
+    enum Refused {}
+}
+
+async fn authenticate(request: &Request) -> Result<AccountAuth, BearerDenied> {
+    let header = request.headers().get(poem::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let Some(token) = bearer(header) else {
+        // RFC 6750 §3.1: no error code when the request carried no token.
+        return Err(BearerDenied::Unauthorized(
+            body("unauthorized", "send the access token from /api/auth/login"),
+            "Bearer realm=\"ferrid\"".to_owned(),
+        ));
+    };
+    let Some(state) = request.data::<AppState>() else { return Err(unavailable("no application state")) };
+    match authenticate_account_user(state, token).await {
+        Ok(caller) => {
+            let actor = caller.actor(origin_of(request));
+            Ok(AccountAuth { caller, actor })
+        }
+        Err(BearerAuthError::InvalidToken) => Err(BearerDenied::Unauthorized(
+            body("invalid_token", "the access token is invalid"),
+            "Bearer realm=\"ferrid\", error=\"invalid_token\"".to_owned(),
+        )),
+        Err(BearerAuthError::InsufficientScope) => Err(BearerDenied::Forbidden(
+            body("insufficient_scope", "this API takes tokens issued to ferrid's own applications only"),
+            "Bearer realm=\"ferrid\", error=\"insufficient_scope\"".to_owned(),
+        )),
+        Err(BearerAuthError::Internal(cause)) => Err(unavailable(cause)),
+    }
+}
+
+impl<'a> ApiExtractor<'a> for AccountAuth {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
+
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        registry.create_security_scheme(
+            SCHEME,
+            MetaSecurityScheme {
+                ty: "http",
+                description: Some(
+                    "The access token from `POST /api/auth/login` (or from a first-party client's sign-in, or \
+                     Swagger's Authorize). Tokens of third-party clients are refused.",
+                ),
+                name: None,
+                key_in: None,
+                scheme: Some("bearer"),
+                bearer_format: Some("JWT"),
+                flows: None,
+                openid_connect_url: None,
+            },
+        );
+    }
+
+    fn security_schemes() -> Vec<&'static str> {
+        vec![SCHEME]
+    }
+
+    async fn from_request(
+        request: &'a Request,
+        _body: &mut RequestBody,
+        _options: ExtractParamOptions<Self::ParamType>,
+    ) -> poem::Result<Self> {
+        match authenticate(request).await {
+            Ok(auth) => Ok(auth),
+            Err(denied) => Err(poem::Error::from_response(Refused::from(denied).into_response())),
+        }
+    }
+}
