@@ -8,7 +8,10 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::{
-    accounts::{PASSWORD, api_login, mailed_code, post_json, refresh_cookie, register_verified, start_with_mail},
+    accounts::{
+        PASSWORD, api_login, mailed_code, mailed_link, post_json, refresh_cookie, register_verified, start_with_mail,
+    },
+    browser::{Browser, Landing, hidden},
     helpers::{Backend, TestApp},
 };
 
@@ -16,6 +19,7 @@ on_every_backend!(
     the_profile_shows_roles_and_group_permissions_and_takes_edits,
     a_new_address_counts_only_once_its_code_is_confirmed,
     a_password_change_signs_out_every_other_session_but_this_one,
+    the_link_mailed_to_a_new_address_works_without_javascript,
 );
 
 const NEW_PASSWORD: &str = "a brand new passphrase 42";
@@ -180,5 +184,37 @@ async fn a_password_change_signs_out_every_other_session_but_this_one(backend: B
     api_login(&app, "ann@example.com", NEW_PASSWORD).await;
     let messages = sink.wait_for(mailed + 1).await;
     assert!(messages[mailed].decoded().contains("Subject: Your ferrid password was changed"));
+    app.stop().await;
+}
+
+async fn the_link_mailed_to_a_new_address_works_without_javascript(backend: Backend) {
+    let (app, sink) = start_with_mail(backend, &[]).await;
+    register_verified(&app, &sink, "ann@example.com").await;
+    let (tokens, _) = api_login(&app, "ann@example.com", PASSWORD).await;
+    let mailed = sink.messages().len();
+    let change = json!({ "new_email": "ann@example.org", "current_password": PASSWORD });
+    let response = me(&app, "POST", "/api/users/me/email", Some(token(&tokens)), Some(change)).await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let mail = sink.wait_for(mailed + 1).await.pop().unwrap();
+    let link = mailed_link(&mail, &app.url("/account/email/confirm?token="));
+
+    // Following the link only shows a button (a mail scanner fetching it changes nothing).
+    let browser = Browser::new(&app.address);
+    let Landing::Page { status, html } = browser.follow(link).await else { panic!("no page") };
+    assert_eq!(status, StatusCode::OK);
+    let profile: Value = me(&app, "GET", "/api/users/me", Some(token(&tokens)), None).await.json().await.unwrap();
+    assert_eq!(profile["email"], "ann@example.com");
+
+    let fields = [("token", hidden(&html, "token")), ("csrf", hidden(&html, "csrf"))];
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let Landing::Page { status, html } = browser.submit("/account/email/confirm", &fields).await else { panic!() };
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("ann@example.org"), "{html}");
+    let profile: Value = me(&app, "GET", "/api/users/me", Some(token(&tokens)), None).await.json().await.unwrap();
+    assert_eq!((&profile["email"], &profile["email_verified"]), (&json!("ann@example.org"), &json!(true)));
+
+    // The link works once.
+    let Landing::Page { status, .. } = browser.submit("/account/email/confirm", &fields).await else { panic!() };
+    assert_eq!(status, StatusCode::BAD_REQUEST);
     app.stop().await;
 }
