@@ -71,7 +71,8 @@ fn is_picture_url(value: &str) -> bool {
 /// letters or digits joined by `-`. Registry membership is not checked.
 fn is_language_tag(value: &str) -> bool {
     let mut subtags = value.split('-');
-    let language_ok = subtags.next().is_some_and(|l| (2..=8).contains(&l.len()) && l.chars().all(|c| c.is_ascii_alphabetic()));
+    let language_ok =
+        subtags.next().is_some_and(|l| (2..=8).contains(&l.len()) && l.chars().all(|c| c.is_ascii_alphabetic()));
     language_ok && subtags.all(|s| (1..=8).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric()))
 }
 
@@ -86,11 +87,14 @@ mod tests {
 
     #[test]
     fn pictures_are_https_urls_or_http_on_loopback() {
-        for good in ["https://cdn.example.com/a.png", "http://127.0.0.1:8080/a.png", "http://localhost/a.png", "http://[::1]/a"]
+        for good in
+            ["https://cdn.example.com/a.png", "http://127.0.0.1:8080/a.png", "http://localhost/a.png", "http://[::1]/a"]
         {
             assert!(edit(Some(good), None, None).into_changes().is_ok(), "{good}");
         }
-        for bad in ["http://cdn.example.com/a.png", "/a.png", "javascript:alert(1)", "data:image/png;base64,AA", "ftp://x/a"] {
+        for bad in
+            ["http://cdn.example.com/a.png", "/a.png", "javascript:alert(1)", "data:image/png;base64,AA", "ftp://x/a"]
+        {
             assert_eq!(edit(Some(bad), None, None).into_changes().unwrap_err(), ProfileEditError::Picture, "{bad}");
         }
     }

@@ -27,7 +27,8 @@ use crate::{
 };
 
 const NO_STORE: &str = "no-store";
-const RESET_ACCEPTED: &str = "If an account with this email address exists, a link to reset its password is on its way.";
+const RESET_ACCEPTED: &str =
+    "If an account with this email address exists, a link to reset its password is on its way.";
 const HINT_ACCEPTED: &str = "If a verified account has this phone number, its email address is on its way to it.";
 
 /// Ask for a password reset link.
@@ -139,7 +140,9 @@ impl From<ResetError> for ConfirmResponse {
     fn from(error: ResetError) -> Self {
         match error {
             ResetError::InvalidToken => Self::BadRequest(body("invalid_token", error.to_string()), NO_STORE.to_owned()),
-            ResetError::WeakPassword(why) => Self::BadRequest(body("weak_password", why.to_string()), NO_STORE.to_owned()),
+            ResetError::WeakPassword(why) => {
+                Self::BadRequest(body("weak_password", why.to_string()), NO_STORE.to_owned())
+            }
             ResetError::Unavailable(cause) => {
                 tracing::error!(%cause, "password reset failed");
                 Self::Unavailable(body("temporarily_unavailable", "please try again"), NO_STORE.to_owned())
@@ -168,7 +171,12 @@ impl PasswordResetApi {
     /// Uses up the token, sets the password and signs the user out everywhere: every session
     /// and refresh family is revoked. A password the policy refuses leaves the token usable.
     #[oai(path = "/api/password/reset/confirm", method = "post", operation_id = "confirm_password_reset")]
-    async fn confirm(&self, request: &Request, state: Data<&AppState>, body: Json<ResetConfirmation>) -> ConfirmResponse {
+    async fn confirm(
+        &self,
+        request: &Request,
+        state: Data<&AppState>,
+        body: Json<ResetConfirmation>,
+    ) -> ConfirmResponse {
         let ResetConfirmation { token, new_password } = body.0;
         match password_reset::confirm(&state, &token, Password::new(new_password), origin_of(request)).await {
             Ok(_) => ConfirmResponse::Changed,
@@ -258,8 +266,13 @@ pub async fn reset_submit(request: &Request, state: Data<&AppState>, Form(form):
     };
     let email = user.email.to_string();
     let form_again = |error: &str| {
-        let page =
-            PasswordResetPage { token: &form.token, csrf: &form.csrf, email: &email, error: Some(error), ..Default::default() };
+        let page = PasswordResetPage {
+            token: &form.token,
+            csrf: &form.csrf,
+            email: &email,
+            error: Some(error),
+            ..Default::default()
+        };
         pages::password_reset(&page, StatusCode::BAD_REQUEST)
     };
     if form.password != form.confirm {

@@ -140,7 +140,10 @@ struct EmailChange {
 
 impl Example for EmailChange {
     fn example() -> Self {
-        Self { new_email: "ann.lee@example.org".to_owned(), current_password: "correct horse battery staple".to_owned() }
+        Self {
+            new_email: "ann.lee@example.org".to_owned(),
+            current_password: "correct horse battery staple".to_owned(),
+        }
     }
 }
 
@@ -316,7 +319,12 @@ impl ProfileApi {
     /// `POST /api/users/me/email/verify` (or the link is followed). If another account has the
     /// address, nothing is sent and the answer is the same.
     #[oai(path = "/api/users/me/email", method = "post", operation_id = "change_my_email")]
-    async fn change_email(&self, state: Data<&AppState>, auth: AccountAuth, body: Json<EmailChange>) -> EmailChangeResponse {
+    async fn change_email(
+        &self,
+        state: Data<&AppState>,
+        auth: AccountAuth,
+        body: Json<EmailChange>,
+    ) -> EmailChangeResponse {
         let EmailChange { new_email, current_password } = body.0;
         let password = Password::new(current_password);
         match profile::request_email_change(&state, &auth.caller.user, &new_email, password, &auth.actor).await {

@@ -104,7 +104,11 @@ impl Mail {
     pub fn email_hint(to: Mailbox, reset_link: &Url) -> Result<Self, MailError> {
         let name = to.name.clone();
         let email = to.email.to_string();
-        templates::render(MailKind::EmailHint, to, minijinja::context! { name, email, reset_link => reset_link.as_str() })
+        templates::render(
+            MailKind::EmailHint,
+            to,
+            minijinja::context! { name, email, reset_link => reset_link.as_str() },
+        )
     }
 }
 

@@ -10,8 +10,8 @@ use super::{
 };
 use crate::{
     accounts::{
-        AccessControlError, AccountError, CodePurpose, Email, EmailError, Password, PasswordPolicyError,
-        ProfileEdit, ProfileEditError, User, UserAuthorization, UserChanges, check_new_password,
+        AccessControlError, AccountError, CodePurpose, Email, EmailError, Password, PasswordPolicyError, ProfileEdit,
+        ProfileEditError, User, UserAuthorization, UserChanges, check_new_password,
     },
     app::AppState,
     audit::{Actor, AuditEvent, kinds},

@@ -108,15 +108,23 @@ async fn a_new_address_counts_only_once_its_code_is_confirmed(backend: Backend) 
     let change = |email: &str, password: &str| json!({ "new_email": email, "current_password": password });
     let mailed = sink.messages().len();
 
-    let response =
-        me(&app, "POST", "/api/users/me/email", Some(token(&tokens)), Some(change("ann@example.org", "wrong password 1"))).await;
+    let response = me(
+        &app,
+        "POST",
+        "/api/users/me/email",
+        Some(token(&tokens)),
+        Some(change("ann@example.org", "wrong password 1")),
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert_eq!(response.json::<Value>().await.unwrap()["error"], "wrong_password");
 
     // Another account's address: the same answer, and nothing is sent (DESIGN §7.2).
-    let taken = me(&app, "POST", "/api/users/me/email", Some(token(&tokens)), Some(change("Bob@example.com", PASSWORD))).await;
+    let taken =
+        me(&app, "POST", "/api/users/me/email", Some(token(&tokens)), Some(change("Bob@example.com", PASSWORD))).await;
     let (taken_status, taken_body) = (taken.status(), taken.text().await.unwrap());
-    let free = me(&app, "POST", "/api/users/me/email", Some(token(&tokens)), Some(change("ann@example.org", PASSWORD))).await;
+    let free =
+        me(&app, "POST", "/api/users/me/email", Some(token(&tokens)), Some(change("ann@example.org", PASSWORD))).await;
     assert_eq!(free.status(), StatusCode::ACCEPTED);
     assert_eq!((taken_status, taken_body), (free.status(), free.text().await.unwrap()));
     let messages = sink.wait_for(mailed + 1).await;
@@ -128,21 +136,25 @@ async fn a_new_address_counts_only_once_its_code_is_confirmed(backend: Backend) 
     // Until the code is confirmed, the address stays.
     let profile: Value = me(&app, "GET", "/api/users/me", Some(token(&tokens)), None).await.json().await.unwrap();
     assert_eq!(profile["email"], "ann@example.com");
-    let wrong = me(&app, "POST", "/api/users/me/email/verify", Some(token(&tokens)), Some(json!({ "code": "000000" }))).await;
+    let wrong =
+        me(&app, "POST", "/api/users/me/email/verify", Some(token(&tokens)), Some(json!({ "code": "000000" }))).await;
     assert_eq!(wrong.status(), StatusCode::BAD_REQUEST);
     assert_eq!(wrong.json::<Value>().await.unwrap()["error"], "invalid_code");
 
     let code = mailed_code(mail);
-    let response = me(&app, "POST", "/api/users/me/email/verify", Some(token(&tokens)), Some(json!({ "code": code }))).await;
+    let response =
+        me(&app, "POST", "/api/users/me/email/verify", Some(token(&tokens)), Some(json!({ "code": code }))).await;
     assert_eq!(response.status(), StatusCode::OK);
     let profile: Value = response.json().await.unwrap();
     assert_eq!((&profile["email"], &profile["email_verified"]), (&json!("ann@example.org"), &json!(true)));
     // Single use (DESIGN §7.1).
-    let again = me(&app, "POST", "/api/users/me/email/verify", Some(token(&tokens)), Some(json!({ "code": code }))).await;
+    let again =
+        me(&app, "POST", "/api/users/me/email/verify", Some(token(&tokens)), Some(json!({ "code": code }))).await;
     assert_eq!(again.status(), StatusCode::BAD_REQUEST);
 
     api_login(&app, "ann@example.org", PASSWORD).await;
-    let old = post_json(&app, "/api/auth/login", &json!({ "email": "ann@example.com", "password": PASSWORD }), None).await;
+    let old =
+        post_json(&app, "/api/auth/login", &json!({ "email": "ann@example.com", "password": PASSWORD }), None).await;
     assert!(!old.status().is_success());
     app.stop().await;
 }
@@ -156,13 +168,16 @@ async fn a_password_change_signs_out_every_other_session_but_this_one(backend: B
     let change = |current: &str, new: &str| json!({ "current_password": current, "new_password": new });
 
     let response =
-        me(&app, "POST", "/api/users/me/password", Some(token(&here)), Some(change("wrong password 1", NEW_PASSWORD))).await;
+        me(&app, "POST", "/api/users/me/password", Some(token(&here)), Some(change("wrong password 1", NEW_PASSWORD)))
+            .await;
     assert_eq!(response.json::<Value>().await.unwrap()["error"], "wrong_password");
-    let response = me(&app, "POST", "/api/users/me/password", Some(token(&here)), Some(change(PASSWORD, "short"))).await;
+    let response =
+        me(&app, "POST", "/api/users/me/password", Some(token(&here)), Some(change(PASSWORD, "short"))).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert_eq!(response.json::<Value>().await.unwrap()["error"], "weak_password");
 
-    let response = me(&app, "POST", "/api/users/me/password", Some(token(&here)), Some(change(PASSWORD, NEW_PASSWORD))).await;
+    let response =
+        me(&app, "POST", "/api/users/me/password", Some(token(&here)), Some(change(PASSWORD, NEW_PASSWORD))).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
 
     // The other session is over: its refresh cookie and its access token.
@@ -179,7 +194,8 @@ async fn a_password_change_signs_out_every_other_session_but_this_one(backend: B
     let tokens: Value = refreshed.json().await.unwrap();
     assert_eq!(me(&app, "GET", "/api/users/me", Some(token(&tokens)), None).await.status(), StatusCode::OK);
 
-    let old = post_json(&app, "/api/auth/login", &json!({ "email": "ann@example.com", "password": PASSWORD }), None).await;
+    let old =
+        post_json(&app, "/api/auth/login", &json!({ "email": "ann@example.com", "password": PASSWORD }), None).await;
     assert!(!old.status().is_success());
     api_login(&app, "ann@example.com", NEW_PASSWORD).await;
     let messages = sink.wait_for(mailed + 1).await;

@@ -215,10 +215,7 @@ impl SessionRepository {
         if let Some(keep) = keep_sid {
             live = live.filter(sessions::Column::Sid.ne(keep));
         }
-        let live: Vec<(String, String)> = live
-            .into_tuple()
-            .all(&self.db)
-            .await?;
+        let live: Vec<(String, String)> = live.into_tuple().all(&self.db).await?;
         if live.is_empty() {
             return Ok(Vec::new());
         }
