@@ -281,7 +281,11 @@ pub async fn rotate_refresh_token(
     let grace = Duration::seconds(client.metadata.refresh_token_reuse_grace_secs.into());
     match check_usable(&record, &client.id, now) {
         Ok(()) => {}
-        Err(Unusable::Reused) if record.rotated_at.is_some_and(|rotated| now < rotated + grace) => {
+        // Without a grace window every reuse is one, even from a request that started before the
+        // winning rotation (its `now` precedes `rotated_at`).
+        Err(Unusable::Reused)
+            if grace > Duration::zero() && record.rotated_at.is_some_and(|rotated| now < rotated + grace) =>
+        {
             return reissue_within_grace(&record, requested_scope, now, repo, lifetimes, origin).await;
         }
         Err(Unusable::Reused) => return Err(reject_reuse(repo, store, metrics, &record.family_id, now).await),

@@ -102,9 +102,9 @@ async fn an_administrator_manages_a_client_from_creation_to_deletion(backend: Ba
             None => break,
         }
     }
-    assert_eq!(pages, 3);
+    assert_eq!(pages, seen.len().div_ceil(2), "{seen:?}");
     assert!(seen.windows(2).all(|w| w[0] < w[1]), "ordered by client_id: {seen:?}");
-    assert!(seen.contains(&id));
+    assert!(seen.contains(&id) && seen.iter().any(|c| c == "ferrid-app") && pages >= 3, "{seen:?}");
     for bad in ["limit=0", "limit=201", "cursor=not%20an%20id"] {
         let (status, error) = call(&app, &token, "GET", &format!("/api/admin/clients?{bad}"), None).await;
         assert_eq!((status, error["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")), "{bad}");

@@ -175,5 +175,16 @@ async fn a_reuse_grace_window_tolerates_racing_refreshes_but_not_late_replays(ba
     let (status, _) = refresh(&app, &strict, &first).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(!active(&app, &strict, &second).await);
+
+    // Not even for a racing request whose clock read came before the winning rotation.
+    let issued = code(&app, &strict).await;
+    let (_, body) = redeem(&app, &strict, issued).await;
+    let first = body["refresh_token"].as_str().unwrap().to_owned();
+    let (_, body) = refresh(&app, &strict, &first).await;
+    let second = body["refresh_token"].as_str().unwrap().to_owned();
+    clock.advance(chrono::Duration::seconds(-1));
+    let (status, _) = refresh(&app, &strict, &first).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(!active(&app, &strict, &second).await);
     app.stop().await;
 }
