@@ -61,6 +61,15 @@ pub mod kinds {
     pub const MFA_TOTP_DISABLED: &str = "mfa.totp.disabled";
     pub const MFA_RECOVERY_CODES_REGENERATED: &str = "mfa.recovery_codes.regenerated";
     pub const MFA_VERIFY: &str = "mfa.verify";
+    /// Password reset by mail and the "which email do I use" hint, by the account owner.
+    pub const PASSWORD_RESET_REQUESTED: &str = "password.reset_requested";
+    pub const PASSWORD_RESET: &str = "password.reset";
+    pub const EMAIL_HINT_SENT: &str = "account.email_hint";
+    /// The signed-in user's own changes (`/api/users/me`).
+    pub const PROFILE_UPDATE: &str = "account.profile.update";
+    pub const EMAIL_CHANGE_REQUESTED: &str = "account.email.change_requested";
+    pub const EMAIL_CHANGE: &str = "account.email.change";
+    pub const PASSWORD_CHANGE: &str = "password.change";
     /// The first administrator, created at start-up from the configuration.
     pub const BOOTSTRAP_ADMIN: &str = "bootstrap.admin.create";
 

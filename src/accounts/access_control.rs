@@ -154,6 +154,8 @@ pub struct UserAuthorization {
     pub groups: Vec<String>,
     /// The union of the permissions of the user's groups.
     pub permissions: Vec<String>,
+    /// Each of the user's groups that grants permissions, with them (sorted).
+    pub group_permissions: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -6,6 +6,7 @@ mod email_codes;
 pub mod mfa;
 mod password;
 mod password_policy;
+mod profile;
 pub mod registration;
 pub mod totp;
 mod user;
@@ -20,7 +21,10 @@ pub use email_codes::{CodeClaim, CodePurpose, EmailCodes, IssuedCode};
 pub use mfa::{MfaError, SecondFactorAnswer, SecondFactors};
 pub use password::{Password, PasswordError, PasswordHasher};
 pub use password_policy::{MIN_PASSWORD_CHARS, PasswordPolicyError, check_new_password};
-pub use user::{Email, EmailError, NewUser, ProfileError, ProfileField, User, UserChanges, UserId, UserQuery};
+pub use profile::{ProfileEdit, ProfileEditError};
+pub use user::{
+    Email, EmailError, NewUser, ProfileError, ProfileField, User, UserChanges, UserId, UserQuery, normalize_phone,
+};
 
 use crate::{
     clock::Clock,
@@ -193,6 +197,11 @@ impl Accounts {
 
     pub async fn find_by_email(&self, email: &Email) -> Result<User, AccountError> {
         self.users.find_by_email(email).await?.ok_or(AccountError::NotFound)
+    }
+
+    /// Enabled, verified users with this phone number (see [`normalize_phone`]); at most `limit`.
+    pub async fn find_verified_by_phone(&self, phone: &str, limit: u64) -> Result<Vec<User>, AccountError> {
+        Ok(self.users.find_verified_by_phone(phone, limit).await?)
     }
 
     pub async fn set_disabled(&self, id: UserId, disabled: bool) -> Result<(), AccountError> {

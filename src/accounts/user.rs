@@ -150,6 +150,16 @@ impl ProfileField {
     }
 }
 
+/// A phone number as compared: without spaces, dashes, dots and parentheses, so
+/// `+1 (555) 010-0000` and `+15550100000` are one number. `None` unless what is left is an
+/// optional `+` and 4 to 20 digits.
+pub fn normalize_phone(input: &str) -> Option<String> {
+    let stripped: String = input.chars().filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')')).collect();
+    let digits = stripped.strip_prefix('+').unwrap_or(&stripped);
+    let plausible = (4..=20).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit());
+    plausible.then_some(stripped)
+}
+
 impl NewUser {
     /// A new account's email and (trimmed, bounded) name.
     pub fn new(email: Email, name: Option<&str>) -> Result<Self, ProfileError> {
@@ -216,6 +226,15 @@ mod tests {
         );
         assert!(NewUser::new(Email::parse("a@x.com").unwrap(), Some(&"é".repeat(200))).is_ok());
         assert!(NewUser::new(Email::parse("a@x.com").unwrap(), Some(&"é".repeat(201))).is_err());
+    }
+
+    #[test]
+    fn phones_lose_their_punctuation_and_must_be_digits() {
+        assert_eq!(normalize_phone(" +1 (555) 010-00.00 ").as_deref(), Some("+15550100000"));
+        assert_eq!(normalize_phone("0555 123 456").as_deref(), Some("0555123456"));
+        for bad in ["", "12", "+", "555-CALL-NOW", "1".repeat(21).as_str(), "++15550100"] {
+            assert_eq!(normalize_phone(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -27,6 +27,8 @@ mod mfa;
 mod oauth_form;
 mod ops;
 mod pages;
+mod password_reset;
+mod profile;
 mod register;
 mod request_context;
 mod revoke;
@@ -64,7 +66,7 @@ type Apis = (
         userinfo::UserInfoApi,
         register::RegisterApi,
     ),
-    (account::AccountApi, auth_api::AuthApi, me::MeApi, mfa::MfaApi),
+    (account::AccountApi, auth_api::AuthApi, me::MeApi, mfa::MfaApi, profile::ProfileApi, password_reset::PasswordResetApi),
     (
         admin_users::AdminUsersApi,
         admin_access::AdminAccessApi,
@@ -90,7 +92,7 @@ pub fn api() -> OpenApiService<Apis, ()> {
                 userinfo::UserInfoApi,
                 register::RegisterApi,
             ),
-            (account::AccountApi, auth_api::AuthApi, me::MeApi, mfa::MfaApi),
+            (account::AccountApi, auth_api::AuthApi, me::MeApi, mfa::MfaApi, profile::ProfileApi, password_reset::PasswordResetApi),
             (
                 admin_users::AdminUsersApi,
                 admin_access::AdminAccessApi,
@@ -128,6 +130,9 @@ pub fn endpoint(state: AppState) -> impl Endpoint {
         .at("/login/mfa", post(second_step::submit))
         .at("/consent", get(authorize::consent_page).post(authorize::consent_submit))
         .at("/logout", get(logout::logout_get).post(logout::logout_post))
+        .at("/password/forgot", get(password_reset::forgot_page).post(password_reset::forgot_submit))
+        .at("/password/reset", get(password_reset::reset_page).post(password_reset::reset_submit))
+        .at("/account/email/confirm", get(profile::confirm_email_page).post(profile::confirm_email_submit))
         .at("/verify-email", get(account::verify_email_page).post(account::verify_email_submit))
         .nest("/", api)
         .with(BodyLimit(MAX_BODY_BYTES))

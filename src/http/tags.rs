@@ -15,6 +15,8 @@ pub enum ApiTags {
     /// The signed-in user's own account: profile, two-step verification (TOTP), sessions, applications,
     /// log out everywhere.
     Account,
+    /// Getting back into an account: password reset by mail, and which email an account uses.
+    Recovery,
     /// Administration, for access tokens with the `ferrid:admin` scope.
     Admin,
     /// Health and readiness probes for orchestrators and load balancers, and metrics for Prometheus.

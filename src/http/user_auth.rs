@@ -4,7 +4,6 @@
 //! extractor, before the body is read; handlers declare them with [`guarded_response!`].
 //!
 //! [`guarded_response!`]: super::admin_auth::guarded_response
-#![allow(dead_code, reason = "the profile and two-factor APIs that take it land next")]
 
 use poem::{IntoResponse, Request, RequestBody};
 use poem_openapi::{

@@ -15,11 +15,12 @@ pub enum MailKind {
     RegistrationAttempt,
     PasswordReset,
     PasswordChanged,
+    EmailHint,
 }
 
 impl MailKind {
-    pub const ALL: [Self; 4] =
-        [Self::VerifyEmail, Self::RegistrationAttempt, Self::PasswordReset, Self::PasswordChanged];
+    pub const ALL: [Self; 5] =
+        [Self::VerifyEmail, Self::RegistrationAttempt, Self::PasswordReset, Self::PasswordChanged, Self::EmailHint];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -27,6 +28,7 @@ impl MailKind {
             Self::RegistrationAttempt => "registration_attempt",
             Self::PasswordReset => "password_reset",
             Self::PasswordChanged => "password_changed",
+            Self::EmailHint => "email_hint",
         }
     }
 
@@ -94,6 +96,18 @@ impl Mail {
             MailKind::PasswordChanged,
             to,
             minijinja::context! { name, reset_link => reset_link.as_str() },
+        )
+    }
+
+    /// The answer to "which address does my account use?", sent to that address only, so the
+    /// one asking learns nothing unless they can read its mail.
+    pub fn email_hint(to: Mailbox, reset_link: &Url) -> Result<Self, MailError> {
+        let name = to.name.clone();
+        let email = to.email.to_string();
+        templates::render(
+            MailKind::EmailHint,
+            to,
+            minijinja::context! { name, email, reset_link => reset_link.as_str() },
         )
     }
 }

@@ -3,9 +3,9 @@
 //! and a background sender that delivers through SMTP or, without `FERRID_SMTP_URL`, into
 //! `.eml` files under the data directory.
 //!
-//! The four message kinds are what the account flows need: email verification and the
+//! The message kinds are what the account flows need: email verification and the
 //! "someone tried to register" notice (registration), the reset link and the "password changed"
-//! notice (password reset and change). The tests use them now; those flows call them next.
+//! notice (password reset and change), and the "which address do I use" hint.
 //!
 //! Outbox rows hold the rendered bodies, so one-time codes and links rest in the database until
 //! the mail is sent: the sender blanks the bodies as soon as a mail is sent or given up on, and

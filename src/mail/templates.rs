@@ -26,6 +26,8 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("password_reset.html", include_str!("templates/password_reset.html")),
         ("password_changed.txt", include_str!("templates/password_changed.txt")),
         ("password_changed.html", include_str!("templates/password_changed.html")),
+        ("email_hint.txt", include_str!("templates/email_hint.txt")),
+        ("email_hint.html", include_str!("templates/email_hint.html")),
     ] {
         // The sources are compiled in; a syntax error is caught by the tests that render them.
         if let Err(error) = env.add_template(name, source) {
@@ -85,6 +87,7 @@ mod tests {
             Mail::registration_attempt(to("Ann"), &link("/login"), &link("/reset")).unwrap(),
             Mail::password_reset(to("Ann"), &link("/reset"), 10).unwrap(),
             Mail::password_changed(to("Ann"), &link("/reset")).unwrap(),
+            Mail::email_hint(to("Ann"), &link("/reset")).unwrap(),
         ];
         for mail in mails {
             assert!(!mail.subject.is_empty() && !mail.subject.contains('\n'), "{:?}", mail.subject);
@@ -120,6 +123,16 @@ mod tests {
             assert!(mail.text_body.contains(&format!("https://id.example.com{path}?token=abc&x=1")));
             assert!(mail.html_body.contains(&format!("https://id.example.com{path}?token=abc&amp;x=1")));
         }
+    }
+
+    #[test]
+    fn the_hint_names_the_address_in_both_parts() {
+        let mail = Mail::email_hint(to("Ann"), &link("/reset")).unwrap();
+        assert_eq!(mail.kind, MailKind::EmailHint);
+        for body in [&mail.text_body, &mail.html_body] {
+            assert!(body.contains("ann@example.com"), "{body}");
+        }
+        assert!(mail.text_body.contains("https://id.example.com/reset?token=abc&x=1"));
     }
 
     #[test]

@@ -127,6 +127,7 @@ mod tests {
             roles: vec!["admin".to_owned()],
             groups: vec!["billing".to_owned(), "ops".to_owned()],
             permissions: vec!["invoices:read".to_owned()],
+            group_permissions: [("billing".to_owned(), vec!["invoices:read".to_owned()])].into(),
         }
     }
 

@@ -67,17 +67,44 @@ pub struct LoggedOutEverywhere {
 /// tokens issued from it — on every node, since both live in the shared stores. Every client of
 /// every ended session and revoked family is told over the back channel (§2.5).
 pub async fn log_out_everywhere(state: &AppState, user: UserId) -> Result<LoggedOutEverywhere, StoreError> {
+    log_out_all_but(state, user, None).await
+}
+
+/// [`log_out_everywhere`], except the session `keep_sid` and the refresh families born in it:
+/// the device that changed the password stays signed in.
+pub async fn log_out_everywhere_except(
+    state: &AppState,
+    user: UserId,
+    keep_sid: &str,
+) -> Result<LoggedOutEverywhere, StoreError> {
+    log_out_all_but(state, user, Some(keep_sid)).await
+}
+
+async fn log_out_all_but(
+    state: &AppState,
+    user: UserId,
+    keep_sid: Option<&str>,
+) -> Result<LoggedOutEverywhere, StoreError> {
     let now = state.clock.now();
-    // First, so that no access token issued before this moment outlives it, tracked or not.
+    // First, so that no access token issued before this moment outlives it, tracked or not. The
+    // marker has whole seconds; a kept session must be able to refresh at once, so its cut-off
+    // is the second before (its current access token may go too: the refresh replaces it).
+    let cutoff = if keep_sid.is_some() { now - chrono::Duration::seconds(1) } else { now };
     let longest_access_token = state.config.key_ring.retain_retired;
-    revoke_tokens_issued_before(state.short_lived.as_ref(), &user.to_string(), now, longest_access_token).await?;
-    let sids = state.sessions.end_all_for_user(user, now).await?;
-    let families = state.refresh_tokens.unrevoked_families_of(user).await?;
+    revoke_tokens_issued_before(state.short_lived.as_ref(), &user.to_string(), cutoff, longest_access_token).await?;
+    let sids = state.sessions.end_all_for_user(user, keep_sid, now).await?;
+    let families: Vec<_> = state
+        .refresh_tokens
+        .unrevoked_families_of(user)
+        .await?
+        .into_iter()
+        .filter(|family| keep_sid.is_none() || family.sid.as_deref() != keep_sid)
+        .collect();
     for family in &families {
         revoke_family(&state.refresh_tokens, state.short_lived.as_ref(), &family.family_id, now).await?;
     }
     let (sessions, applications) = (sids.len() as u64, families.len() as u64);
-    tracing::info!(%user, sessions, applications, "logged out everywhere");
+    tracing::info!(%user, sessions, applications, kept_one = keep_sid.is_some(), "logged out everywhere");
     let families = families.into_iter().map(|f| (f.client_id, f.sid)).collect();
     notify_logout(state, user, EndedSignIns { sids, families });
     Ok(LoggedOutEverywhere { sessions, applications })

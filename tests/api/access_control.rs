@@ -79,11 +79,17 @@ async fn authorization_is_sorted_and_deduplicated_across_groups(backend: Backend
             roles: strings(&["Admin", "viewer"]),
             groups: strings(&["billing", "empty", "ops"]),
             permissions: strings(&["invoices:read", "invoices:write", "servers:reboot"]),
+            // Per group, for the user's own profile; a group without permissions is not listed.
+            group_permissions: [
+                ("billing".to_owned(), strings(&["invoices:read", "invoices:write"])),
+                ("ops".to_owned(), strings(&["invoices:read", "servers:reboot"])),
+            ]
+            .into(),
         }
     );
     assert_eq!(
         access.authorization_of(bob.id).await.unwrap(),
-        UserAuthorization { roles: strings(&["auditor"]), groups: vec![], permissions: vec![] }
+        UserAuthorization { roles: strings(&["auditor"]), ..UserAuthorization::default() }
     );
     assert_eq!(access.authorization_of(UserId::generate()).await.unwrap(), UserAuthorization::default());
 }
@@ -104,7 +110,12 @@ async fn links_are_idempotent_and_removable(backend: Backend) {
     let granted = access.authorization_of(ann.id).await.unwrap();
     assert_eq!(
         granted,
-        UserAuthorization { roles: strings(&["admin"]), groups: strings(&["ops"]), permissions: strings(&["deploy"]) }
+        UserAuthorization {
+            roles: strings(&["admin"]),
+            groups: strings(&["ops"]),
+            permissions: strings(&["deploy"]),
+            group_permissions: [("ops".to_owned(), strings(&["deploy"]))].into(),
+        }
     );
 
     assert!(access.revoke_permission(&group("ops"), &permission("deploy")).await.unwrap());
@@ -235,6 +246,7 @@ async fn role_cli_creates_and_assigns(backend: Backend) {
             roles: strings(&["admin"]),
             groups: strings(&["ops"]),
             permissions: strings(&["servers:reboot"]),
+            group_permissions: [("ops".to_owned(), strings(&["servers:reboot"]))].into(),
         }
     );
     state.database.close().await;

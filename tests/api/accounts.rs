@@ -230,7 +230,7 @@ async fn the_mailed_link_verifies_the_address_through_a_page_that_works_without_
 }
 
 /// The smaller of a few timings, to compare like with like on a busy machine.
-async fn fastest<F, Fut>(mut attempt: F) -> (Duration, StatusCode, Value)
+pub async fn fastest<F, Fut>(mut attempt: F) -> (Duration, StatusCode, Value)
 where
     F: FnMut(usize) -> Fut,
     Fut: std::future::Future<Output = reqwest::Response>,
@@ -250,7 +250,7 @@ where
 }
 
 /// Similar timing: neither answer takes more than three times the other (plus scheduling noise).
-fn similar(a: Duration, b: Duration) -> bool {
+pub fn similar(a: Duration, b: Duration) -> bool {
     let (short, long) = if a < b { (a, b) } else { (b, a) };
     long <= short * 3 + Duration::from_millis(25)
 }

@@ -22,6 +22,9 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("form_post.html", include_str!("templates/form_post.html")),
         ("logout.html", include_str!("templates/logout.html")),
         ("signed_out.html", include_str!("templates/signed_out.html")),
+        ("password_forgot.html", include_str!("templates/password_forgot.html")),
+        ("password_reset.html", include_str!("templates/password_reset.html")),
+        ("confirm_email_change.html", include_str!("templates/confirm_email_change.html")),
         ("verify_email.html", include_str!("templates/verify_email.html")),
     ] {
         // The sources are compiled in; a syntax error is caught by the tests that render them.
@@ -95,6 +98,34 @@ pub fn signed_out(title: &str, message: &str) -> Response {
     render("signed_out.html", &context! { title, message }, StatusCode::OK, None)
 }
 
+/// "Forgot your password?": the email form, or once sent the same answer for every address.
+pub fn password_forgot(csrf: &str, sent: bool, valid_minutes: u32) -> Response {
+    render("password_forgot.html", &context! { csrf, sent, valid_minutes }, StatusCode::OK, None)
+}
+
+/// The page behind a reset link, in one of its states.
+#[derive(Serialize, Default)]
+pub struct PasswordResetPage<'a> {
+    pub token: &'a str,
+    pub csrf: &'a str,
+    pub email: &'a str,
+    pub error: Option<&'a str>,
+    /// The link is unknown, used or expired.
+    pub expired: bool,
+    pub done: bool,
+    pub valid_minutes: u32,
+}
+
+pub fn password_reset(page: &PasswordResetPage<'_>, status: StatusCode) -> Response {
+    render("password_reset.html", page, status, None)
+}
+
+/// The page behind the link mailed to a new address: one button, so that a mail scanner
+/// following links does not use it up.
+pub fn confirm_email_change(token: &str, csrf: &str) -> Response {
+    render("confirm_email_change.html", &context! { token, csrf }, StatusCode::OK, None)
+}
+
 /// The page behind the verification link: a button, so that a mail scanner fetching the link
 /// does not spend it.
 pub fn verify_email(token: &str, csrf: &str) -> Response {
@@ -160,6 +191,8 @@ mod tests {
             ("second_step", TEMPLATES.get_template("second_step.html").unwrap().render(context! { nonce => "n", client_name => "<b>", request => "r", csrf => "c", mfa_token => "t", error => "<i>" }).unwrap()),
             ("consent", TEMPLATES.get_template("consent.html").unwrap().render(context! { nonce => "n", client_name => "<b>", scopes => vec!["x"], user_email => "a", request => "r", csrf => "c" }).unwrap()),
             ("error", TEMPLATES.get_template("error.html").unwrap().render(context! { nonce => "n", title => "t", message => "<i>", code => "c" }).unwrap()),
+            ("password_reset", TEMPLATES.get_template("password_reset.html").unwrap().render(context! { nonce => "n", ..minijinja::Value::from_serialize(PasswordResetPage { email: "<i>", token: "t", csrf: "c", error: Some("<b>"), ..Default::default() }) }).unwrap()),
+            ("password_forgot", TEMPLATES.get_template("password_forgot.html").unwrap().render(context! { nonce => "n", csrf => "c", sent => false }).unwrap()),
             ("form_post", TEMPLATES.get_template("form_post.html").unwrap().render(context! { nonce => "n", action => "https://a/cb", params => vec![("code", "\"x\"")] }).unwrap()),
         ] {
             assert!(!html.contains("<script>x") && !html.contains("<b>") && !html.contains("<i>"), "{name} did not escape");

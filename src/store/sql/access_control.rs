@@ -282,20 +282,28 @@ impl AccessControlRepository {
             .filter(user_groups::Column::UserId.eq(user.0))
             .into_tuple::<String>()
             .all(&self.db);
-        // permissions ⋈ group_permissions ⋈ groups ⋈ user_groups: a permission granted by two of
-        // the user's groups comes back twice without DISTINCT.
+        // permissions ⋈ group_permissions ⋈ groups ⋈ user_groups, with the group that grants each:
+        // a permission granted by two of the user's groups comes back once per group.
         let permissions = permissions::Entity::find()
             .select_only()
-            .column(permissions::Column::Name)
-            .distinct()
+            .column_as(groups::Column::Name, "group_name")
+            .column_as(permissions::Column::Name, "permission_name")
             .join(JoinType::InnerJoin, permissions::Relation::Links.def())
             .join(JoinType::InnerJoin, group_permissions::Relation::Left.def())
             .join(JoinType::InnerJoin, groups::Relation::Links.def())
             .filter(user_groups::Column::UserId.eq(user.0))
-            .into_tuple::<String>()
+            .into_tuple::<(String, String)>()
             .all(&self.db);
-        let (roles, groups, permissions) = tokio::try_join!(roles, groups, permissions)?;
-        Ok(UserAuthorization { roles: sorted(roles), groups: sorted(groups), permissions: sorted(permissions) })
+        let (roles, groups, granted) = tokio::try_join!(roles, groups, permissions)?;
+        let mut group_permissions = std::collections::BTreeMap::<String, Vec<String>>::new();
+        for (group, permission) in &granted {
+            group_permissions.entry(group.clone()).or_default().push(permission.clone());
+        }
+        for names in group_permissions.values_mut() {
+            *names = sorted(std::mem::take(names));
+        }
+        let permissions = sorted(granted.into_iter().map(|(_, permission)| permission).collect());
+        Ok(UserAuthorization { roles: sorted(roles), groups: sorted(groups), permissions, group_permissions })
     }
 }
 

@@ -196,19 +196,26 @@ impl SessionRepository {
         Ok(result.rows_affected == 1)
     }
 
-    /// Ends every live session of the user; returns the `sid`s it ended, whose clients are then
-    /// told (Back-Channel Logout §2.5). A session started meanwhile stays live and unreported.
-    pub async fn end_all_for_user(&self, user: UserId, now: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
+    /// Ends every live session of the user but `keep_sid`; returns the `sid`s it ended, whose
+    /// clients are then told (Back-Channel Logout §2.5). A session started meanwhile stays live
+    /// and unreported.
+    pub async fn end_all_for_user(
+        &self,
+        user: UserId,
+        keep_sid: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<String>, StoreError> {
         use sea_orm::QuerySelect;
-        let live: Vec<(String, String)> = sessions::Entity::find()
+        let mut live = sessions::Entity::find()
             .select_only()
             .column(sessions::Column::Id)
             .column(sessions::Column::Sid)
             .filter(sessions::Column::UserId.eq(user.0))
-            .filter(sessions::Column::EndedAt.is_null())
-            .into_tuple()
-            .all(&self.db)
-            .await?;
+            .filter(sessions::Column::EndedAt.is_null());
+        if let Some(keep) = keep_sid {
+            live = live.filter(sessions::Column::Sid.ne(keep));
+        }
+        let live: Vec<(String, String)> = live.into_tuple().all(&self.db).await?;
         if live.is_empty() {
             return Ok(Vec::new());
         }

@@ -70,6 +70,27 @@ impl UserRepository {
         Ok(Some((to_domain(model)?, hash)))
     }
 
+    /// Enabled users with a verified email whose phone, without spaces, dashes, dots and
+    /// parentheses, is `normalized_phone` (already normalised the same way); at most `limit`.
+    pub async fn find_verified_by_phone(&self, normalized_phone: &str, limit: u64) -> Result<Vec<User>, StoreError> {
+        // REPLACE is the same function on SQLite and PostgreSQL.
+        let stripped = Expr::cust(
+            "REPLACE(REPLACE(REPLACE(REPLACE(REPLACE(phone, ' ', ''), '-', ''), '.', ''), '(', ''), ')', '')",
+        );
+        users::Entity::find()
+            .filter(users::Column::EmailVerified.eq(true))
+            .filter(users::Column::Disabled.eq(false))
+            .filter(users::Column::Phone.is_not_null())
+            .filter(stripped.eq(normalized_phone))
+            .order_by_asc(users::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(to_domain)
+            .collect()
+    }
+
     pub async fn find(&self, id: UserId) -> Result<Option<User>, StoreError> {
         users::Entity::find_by_id(id.0).one(&self.db).await?.map(to_domain).transpose()
     }
