@@ -9,7 +9,12 @@
 //!
 //! Run through benches/load.sh, which pins it to the load generator's core.
 
-#![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used, reason = "a benchmark tool: bad arguments or a broken run should stop it loudly")]
+#![allow(
+    clippy::panic,
+    clippy::expect_used,
+    clippy::unwrap_used,
+    reason = "a benchmark tool: bad arguments or a broken run should stop it loudly"
+)]
 
 use std::time::{Duration, Instant};
 

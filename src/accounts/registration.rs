@@ -7,7 +7,6 @@
 
 use std::time::Duration;
 
-use lettre::message::Mailbox;
 use url::Url;
 
 use super::{
@@ -17,7 +16,7 @@ use super::{
 use crate::{
     app::AppState,
     audit::{Actor, AuditEvent, kinds},
-    mail::{Mail, MailError},
+    mail::{Mail, MailError, issuer_link, mailbox},
     store::StoreError,
 };
 
@@ -55,25 +54,10 @@ impl From<AccountError> for RegistrationError {
     }
 }
 
-/// `{issuer}{path}?{query}`: the links mails carry.
-fn link(state: &AppState, path: &str, query: &[(&str, &str)]) -> Result<Url, MailError> {
-    let mut url = Url::parse(&format!("{}{path}", state.config.issuer.as_str()))
-        .map_err(|e| MailError::Build(format!("link: {e}")))?;
-    if !query.is_empty() {
-        url.query_pairs_mut().extend_pairs(query);
-    }
-    Ok(url)
-}
-
 /// Where a mail sends people to sign in: the first-party app if configured, else ferrid.
 fn sign_in_link(state: &AppState) -> Result<Url, MailError> {
     let base = state.config.first_party_origins.first().map_or(state.config.issuer.as_str(), String::as_str);
     Url::parse(base).map_err(|e| MailError::Build(format!("link: {e}")))
-}
-
-pub(crate) fn mailbox(user_name: Option<&str>, email: &Email) -> Result<Mailbox, MailError> {
-    let address = email.as_str().parse().map_err(|_| MailError::InvalidAddress)?;
-    Ok(Mailbox::new(user_name.map(str::to_owned), address))
 }
 
 /// Registers `email` with `password`, or tells the address's owner that someone tried.
@@ -96,7 +80,7 @@ pub async fn register(
         Err(AccountError::EmailTaken) => {
             let owner = state.accounts.find_by_email(&email).await?;
             if state.email_codes.may_send(CodePurpose::VerifyEmail, email.normalized(), RESEND_EVERY).await? {
-                let reset = link(state, "/password/forgot", &[])?;
+                let reset = issuer_link(&state.config.issuer, "/password/forgot", None)?;
                 let to = mailbox(owner.name.as_deref(), &owner.email)?;
                 state.outbox.enqueue(Mail::registration_attempt(to, &sign_in_link(state)?, &reset)?).await?;
             }
@@ -111,7 +95,7 @@ pub async fn register(
 async fn send_verification(state: &AppState, user: &User) -> Result<(), RegistrationError> {
     let subject = user.email.normalized();
     let issued = state.email_codes.issue(CodePurpose::VerifyEmail, subject, user.id, &user.email).await?;
-    let link = link(state, "/verify-email", &[("token", &issued.link_token)])?;
+    let link = issuer_link(&state.config.issuer, "/verify-email", Some(&issued.link_token))?;
     let to = mailbox(user.name.as_deref(), &user.email)?;
     state.outbox.enqueue(Mail::verify_email(to, &issued.code, &link, issued.valid_minutes)?).await?;
     Ok(())

@@ -66,7 +66,14 @@ type Apis = (
         userinfo::UserInfoApi,
         register::RegisterApi,
     ),
-    (account::AccountApi, auth_api::AuthApi, me::MeApi, mfa::MfaApi, profile::ProfileApi, password_reset::PasswordResetApi),
+    (
+        account::AccountApi,
+        auth_api::AuthApi,
+        me::MeApi,
+        mfa::MfaApi,
+        profile::ProfileApi,
+        password_reset::PasswordResetApi,
+    ),
     (
         admin_users::AdminUsersApi,
         admin_access::AdminAccessApi,
@@ -92,7 +99,14 @@ pub fn api() -> OpenApiService<Apis, ()> {
                 userinfo::UserInfoApi,
                 register::RegisterApi,
             ),
-            (account::AccountApi, auth_api::AuthApi, me::MeApi, mfa::MfaApi, profile::ProfileApi, password_reset::PasswordResetApi),
+            (
+                account::AccountApi,
+                auth_api::AuthApi,
+                me::MeApi,
+                mfa::MfaApi,
+                profile::ProfileApi,
+                password_reset::PasswordResetApi,
+            ),
             (
                 admin_users::AdminUsersApi,
                 admin_access::AdminAccessApi,

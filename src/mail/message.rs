@@ -112,6 +112,21 @@ impl Mail {
     }
 }
 
+/// A mail's recipient: `email`, by the user's name when known.
+pub fn mailbox(name: Option<&str>, email: &crate::accounts::Email) -> Result<Mailbox, MailError> {
+    let address = email.as_str().parse().map_err(|_| MailError::InvalidAddress)?;
+    Ok(Mailbox::new(name.map(str::to_owned), address))
+}
+
+/// `<issuer><path>`, with `?token=<token>` when given: the links mails carry.
+pub fn issuer_link(issuer: &crate::config::Issuer, path: &str, token: Option<&str>) -> Result<Url, MailError> {
+    let mut link = Url::parse(&format!("{}{path}", issuer.as_str())).map_err(|e| MailError::Build(e.to_string()))?;
+    if let Some(token) = token {
+        link.query_pairs_mut().append_pair("token", token);
+    }
+    Ok(link)
+}
+
 /// `alice@example.com` → `a***@example.com`: enough to tell mails apart in a log, not to harvest
 /// addresses from it.
 pub fn mask_address(address: &str) -> String {

@@ -8,12 +8,11 @@ use std::time::Duration;
 
 use keys::OpaqueSecret;
 
-use super::password_reset::{mailbox_of, page_link};
 use crate::{
     accounts::normalize_phone,
     app::AppState,
     audit::{Actor, AuditEvent, kinds},
-    mail::{Mail, MailError},
+    mail::{Mail, MailError, issuer_link, mailbox},
     oauth::session::RequestOrigin,
     store::StoreError,
 };
@@ -54,9 +53,9 @@ async fn send_hints(state: &AppState, phone: &str, origin: RequestOrigin) -> Res
         .find_verified_by_phone(phone, MAX_HINTS)
         .await
         .map_err(|e| HintError::Accounts(e.to_string()))?;
-    let reset_link = page_link(state, "/password/forgot", None)?;
+    let reset_link = issuer_link(&state.config.issuer, "/password/forgot", None)?;
     for user in users {
-        state.outbox.enqueue(Mail::email_hint(mailbox_of(&user)?, &reset_link)?).await?;
+        state.outbox.enqueue(Mail::email_hint(mailbox(user.name.as_deref(), &user.email)?, &reset_link)?).await?;
         let actor = Actor { user: None, client_id: None, origin: origin.clone() };
         state.audit.record(AuditEvent::new(kinds::EMAIL_HINT_SENT, &actor).user(user.id)).await;
     }

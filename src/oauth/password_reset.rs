@@ -10,16 +10,14 @@
 use std::time::Duration;
 
 use keys::OpaqueSecret;
-use lettre::message::Mailbox;
 use serde_json::json;
-use url::Url;
 
 use super::sign_ins::log_out_everywhere;
 use crate::{
     accounts::{AccountError, Email, Password, PasswordPolicyError, User, UserId, check_new_password},
     app::AppState,
     audit::{Actor, AuditEvent, kinds},
-    mail::{Mail, MailError},
+    mail::{Mail, MailError, issuer_link, mailbox},
     oauth::session::RequestOrigin,
     store::StoreError,
 };
@@ -111,8 +109,11 @@ async fn mail_reset_link(state: &AppState, email: &Email, origin: RequestOrigin)
     let record = format!("{} {}", user.id, state.clock.now().timestamp());
     store.put(&record_key(digest.as_str()), record.as_bytes(), RESET_TTL).await?;
     store.put(&latest_key(user.id), digest.as_str().as_bytes(), RESET_TTL).await?;
-    let link = page_link(state, "/password/reset", Some(token.expose()))?;
-    state.outbox.enqueue(Mail::password_reset(mailbox_of(&user)?, &link, RESET_VALID_MINUTES)?).await?;
+    let link = issuer_link(&state.config.issuer, "/password/reset", Some(token.expose()))?;
+    state
+        .outbox
+        .enqueue(Mail::password_reset(mailbox(user.name.as_deref(), &user.email)?, &link, RESET_VALID_MINUTES)?)
+        .await?;
     let actor = Actor { user: Some(user.id.to_string()), client_id: None, origin };
     state.audit.record(AuditEvent::new(kinds::PASSWORD_RESET_REQUESTED, &actor).user(user.id)).await;
     Ok(())
@@ -165,26 +166,10 @@ pub async fn confirm(
 /// is already changed, so a failure to queue the notice is logged rather than reported.
 pub async fn notify_password_changed(state: &AppState, user: &User) {
     let queued = async {
-        let link = page_link(state, "/password/forgot", None)?;
-        state.outbox.enqueue(Mail::password_changed(mailbox_of(user)?, &link)?).await
+        let link = issuer_link(&state.config.issuer, "/password/forgot", None)?;
+        state.outbox.enqueue(Mail::password_changed(mailbox(user.name.as_deref(), &user.email)?, &link)?).await
     };
     if let Err(error) = queued.await {
         tracing::error!(%error, user = %user.id, "could not queue the password-changed notice");
     }
-}
-
-/// A mail addressed to the user by name.
-pub fn mailbox_of(user: &User) -> Result<Mailbox, MailError> {
-    let address = user.email.as_str().parse().map_err(|_| MailError::InvalidAddress)?;
-    Ok(Mailbox::new(user.name.clone(), address))
-}
-
-/// `<issuer><path>?token=<token>`
-pub fn page_link(state: &AppState, path: &str, token: Option<&str>) -> Result<Url, MailError> {
-    let mut link =
-        Url::parse(&format!("{}{path}", state.config.issuer.as_str())).map_err(|e| MailError::Build(e.to_string()))?;
-    if let Some(token) = token {
-        link.query_pairs_mut().append_pair("token", token);
-    }
-    Ok(link)
 }

@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use super::{
-    password_reset::{mailbox_of, notify_password_changed, page_link},
+    password_reset::notify_password_changed,
     sign_ins::{LoggedOutEverywhere, log_out_everywhere, log_out_everywhere_except},
 };
 use crate::{
@@ -15,7 +15,7 @@ use crate::{
     },
     app::AppState,
     audit::{Actor, AuditEvent, kinds},
-    mail::{Mail, MailError},
+    mail::{Mail, MailError, issuer_link, mailbox},
     store::StoreError,
 };
 
@@ -115,8 +115,8 @@ pub async fn request_email_change(
         Err(error) => return Err(error.into()),
     }
     let issued = state.email_codes.issue(CodePurpose::ChangeEmail, &user.id.to_string(), user.id, &new_email).await?;
-    let link = page_link(state, "/account/email/confirm", Some(&issued.link_token))?;
-    let to = mailbox_of(&User { email: new_email, ..user.clone() })?;
+    let link = issuer_link(&state.config.issuer, "/account/email/confirm", Some(&issued.link_token))?;
+    let to = mailbox(user.name.as_deref(), &new_email)?;
     state.outbox.enqueue(Mail::verify_email(to, &issued.code, &link, issued.valid_minutes)?).await?;
     state.audit.record(AuditEvent::new(kinds::EMAIL_CHANGE_REQUESTED, actor).user(user.id)).await;
     Ok(())
