@@ -250,7 +250,12 @@ pub struct LinkQuery {
 #[handler]
 pub async fn verify_email_page(request: &Request, state: Data<&AppState>, Query(query): Query<LinkQuery>) -> Response {
     let (csrf, new_csrf) = csrf_token(request);
-    with_csrf_cookie(pages::verify_email(&query.token, &csrf), &csrf, new_csrf, state.config.issuer.is_https())
+    with_csrf_cookie(
+        pages::confirm_link(&pages::VERIFY_EMAIL, &query.token, &csrf),
+        &csrf,
+        new_csrf,
+        state.config.issuer.is_https(),
+    )
 }
 
 #[derive(Deserialize)]

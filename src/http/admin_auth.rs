@@ -10,7 +10,7 @@ use poem_openapi::{
     registry::{MetaOAuthFlow, MetaOAuthFlows, MetaOAuthScope, MetaSecurityScheme, Registry},
 };
 
-use super::{error::ErrorBody, request_context::origin_of, userinfo::bearer};
+use super::{error::ErrorBody, request_context::origin_of, security_schemes, userinfo::bearer};
 use crate::{
     app::AppState,
     audit::Actor,
@@ -144,15 +144,16 @@ guarded_response! {
     enum Refused {}
 }
 
-async fn authenticate(request: &Request) -> Result<Actor, BearerDenied> {
+/// The request's bearer token, or the refusal for a request without one: RFC 6750 §3.1 wants no
+/// error code then, only the challenge; `hint` says what to send.
+pub(super) fn presented_bearer<'r>(request: &'r Request, hint: &str) -> Result<&'r str, BearerDenied> {
     let header = request.headers().get(poem::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    let Some(token) = bearer(header) else {
-        // RFC 6750 §3.1: no error code when the request carried no token.
-        return Err(BearerDenied::Unauthorized(
-            body("unauthorized", "send an access token with the ferrid:admin scope"),
-            "Bearer realm=\"ferrid\"".to_owned(),
-        ));
-    };
+    bearer(header)
+        .ok_or_else(|| BearerDenied::Unauthorized(body("unauthorized", hint), "Bearer realm=\"ferrid\"".to_owned()))
+}
+
+async fn authenticate(request: &Request) -> Result<Actor, BearerDenied> {
+    let token = presented_bearer(request, "send an access token with the ferrid:admin scope")?;
     let Some(state) = request.data::<AppState>() else { return Err(unavailable("no application state")) };
     let administrator = authenticate_administrator(state, token).await.map_err(BearerDenied::from_error)?;
     Ok(administrator.actor(origin_of(request)))
@@ -167,20 +168,11 @@ impl<'a> ApiExtractor<'a> for AdminAuth {
     fn register(registry: &mut Registry) {
         registry.create_security_scheme(
             SCHEME,
-            MetaSecurityScheme {
-                ty: "http",
-                description: Some(
-                    "An access token for ferrid with the `ferrid:admin` scope: from client_credentials for a \
+            security_schemes::bearer(
+                "An access token for ferrid with the `ferrid:admin` scope: from client_credentials for a \
                      service client allowed that scope, or from the authorization code flow for a user with \
                      the `admin` role.",
-                ),
-                name: None,
-                key_in: None,
-                scheme: Some("bearer"),
-                bearer_format: Some("JWT"),
-                flows: None,
-                openid_connect_url: None,
-            },
+            ),
         );
         registry.create_security_scheme(
             OAUTH_SCHEME,

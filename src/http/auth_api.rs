@@ -9,13 +9,13 @@
 
 use poem::{IntoResponse, Request, RequestBody, web::Data};
 use poem_openapi::{
-    ApiExtractor, ApiExtractorType, ApiResponse, ExtractParamOptions, Object, OpenApi,
-    payload::Json,
-    registry::{MetaSecurityScheme, Registry},
+    ApiExtractor, ApiExtractorType, ApiResponse, ExtractParamOptions, Object, OpenApi, payload::Json,
+    registry::Registry,
 };
 
 use super::{
-    admin_auth::body, cookies, error::ErrorBody, request_context::origin_of, sign_in_views::LoggedOut, tags::ApiTags,
+    admin_auth::body, cookies, error::ErrorBody, request_context::origin_of, security_schemes,
+    sign_in_views::LoggedOut, tags::ApiTags,
 };
 use crate::{
     accounts::{
@@ -276,19 +276,11 @@ impl<'a> ApiExtractor<'a> for RefreshCookie {
     fn register(registry: &mut Registry) {
         registry.create_security_scheme(
             SCHEME,
-            MetaSecurityScheme {
-                ty: "apiKey",
-                description: Some(
-                    "The refresh token cookie set by `POST /api/auth/login` (HttpOnly; SameSite=Strict; \
+            security_schemes::cookie(
+                REFRESH_COOKIE,
+                "The refresh token cookie set by `POST /api/auth/login` (HttpOnly; SameSite=Strict; \
                      Path=/api/auth). Requests must also carry an allowed Origin or an X-Requested-With header.",
-                ),
-                name: Some(REFRESH_COOKIE),
-                key_in: Some("cookie"),
-                scheme: None,
-                bearer_format: None,
-                flows: None,
-                openid_connect_url: None,
-            },
+            ),
         );
     }
 

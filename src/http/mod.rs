@@ -33,6 +33,7 @@ mod register;
 mod request_context;
 mod revoke;
 mod second_step;
+mod security_schemes;
 mod session_auth;
 mod sign_in_views;
 mod swagger;
@@ -53,10 +54,22 @@ use crate::app::AppState;
 /// Request bodies larger than this are refused with 413 before a handler sees them.
 pub(crate) const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// Every API group, in the order Swagger shows them: protocol, first-party accounts,
-/// administration, operations (nested, as poem-openapi implements `OpenApi` for tuples of up to
-/// 16).
-type Apis = (
+/// Declares the API groups once, as the `Apis` type and as the value [`api`] serves (each API is
+/// a unit struct, so one path names both).
+macro_rules! api_groups {
+    ($(($($api:path),+ $(,)?)),+ $(,)?) => {
+        type Apis = ($(($($api,)+),)+);
+
+        fn apis() -> Apis {
+            ($(($($api,)+),)+)
+        }
+    };
+}
+
+// Every API group, in the order Swagger shows them: protocol, first-party accounts,
+// administration, operations (nested, as poem-openapi implements `OpenApi` for tuples of up to
+// 16).
+api_groups!(
     (
         discovery::DiscoveryApi,
         jwks::JwksApi,
@@ -88,40 +101,9 @@ type Apis = (
 /// The OpenAPI service: the single source of the document served at /openapi.json, shown at
 /// /swagger and committed under openapi/.
 pub fn api() -> OpenApiService<Apis, ()> {
-    OpenApiService::new(
-        (
-            (
-                discovery::DiscoveryApi,
-                jwks::JwksApi,
-                token::TokenApi,
-                introspect::IntrospectionApi,
-                revoke::RevocationApi,
-                userinfo::UserInfoApi,
-                register::RegisterApi,
-            ),
-            (
-                account::AccountApi,
-                auth_api::AuthApi,
-                me::MeApi,
-                mfa::MfaApi,
-                profile::ProfileApi,
-                password_reset::PasswordResetApi,
-            ),
-            (
-                admin_users::AdminUsersApi,
-                admin_access::AdminAccessApi,
-                admin_sessions::AdminSessionsApi,
-                admin_audit::AdminAuditApi,
-                admin_clients::AdminClientsApi,
-                admin_keys::AdminKeysApi,
-            ),
-            (ops::OperationsApi, metrics::MetricsApi),
-        ),
-        "ferrid",
-        env!("CARGO_PKG_VERSION"),
-    )
-    .description("ferrid — an OAuth 2.0 / OpenID Connect provider.")
-    .license(poem_openapi::LicenseObject::new("Apache-2.0"))
+    OpenApiService::new(apis(), "ferrid", env!("CARGO_PKG_VERSION"))
+        .description("ferrid — an OAuth 2.0 / OpenID Connect provider.")
+        .license(poem_openapi::LicenseObject::new("Apache-2.0"))
 }
 
 /// The OpenAPI document as committed under openapi/openapi.json.

@@ -377,7 +377,7 @@ pub struct LinkQuery {
 #[handler]
 pub async fn confirm_email_page(request: &Request, state: Data<&AppState>, Query(query): Query<LinkQuery>) -> Response {
     let (csrf, new_csrf) = csrf_token(request);
-    let page = pages::confirm_email_change(&query.token.unwrap_or_default(), &csrf);
+    let page = pages::confirm_link(&pages::CONFIRM_EMAIL_CHANGE, &query.token.unwrap_or_default(), &csrf);
     with_csrf_cookie(page, &csrf, new_csrf, state.config.issuer.is_https())
 }
 

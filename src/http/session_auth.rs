@@ -3,12 +3,12 @@
 //! declares the cookie security scheme in the OpenAPI document.
 
 use poem::{Request, RequestBody};
-use poem_openapi::{
-    ApiExtractor, ApiExtractorType, ExtractParamOptions,
-    registry::{MetaSecurityScheme, Registry},
-};
+use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions, registry::Registry};
 
-use super::cookies::{self, SESSION_COOKIE};
+use super::{
+    cookies::{self, SESSION_COOKIE},
+    security_schemes,
+};
 use crate::{
     app::AppState,
     oauth::{flow::current_session, session::OpSession},
@@ -30,19 +30,11 @@ impl<'a> ApiExtractor<'a> for SignedIn {
     fn register(registry: &mut Registry) {
         registry.create_security_scheme(
             SCHEME,
-            MetaSecurityScheme {
-                ty: "apiKey",
-                description: Some(
-                    "ferrid's session cookie (HttpOnly), set by signing in at ferrid. In Swagger, Authorize \
-                     with FerridOAuth signs this browser in, so the cookie is sent from then on.",
-                ),
-                name: Some(SESSION_COOKIE),
-                key_in: Some("cookie"),
-                scheme: None,
-                bearer_format: None,
-                flows: None,
-                openid_connect_url: None,
-            },
+            security_schemes::cookie(
+                SESSION_COOKIE,
+                "ferrid's session cookie (HttpOnly), set by signing in at ferrid. In Swagger, Authorize with \
+                 FerridOAuth signs this browser in, so the cookie is sent from then on.",
+            ),
         );
     }
 

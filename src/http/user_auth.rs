@@ -6,15 +6,12 @@
 //! [`guarded_response!`]: super::admin_auth::guarded_response
 
 use poem::{IntoResponse, Request, RequestBody};
-use poem_openapi::{
-    ApiExtractor, ApiExtractorType, ExtractParamOptions,
-    registry::{MetaSecurityScheme, Registry},
-};
+use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions, registry::Registry};
 
 use super::{
-    admin_auth::{BearerDenied, body, guarded_response, unavailable},
+    admin_auth::{BearerDenied, body, guarded_response, presented_bearer, unavailable},
     request_context::origin_of,
-    userinfo::bearer,
+    security_schemes,
 };
 use crate::{
     app::AppState,
@@ -39,14 +36,7 @@ guarded_response! {
 }
 
 async fn authenticate(request: &Request) -> Result<AccountAuth, BearerDenied> {
-    let header = request.headers().get(poem::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    let Some(token) = bearer(header) else {
-        // RFC 6750 §3.1: no error code when the request carried no token.
-        return Err(BearerDenied::Unauthorized(
-            body("unauthorized", "send the access token from /api/auth/login"),
-            "Bearer realm=\"ferrid\"".to_owned(),
-        ));
-    };
+    let token = presented_bearer(request, "send the access token from /api/auth/login")?;
     let Some(state) = request.data::<AppState>() else { return Err(unavailable("no application state")) };
     match authenticate_account_user(state, token).await {
         Ok(caller) => {
@@ -74,19 +64,10 @@ impl<'a> ApiExtractor<'a> for AccountAuth {
     fn register(registry: &mut Registry) {
         registry.create_security_scheme(
             SCHEME,
-            MetaSecurityScheme {
-                ty: "http",
-                description: Some(
-                    "The access token from `POST /api/auth/login` (or from a first-party client's sign-in, or \
+            security_schemes::bearer(
+                "The access token from `POST /api/auth/login` (or from a first-party client's sign-in, or \
                      Swagger's Authorize). Tokens of third-party clients are refused.",
-                ),
-                name: None,
-                key_in: None,
-                scheme: Some("bearer"),
-                bearer_format: Some("JWT"),
-                flows: None,
-                openid_connect_url: None,
-            },
+            ),
         );
     }
 

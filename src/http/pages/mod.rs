@@ -24,8 +24,7 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("signed_out.html", include_str!("templates/signed_out.html")),
         ("password_forgot.html", include_str!("templates/password_forgot.html")),
         ("password_reset.html", include_str!("templates/password_reset.html")),
-        ("confirm_email_change.html", include_str!("templates/confirm_email_change.html")),
-        ("verify_email.html", include_str!("templates/verify_email.html")),
+        ("confirm_link.html", include_str!("templates/confirm_link.html")),
     ] {
         // The sources are compiled in; a syntax error is caught by the tests that render them.
         if let Err(error) = env.add_template(name, source) {
@@ -120,16 +119,35 @@ pub fn password_reset(page: &PasswordResetPage<'_>, status: StatusCode) -> Respo
     render("password_reset.html", page, status, None)
 }
 
-/// The page behind the link mailed to a new address: one button, so that a mail scanner
-/// following links does not use it up.
-pub fn confirm_email_change(token: &str, csrf: &str) -> Response {
-    render("confirm_email_change.html", &context! { token, csrf }, StatusCode::OK, None)
+/// What a mailed link's page says and where its button posts (static text: `action` is not escaped).
+pub struct LinkConfirmation {
+    pub title: &'static str,
+    pub message: &'static str,
+    pub action: &'static str,
+    pub button: &'static str,
 }
 
-/// The page behind the verification link: a button, so that a mail scanner fetching the link
-/// does not spend it.
-pub fn verify_email(token: &str, csrf: &str) -> Response {
-    render("verify_email.html", &context! { token, csrf }, StatusCode::OK, None)
+/// The page behind the link mailed to a new account's address.
+pub const VERIFY_EMAIL: LinkConfirmation = LinkConfirmation {
+    title: "Verify your email address",
+    message: "Confirm that this address is yours to finish creating your account.",
+    action: "/verify-email",
+    button: "Verify my address",
+};
+
+/// The page behind the link mailed to an account's new address.
+pub const CONFIRM_EMAIL_CHANGE: LinkConfirmation = LinkConfirmation {
+    title: "Confirm your new address",
+    message: "Your account will use this address from now on.",
+    action: "/account/email/confirm",
+    button: "Use this address",
+};
+
+/// The page behind a mailed link: one button that posts the link's token, so that a mail scanner
+/// following links does not use it up.
+pub fn confirm_link(page: &LinkConfirmation, token: &str, csrf: &str) -> Response {
+    let LinkConfirmation { title, message, action, button } = page;
+    render("confirm_link.html", &context! { title, message, action, button, token, csrf }, StatusCode::OK, None)
 }
 
 /// OAuth 2.0 Form Post Response Mode §2: an auto-submitting form to the redirect URI.
