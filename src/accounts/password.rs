@@ -1,5 +1,7 @@
 //! Passwords: argon2id hashes (PHC strings) computed on the blocking pool, so that a login storm
-//! never stalls the async runtime (DESIGN §6).
+//! never stalls the async runtime (DESIGN §6) — and at most one per core at a time: more would
+//! only share the same cores while each holds its 19 MiB, so a storm of 32 logins would take
+//! 600 MiB and answer every one of them late instead of most of them early.
 
 use std::{
     fmt,
@@ -46,13 +48,24 @@ pub struct PasswordHasher {
     /// exist so that sign-in takes the same time either way. Made on first need (or by
     /// [`PasswordHasher::prepare_decoy`]) so it does not delay start-up.
     decoy: Arc<OnceLock<String>>,
+    /// One permit per core this process may run on.
+    permits: Arc<tokio::sync::Semaphore>,
 }
 
 impl PasswordHasher {
     pub fn new(cost: PasswordHashing) -> Result<Self, PasswordError> {
         let params = Params::new(cost.memory_kib, cost.iterations, cost.parallelism, None)
             .map_err(|e| PasswordError::Hashing(e.to_string()))?;
-        Ok(Self { params, decoy: Arc::new(OnceLock::new()) })
+        // The affinity mask counts (Linux): pinned to one core, one hash at a time.
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        Ok(Self { params, decoy: Arc::new(OnceLock::new()), permits: Arc::new(tokio::sync::Semaphore::new(cores)) })
+    }
+
+    /// Runs one argon2 computation on the blocking pool once a core is free for it.
+    async fn compute<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+        // The semaphore is never closed, so acquiring fails only if it were.
+        let _permit = self.permits.acquire().await.ok()?;
+        tokio::task::spawn_blocking(work).await.ok()
     }
 
     fn decoy(params: &Params, cell: &OnceLock<String>) -> String {
@@ -77,13 +90,12 @@ impl PasswordHasher {
     /// Spends the time of one verification, against the decoy hash.
     pub async fn verify_decoy(&self, password: Password) {
         let (params, cell) = (self.params.clone(), self.decoy.clone());
-        let spent = tokio::task::spawn_blocking(move || {
+        self.compute(move || {
             let decoy = Self::decoy(&params, &cell);
             // The result is irrelevant: no password matches a random one.
             let _ = Self::argon2(params).verify_password(password.0.as_bytes(), decoy.as_str());
         })
         .await;
-        drop(spent);
     }
 
     fn argon2(params: Params) -> Argon2<'static> {
@@ -96,24 +108,22 @@ impl PasswordHasher {
             return Err(PasswordError::Empty);
         }
         let params = self.params.clone();
-        tokio::task::spawn_blocking(move || {
+        self.compute(move || {
             Self::argon2(params)
                 .hash_password(password.0.as_bytes())
                 .map(|hash| hash.to_string())
                 .map_err(|e| PasswordError::Hashing(e.to_string()))
         })
         .await
-        .map_err(|e| PasswordError::Hashing(e.to_string()))?
+        .ok_or_else(|| PasswordError::Hashing("the hashing task did not finish".to_owned()))?
     }
 
     /// Checks `password` against a stored PHC string, with the parameters recorded in it.
     pub async fn verify(&self, password: Password, phc: String) -> bool {
         let params = self.params.clone();
-        tokio::task::spawn_blocking(move || {
-            Self::argon2(params).verify_password(password.0.as_bytes(), phc.as_str()).is_ok()
-        })
-        .await
-        .unwrap_or(false)
+        self.compute(move || Self::argon2(params).verify_password(password.0.as_bytes(), phc.as_str()).is_ok())
+            .await
+            .unwrap_or(false)
     }
 }
 

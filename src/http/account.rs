@@ -101,8 +101,15 @@ impl poem_openapi::types::Example for VerifyEmailRequest {
 }
 
 #[derive(Object)]
+#[oai(example = true)]
 struct EmailVerified {
     email_verified: bool,
+}
+
+impl poem_openapi::types::Example for EmailVerified {
+    fn example() -> Self {
+        Self { email_verified: true }
+    }
 }
 
 #[derive(ApiResponse)]

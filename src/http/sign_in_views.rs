@@ -122,10 +122,18 @@ impl UserSignIns {
     }
 }
 
+/// What "log out everywhere" ended.
 #[derive(Object)]
+#[oai(example = true)]
 pub struct LoggedOut {
     pub sessions_ended: u64,
     pub applications_revoked: u64,
+}
+
+impl poem_openapi::types::Example for LoggedOut {
+    fn example() -> Self {
+        Self { sessions_ended: 2, applications_revoked: 3 }
+    }
 }
 
 impl From<LoggedOutEverywhere> for LoggedOut {

@@ -76,3 +76,35 @@ fn the_document_declares_ferrids_own_oauth_flow_for_the_admin_api() {
     let mine = &document["paths"]["/api/me/sessions"]["get"]["security"];
     assert_eq!(mine, &serde_json::json!([{"FerridSession": []}]));
 }
+
+/// Issue 7: every first-party endpoint shows an example request and answer in Swagger.
+#[test]
+fn the_first_party_api_has_examples() {
+    let document: serde_json::Value = serde_json::from_str(&ferrid::http::openapi_document()).unwrap();
+    let schemas = &document["components"]["schemas"];
+    let has_example = |schema: &serde_json::Value| match schema["$ref"].as_str() {
+        Some(reference) => schemas[reference.rsplit('/').next().unwrap()].get("example").is_some(),
+        None => schema.get("example").is_some(),
+    };
+    let mut missing = Vec::new();
+    for (path, operations) in document["paths"].as_object().unwrap() {
+        if !["/api/account", "/api/auth", "/api/users", "/api/password"].iter().any(|p| path.starts_with(p)) {
+            continue;
+        }
+        for (method, operation) in operations.as_object().unwrap() {
+            let bodies = operation["requestBody"]["content"].as_object().into_iter().flatten();
+            let answers = operation["responses"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .filter(|(status, _)| status.starts_with('2'))
+                .flat_map(|(_, response)| response["content"].as_object().into_iter().flatten());
+            for (media, content) in bodies.chain(answers) {
+                if !has_example(&content["schema"]) {
+                    missing.push(format!("{} {path} ({media})", method.to_uppercase()));
+                }
+            }
+        }
+    }
+    assert!(missing.is_empty(), "without an example: {missing:?}");
+}
