@@ -1,11 +1,13 @@
-//! Passwords: argon2id hashes (PHC strings) computed on the blocking pool, so that a login storm
-//! never stalls the async runtime (DESIGN §6) — and at most one per core at a time: more would
-//! only share the same cores while each holds its 19 MiB, so a storm of 32 logins would take
-//! 600 MiB and answer every one of them late instead of most of them early.
+//! Passwords: argon2id hashes (PHC strings) computed off the async runtime, so that a login storm
+//! never stalls it (DESIGN §6), on a fixed set of threads — one per core — that take one hash at a
+//! time from a queue. More at once would only share the same cores while each holds its 19 MiB;
+//! and on tokio's elastic blocking pool every new thread's malloc arena kept its own 19 MiB after
+//! the hash (glibc raises its mmap threshold after the first large free), which took a login
+//! storm to 300 MiB.
 
 use std::{
     fmt,
-    sync::{Arc, OnceLock},
+    sync::{Arc, Mutex, OnceLock, mpsc},
 };
 
 use argon2::{
@@ -48,8 +50,53 @@ pub struct PasswordHasher {
     /// exist so that sign-in takes the same time either way. Made on first need (or by
     /// [`PasswordHasher::prepare_decoy`]) so it does not delay start-up.
     decoy: Arc<OnceLock<String>>,
-    /// One permit per core this process may run on.
-    permits: Arc<tokio::sync::Semaphore>,
+    threads: HashingThreads,
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The threads that compute hashes, fed from one queue; they end when the last hasher is dropped.
+#[derive(Clone, Debug)]
+struct HashingThreads {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl HashingThreads {
+    fn start(count: usize) -> Result<Self, PasswordError> {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for index in 0..count {
+            let queue = queue.clone();
+            std::thread::Builder::new()
+                .name(format!("ferrid-argon2-{index}"))
+                .spawn(move || {
+                    loop {
+                        // The guard is dropped at the end of the statement: the job runs unlocked.
+                        let job = match queue.lock() {
+                            Ok(queue) => queue.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
+                    }
+                })
+                .map_err(|e| PasswordError::Hashing(format!("cannot start a hashing thread: {e}")))?;
+        }
+        Ok(Self { jobs })
+    }
+
+    /// Queues `work` and waits for its result.
+    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+        let (done, result) = tokio::sync::oneshot::channel();
+        self.jobs
+            .send(Box::new(move || {
+                let _ = done.send(work());
+            }))
+            .ok()?;
+        result.await.ok()
+    }
 }
 
 impl PasswordHasher {
@@ -58,14 +105,12 @@ impl PasswordHasher {
             .map_err(|e| PasswordError::Hashing(e.to_string()))?;
         // The affinity mask counts (Linux): pinned to one core, one hash at a time.
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-        Ok(Self { params, decoy: Arc::new(OnceLock::new()), permits: Arc::new(tokio::sync::Semaphore::new(cores)) })
+        Ok(Self { params, decoy: Arc::new(OnceLock::new()), threads: HashingThreads::start(cores)? })
     }
 
-    /// Runs one argon2 computation on the blocking pool once a core is free for it.
+    /// Runs one argon2 computation once a hashing thread is free for it.
     async fn compute<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
-        // The semaphore is never closed, so acquiring fails only if it were.
-        let _permit = self.permits.acquire().await.ok()?;
-        tokio::task::spawn_blocking(work).await.ok()
+        self.threads.run(work).await
     }
 
     fn decoy(params: &Params, cell: &OnceLock<String>) -> String {
@@ -84,7 +129,9 @@ impl PasswordHasher {
     /// take twice as long as one for a known email.
     pub fn prepare_decoy(&self) {
         let (params, cell) = (self.params.clone(), self.decoy.clone());
-        tokio::task::spawn_blocking(move || Self::decoy(&params, &cell));
+        let _ = self.threads.jobs.send(Box::new(move || {
+            Self::decoy(&params, &cell);
+        }));
     }
 
     /// Spends the time of one verification, against the decoy hash.
@@ -144,6 +191,21 @@ mod tests {
         assert_ne!(first, second, "salts must differ");
         assert!(hasher.verify(Password::new("correct horse battery"), first.clone()).await);
         assert!(!hasher.verify(Password::new("wrong"), first).await);
+    }
+
+    #[tokio::test]
+    async fn hashes_run_on_the_fixed_hashing_threads() {
+        let hasher = light();
+        let names = futures_util::future::join_all(
+            (0..8).map(|_| hasher.compute(|| std::thread::current().name().map(str::to_owned))),
+        )
+        .await;
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        let mut distinct: Vec<String> = names.into_iter().map(|name| name.flatten().unwrap()).collect();
+        distinct.sort();
+        distinct.dedup();
+        assert!(distinct.iter().all(|name| name.starts_with("ferrid-argon2-")), "{distinct:?}");
+        assert!(distinct.len() <= cores, "at most one thread per core: {distinct:?}");
     }
 
     #[tokio::test]
