@@ -18,8 +18,8 @@
 #                                        each answer's new token back into the pool
 #   auth-code-flow                       complete authorization code + PKCE sign-ins with the
 #                                        password login (examples/load.rs, 32 virtual users)
-#   login-storm                          /api/auth/login at full rate, while jwks and
-#                                        client-credentials latency are measured (4 connections each)
+#   login-storm                          /api/auth/login at full rate: alone, then with jwks and
+#                                        client-credentials probed beside it (1 connection each)
 # then the scaling curve of refresh-rotation and client-credentials at 1, 8, 32 and 128
 # connections. Per scenario: requests/s, p50, p99, non-2xx answers, server CPU seconds; per
 # backend: start to the first 200 from discovery, idle RSS, peak RSS (VmHWM) under load, and
@@ -286,27 +286,33 @@ auth_code_flow() {
 
 json_num() { sed -n "s/.*\"$1\":\\([0-9.]*\\).*/\\1/p"; }
 
-# Password logins at full rate, with JWKS and client_credentials measured beside them.
+# Password logins at full rate: alone (throughput, against argon2id's own rate), then with JWKS
+# and client_credentials probed beside them (their latency while argon2 fills a core).
 login_storm() {
-  local dir="$work/$backend" before after jwks_pid cc_pid
+  local dir="$work/$backend" before after jwks_pid cc_pid login_body
+  login_body="{\"email\":\"$email\",\"password\":\"$password\"}"
   before=$(cpu_seconds)
-  wrk_run "$dir/wrk-storm-jwks.txt" 4 /jwks get.lua &
+  wrk_run "$dir/wrk-storm-alone.txt" "$connections" /api/auth/login login.lua BENCH_BODY="$login_body"
+  after=$(cpu_seconds)
+  # shellcheck disable=SC2046
+  record "login-storm (password logins)" "$connections" $(wrk_figures "$dir/wrk-storm-alone.txt") \
+    "$(echo "$after - $before" | bc)"
+  before=$(cpu_seconds)
+  wrk_run "$dir/wrk-storm-jwks.txt" 1 /jwks get.lua &
   jwks_pid=$!
-  wrk_run "$dir/wrk-storm-cc.txt" 4 /token post.lua BENCH_AUTHORIZATION="$(basic "$service_id" "$service_secret")" \
+  wrk_run "$dir/wrk-storm-cc.txt" 1 /token post.lua BENCH_AUTHORIZATION="$(basic "$service_id" "$service_secret")" \
     BENCH_BODY="grant_type=client_credentials&scope=profile" &
   cc_pid=$!
-  wrk_run "$dir/wrk-storm-login.txt" "$connections" /api/auth/login login.lua \
-    BENCH_BODY="{\"email\":\"$email\",\"password\":\"$password\"}"
+  wrk_run "$dir/wrk-storm-login.txt" "$connections" /api/auth/login login.lua BENCH_BODY="$login_body"
   wait "$jwks_pid" "$cc_pid"
   after=$(cpu_seconds)
-  local cpu
-  cpu=$(echo "$after - $before" | bc)
   # shellcheck disable=SC2046
-  record "login-storm (password logins)" "$connections" $(wrk_figures "$dir/wrk-storm-login.txt") "$cpu"
+  record "login-storm with probes" "$connections" $(wrk_figures "$dir/wrk-storm-login.txt") \
+    "$(echo "$after - $before" | bc)"
   # shellcheck disable=SC2046
-  record "  jwks during the storm" 4 $(wrk_figures "$dir/wrk-storm-jwks.txt") ""
+  record "  jwks during the storm" 1 $(wrk_figures "$dir/wrk-storm-jwks.txt") ""
   # shellcheck disable=SC2046
-  record "  client-credentials during storm" 4 $(wrk_figures "$dir/wrk-storm-cc.txt") ""
+  record "  client-credentials during storm" 1 $(wrk_figures "$dir/wrk-storm-cc.txt") ""
 }
 
 bench_backend() {

@@ -1,7 +1,16 @@
 //! The client registry: registering, reading and removing clients. A confidential client's
 //! secret is generated here, returned once, and stored only as a digest (DESIGN §6).
+//!
+//! Every token, introspection and revocation request reads its client, so reads are served from
+//! memory for [`CLIENT_CACHE_TTL`]: a change made through this node (every change the API and
+//! registration make goes through here) takes effect as soon as it is stored; one made on another
+//! node or by the CLI, within that bound.
 
-use std::sync::Arc;
+use std::{
+    collections::HashMap,
+    sync::{Arc, RwLock},
+    time::{Duration, Instant},
+};
 
 use keys::{OpaqueSecret, SigningAlg};
 
@@ -21,9 +30,40 @@ pub enum RegistryError {
     Store(#[from] StoreError),
 }
 
+/// How long a node trusts a client record it read: the longest a deleted client, a rotated secret
+/// or new metadata go unnoticed by a node that did not make the change.
+pub const CLIENT_CACHE_TTL: Duration = Duration::from_secs(2);
+/// Beyond this many cached clients the cache starts over, so it never grows without bound.
+const CLIENT_CACHE_MAX: usize = 10_000;
+
+/// Recently read clients, by id, with when they were read.
+#[derive(Default)]
+struct ClientCache(RwLock<HashMap<String, (Instant, Client)>>);
+
+impl ClientCache {
+    fn get(&self, id: &ClientId) -> Option<Client> {
+        let entries = self.0.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (read_at, client) = entries.get(id.as_str())?;
+        (read_at.elapsed() < CLIENT_CACHE_TTL).then(|| client.clone())
+    }
+
+    fn put(&self, client: &Client) {
+        let mut entries = self.0.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if entries.len() >= CLIENT_CACHE_MAX {
+            entries.clear();
+        }
+        entries.insert(client.id.as_str().to_owned(), (Instant::now(), client.clone()));
+    }
+
+    fn forget(&self, id: &ClientId) {
+        self.0.write().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(id.as_str());
+    }
+}
+
 #[derive(Clone)]
 pub struct ClientRegistry {
     clients: ClientRepository,
+    cache: Arc<ClientCache>,
     clock: Arc<dyn Clock>,
     /// The signing algorithms the key ring keeps active keys for: a client may only choose these.
     signing_algs: Arc<[SigningAlg]>,
@@ -39,7 +79,7 @@ impl ClientRegistry {
         signing_algs: &[SigningAlg],
         longest_signed_lifetime_secs: u32,
     ) -> Self {
-        Self { clients, clock, signing_algs: signing_algs.into(), longest_signed_lifetime_secs }
+        Self { clients, cache: Arc::default(), clock, signing_algs: signing_algs.into(), longest_signed_lifetime_secs }
     }
 
     /// A client's access and ID tokens must not outlive the keys that sign them.
@@ -137,14 +177,21 @@ impl ClientRegistry {
             None => None,
         };
         let updated = Client { secret_digest, metadata, updated_at: self.clock.now(), ..client.clone() };
-        if !self.clients.update(&updated).await? {
+        let stored = self.clients.update(&updated).await;
+        self.cache.forget(&client.id);
+        if !stored? {
             return Err(RegistryError::NotFound);
         }
         Ok((updated, secret))
     }
 
     pub async fn find(&self, id: &ClientId) -> Result<Client, RegistryError> {
-        self.clients.find(id).await?.ok_or(RegistryError::NotFound)
+        if let Some(client) = self.cache.get(id) {
+            return Ok(client);
+        }
+        let client = self.clients.find(id).await?.ok_or(RegistryError::NotFound)?;
+        self.cache.put(&client);
+        Ok(client)
     }
 
     /// Up to `limit` clients in client_id order, after the client `after`.
@@ -161,14 +208,18 @@ impl ClientRegistry {
         }
         let secret = OpaqueSecret::generate();
         let rotated = Client { secret_digest: Some(secret.digest()), updated_at: self.clock.now(), ..client.clone() };
-        if !self.clients.update(&rotated).await? {
+        let stored = self.clients.update(&rotated).await;
+        self.cache.forget(&client.id);
+        if !stored? {
             return Err(RegistryError::NotFound);
         }
         Ok(Some(secret))
     }
 
     pub async fn delete(&self, id: &ClientId) -> Result<(), RegistryError> {
-        if self.clients.delete(id).await? { Ok(()) } else { Err(RegistryError::NotFound) }
+        let deleted = self.clients.delete(id).await;
+        self.cache.forget(id);
+        if deleted? { Ok(()) } else { Err(RegistryError::NotFound) }
     }
 }
 
@@ -180,4 +231,49 @@ fn uses_secret(metadata: &ClientMetadata) -> bool {
             metadata.token_endpoint_auth_method,
             TokenEndpointAuthMethod::ClientSecretBasic | TokenEndpointAuthMethod::ClientSecretPost
         )
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+
+    fn client(id: &str) -> Client {
+        #[allow(clippy::disallowed_methods, reason = "a fixture's timestamps matter to nothing here")]
+        let now = Utc::now();
+        Client {
+            id: ClientId::parse(id).unwrap(),
+            secret_digest: None,
+            registration_token_digest: None,
+            metadata: ClientMetadata::new(id, ClientType::Public),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    #[test]
+    fn the_cache_serves_a_client_until_forgotten_or_stale() {
+        let cache = ClientCache::default();
+        let app = client("app");
+        assert_eq!(cache.get(&app.id), None);
+        cache.put(&app);
+        assert_eq!(cache.get(&app.id), Some(app.clone()));
+        cache.forget(&app.id);
+        assert_eq!(cache.get(&app.id), None);
+
+        cache.put(&app);
+        let stale = Instant::now().checked_sub(CLIENT_CACHE_TTL).unwrap();
+        cache.0.write().unwrap().get_mut("app").unwrap().0 = stale;
+        assert_eq!(cache.get(&app.id), None, "an entry older than the TTL is not served");
+    }
+
+    #[test]
+    fn the_cache_never_grows_past_its_bound() {
+        let cache = ClientCache::default();
+        for n in 0..=CLIENT_CACHE_MAX {
+            cache.put(&client(&format!("c{n}")));
+        }
+        assert!(cache.0.read().unwrap().len() <= CLIENT_CACHE_MAX);
+    }
 }
