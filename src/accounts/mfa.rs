@@ -276,27 +276,24 @@ impl SecondFactors {
         Ok(token)
     }
 
-    /// The challenge behind `token`, if it is still open (to render the page).
-    pub async fn find_challenge(&self, token: &str) -> Result<Option<PendingSecondStep>, MfaError> {
-        let token = OpaqueSecret::from_presented(token);
-        Ok(self.store.get(&challenge_key(&token)).await?.and_then(|value| serde_json::from_slice(&value).ok()))
-    }
-
-    /// Answers the challenge behind `token`. Every attempt counts before it is checked, so
-    /// concurrent guesses cannot exceed [`CHALLENGE_ATTEMPTS`]; the last wrong one ends the
-    /// challenge, and success takes it (one request completes a challenge).
+    /// Answers the challenge behind `token` for what it was opened to resume: a login page's
+    /// challenge does not complete an API login, nor another authorization request, and the
+    /// reverse. Every attempt counts before it is checked, so concurrent guesses cannot exceed
+    /// [`CHALLENGE_ATTEMPTS`]; the last wrong one ends the challenge, and success takes it (one
+    /// request completes a challenge).
     #[tracing::instrument(skip_all)]
     pub async fn answer_challenge(
         &self,
         token: &str,
+        resume: &Resume,
         answer: &SecondFactorAnswer,
     ) -> Result<ChallengeOutcome, MfaError> {
         let token = OpaqueSecret::from_presented(token);
         let key = challenge_key(&token);
-        let Some(pending) = self.store.get(&key).await?.and_then(|v| serde_json::from_slice(&v).ok()) else {
+        let pending = self.store.get(&key).await?.and_then(|v| serde_json::from_slice::<PendingSecondStep>(&v).ok());
+        let Some(pending) = pending.filter(|pending| pending.resume == *resume) else {
             return Ok(ChallengeOutcome::Expired);
         };
-        let pending: PendingSecondStep = pending;
         let attempts = self.store.increment(&attempts_key(&token), CHALLENGE_LIFETIME).await?.count;
         if attempts > CHALLENGE_ATTEMPTS {
             self.store.delete(&key).await?;
@@ -498,25 +495,28 @@ mod tests {
 
         let token = rig.factors.start_challenge(pending.clone()).await.unwrap();
         for left in (1..CHALLENGE_ATTEMPTS).rev() {
-            let outcome = rig.factors.answer_challenge(token.expose(), &wrong).await.unwrap();
+            let outcome = rig.factors.answer_challenge(token.expose(), &Resume::Api, &wrong).await.unwrap();
             assert!(matches!(outcome, ChallengeOutcome::Wrong { attempts_left, .. } if attempts_left == left));
         }
-        let outcome = rig.factors.answer_challenge(token.expose(), &code(&rig, &secret, 1)).await.unwrap();
+        let outcome =
+            rig.factors.answer_challenge(token.expose(), &Resume::Api, &code(&rig, &secret, 1)).await.unwrap();
         assert!(matches!(outcome, ChallengeOutcome::Passed { factor: UsedFactor::Totp, .. }), "{outcome:?}");
         // Taken: a second success is impossible.
-        let outcome = rig.factors.answer_challenge(token.expose(), &code(&rig, &secret, 1)).await.unwrap();
+        let outcome =
+            rig.factors.answer_challenge(token.expose(), &Resume::Api, &code(&rig, &secret, 1)).await.unwrap();
         assert!(matches!(outcome, ChallengeOutcome::Expired));
 
         let token = rig.factors.start_challenge(pending).await.unwrap();
         for _ in 1..CHALLENGE_ATTEMPTS {
-            rig.factors.answer_challenge(token.expose(), &wrong).await.unwrap();
+            rig.factors.answer_challenge(token.expose(), &Resume::Api, &wrong).await.unwrap();
         }
-        let outcome = rig.factors.answer_challenge(token.expose(), &wrong).await.unwrap();
+        let outcome = rig.factors.answer_challenge(token.expose(), &Resume::Api, &wrong).await.unwrap();
         assert!(matches!(outcome, ChallengeOutcome::Exhausted { .. }), "{outcome:?}");
         rig.clock.advance(chrono::Duration::seconds(30));
-        let outcome = rig.factors.answer_challenge(token.expose(), &code(&rig, &secret, 1)).await.unwrap();
+        let outcome =
+            rig.factors.answer_challenge(token.expose(), &Resume::Api, &code(&rig, &secret, 1)).await.unwrap();
         assert!(matches!(outcome, ChallengeOutcome::Expired));
-        assert!(rig.factors.find_challenge(token.expose()).await.unwrap().is_none());
+        assert!(rig.factors.store.get(&challenge_key(&token)).await.unwrap().is_none());
     }
 
     #[test]

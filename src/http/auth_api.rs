@@ -403,13 +403,7 @@ impl AuthApi {
             let description = "the mfa_token is unknown, expired, used or out of attempts: log in again";
             MfaLoginResponse::Unauthorized(Json(body("invalid_mfa_token", description)))
         };
-        // A login page's challenge is not a login API one.
-        match state.second_factors.find_challenge(&mfa_token).await {
-            Ok(Some(pending)) if pending.resume == Resume::Api => {}
-            Ok(_) => return expired(),
-            Err(error) => return MfaLoginResponse::Unavailable(unavailable(error)),
-        }
-        let outcome = match state.second_factors.answer_challenge(&mfa_token, &answer).await {
+        let outcome = match state.second_factors.answer_challenge(&mfa_token, &Resume::Api, &answer).await {
             Ok(outcome) => outcome,
             Err(error) => return MfaLoginResponse::Unavailable(unavailable(error)),
         };

@@ -81,17 +81,12 @@ pub async fn submit(request: &Request, state: Data<&AppState>, Form(form): Form<
         };
         pages::second_step(&page, status)
     };
-    // A challenge answers only for the request it was opened for.
-    let resume = Resume::Authorize { request: form.request.clone() };
-    match state.second_factors.find_challenge(&form.mfa_token).await {
-        Ok(Some(pending)) if pending.resume == resume => {}
-        Ok(_) => return start_over(&form.request),
-        Err(error) => return failed(&error),
-    }
     let Some(answer) = SecondFactorAnswer::from_fields(form.code.as_deref(), form.recovery_code.as_deref()) else {
         return again("Enter the code from your authenticator app.", StatusCode::BAD_REQUEST);
     };
-    let outcome = match state.second_factors.answer_challenge(&form.mfa_token, &answer).await {
+    // A challenge answers only for the request it was opened for.
+    let resume = Resume::Authorize { request: form.request.clone() };
+    let outcome = match state.second_factors.answer_challenge(&form.mfa_token, &resume, &answer).await {
         Ok(outcome) => outcome,
         Err(error) => return failed(&error),
     };
