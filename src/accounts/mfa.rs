@@ -268,6 +268,15 @@ impl SecondFactors {
         Ok(TotpSecret::from_bytes(keys::open(&self.kek, sealed, &aad(id))?))
     }
 
+    /// After a correct password: for a user with two-step verification, opens the challenge
+    /// the second step answers (the password alone signs nothing in); `None` for everyone else.
+    pub async fn challenge_after_password(&self, pending: PendingSecondStep) -> Result<Option<OpaqueSecret>, MfaError> {
+        if !self.is_enabled(pending.user()).await? {
+            return Ok(None);
+        }
+        self.start_challenge(pending).await.map(Some)
+    }
+
     /// Starts the second step after a correct password.
     pub async fn start_challenge(&self, pending: PendingSecondStep) -> Result<OpaqueSecret, MfaError> {
         let token = OpaqueSecret::generate();

@@ -348,24 +348,20 @@ impl AuthApi {
             Err(error) => return LoginResponse::Unavailable(unavailable(error)),
         };
         let amr = vec!["pwd".to_owned()];
-        match state.second_factors.is_enabled(user.id).await {
-            // The password alone issues nothing: the second step signs in.
-            Ok(true) => {
-                let pending = PendingSecondStep::new(user.id, amr, Resume::Api);
-                return match state.second_factors.start_challenge(pending).await {
-                    Ok(token) => LoginResponse::Forbidden(
-                        Json(LoginRefused {
-                            error: "mfa_required".to_owned(),
-                            error_description: Some("enter the code from your authenticator app".to_owned()),
-                            mfa_token: Some(token.expose().to_owned()),
-                            expires_in: Some(CHALLENGE_LIFETIME.as_secs()),
-                        }),
-                        NO_STORE.to_owned(),
-                    ),
-                    Err(error) => LoginResponse::Unavailable(unavailable(error)),
-                };
+        let pending = PendingSecondStep::new(user.id, amr.clone(), Resume::Api);
+        match state.second_factors.challenge_after_password(pending).await {
+            Ok(Some(token)) => {
+                return LoginResponse::Forbidden(
+                    Json(LoginRefused {
+                        error: "mfa_required".to_owned(),
+                        error_description: Some("enter the code from your authenticator app".to_owned()),
+                        mfa_token: Some(token.expose().to_owned()),
+                        expires_in: Some(CHALLENGE_LIFETIME.as_secs()),
+                    }),
+                    NO_STORE.to_owned(),
+                );
             }
-            Ok(false) => {}
+            Ok(None) => {}
             Err(error) => return LoginResponse::Unavailable(unavailable(error)),
         }
         match first_party::sign_in(&state, &user, amr, &origin_of(request)).await {

@@ -14,7 +14,10 @@ use super::{
     pages, second_step,
 };
 use crate::{
-    accounts::{AccountError, Password, UserId},
+    accounts::{
+        AccountError, Password, UserId,
+        mfa::{PendingSecondStep, Resume},
+    },
     app::AppState,
     oauth::{
         Client, ResponseMode,
@@ -204,10 +207,10 @@ pub async fn login_submit(request: &Request, state: Data<&AppState>, Form(form):
         }
     };
     let amr = vec!["pwd".to_owned()];
-    match state.second_factors.is_enabled(user.id).await {
-        // The password alone does not sign in: the second step creates the session.
-        Ok(true) => return second_step::start(&state, &form.request, &form.csrf, &context, user.id, amr).await,
-        Ok(false) => {}
+    let pending = PendingSecondStep::new(user.id, amr.clone(), Resume::Authorize { request: form.request.clone() });
+    match state.second_factors.challenge_after_password(pending).await {
+        Ok(Some(token)) => return second_step::show(&form.request, &form.csrf, &context, &token),
+        Ok(None) => {}
         Err(error) => return second_step::failed(&error),
     }
     sign_in(request, &state, &form.request, &mut context, user.id, amr).await

@@ -19,26 +19,14 @@ use super::{
 use crate::{
     accounts::{
         MfaError, SecondFactorAnswer, UserId,
-        mfa::{ChallengeOutcome, PendingSecondStep, Resume},
+        mfa::{ChallengeOutcome, Resume},
     },
     app::AppState,
     audit::{Actor, AuditEvent, kinds},
 };
 
-/// After the password: opens a challenge for the pending request and shows the code form.
-pub(super) async fn start(
-    state: &AppState,
-    pending_id: &str,
-    csrf: &str,
-    context: &PageContext,
-    user: UserId,
-    amr: Vec<String>,
-) -> Response {
-    let pending = PendingSecondStep::new(user, amr, Resume::Authorize { request: pending_id.to_owned() });
-    let token = match state.second_factors.start_challenge(pending).await {
-        Ok(token) => token,
-        Err(error) => return failed(&error),
-    };
+/// The code form for the challenge the password step opened.
+pub(super) fn show(pending_id: &str, csrf: &str, context: &PageContext, token: &keys::OpaqueSecret) -> Response {
     let page = SecondStepPage {
         request: pending_id,
         csrf,
