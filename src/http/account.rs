@@ -13,7 +13,7 @@ use serde::Deserialize;
 use super::{
     admin_auth::body,
     cookies::{csrf_token, csrf_valid, with_csrf_cookie},
-    error::ErrorBody,
+    error::{ErrorBody, temporarily_unavailable},
     pages,
     request_context::origin_of,
     tags::ApiTags,
@@ -152,11 +152,6 @@ enum ResendResponse {
     Unavailable(Json<ErrorBody>),
 }
 
-fn unavailable(cause: impl std::fmt::Display) -> Json<ErrorBody> {
-    tracing::error!(%cause, "account request failed");
-    Json(body("temporarily_unavailable", "please try again"))
-}
-
 fn anonymous(request: &Request) -> Actor {
     Actor { user: None, client_id: None, origin: origin_of(request) }
 }
@@ -194,7 +189,7 @@ impl AccountApi {
             Err(RegistrationError::WeakPassword(error)) => {
                 RegisterResponse::BadRequest(Json(body("weak_password", &error.to_string())))
             }
-            Err(RegistrationError::Unavailable(cause)) => RegisterResponse::Unavailable(unavailable(cause)),
+            Err(RegistrationError::Unavailable(cause)) => RegisterResponse::Unavailable(temporarily_unavailable(cause)),
         }
     }
 
@@ -227,7 +222,7 @@ impl AccountApi {
         match outcome {
             Ok(Verified::Yes) => VerifyEmailResponse::Verified(Json(EmailVerified { email_verified: true })),
             Ok(Verified::InvalidCode) => VerifyEmailResponse::BadRequest(invalid_code()),
-            Err(error) => VerifyEmailResponse::Unavailable(unavailable(error)),
+            Err(error) => VerifyEmailResponse::Unavailable(temporarily_unavailable(error)),
         }
     }
 
@@ -242,7 +237,7 @@ impl AccountApi {
         }
         match registration::resend_verification(&state, &resend.0.email).await {
             Ok(()) => ResendResponse::Accepted(Json(check_your_mail())),
-            Err(error) => ResendResponse::Unavailable(unavailable(error)),
+            Err(error) => ResendResponse::Unavailable(temporarily_unavailable(error)),
         }
     }
 }

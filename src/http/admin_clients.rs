@@ -19,7 +19,7 @@ use super::{
     admin_auth::{AdminAuth, admin_error, guarded_response, unavailable},
     admin_paging::page_limit,
     client_metadata::{ClientInformation, ClientMetadataBody, metadata_error},
-    error::ErrorBody,
+    error::{ErrorBody, NO_STORE},
     tags::ApiTags,
 };
 use crate::{
@@ -32,8 +32,6 @@ use crate::{
         registry::RegistryError,
     },
 };
-
-const NO_STORE: &str = "no-store";
 
 /// Settings only an administrator may choose (beyond RFC 7591). Omitted on create or replace,
 /// they take a new client's defaults.

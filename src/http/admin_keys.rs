@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::{
     admin_auth::{AdminAuth, admin_error, guarded_response, unavailable},
-    error::ErrorBody,
+    error::{ErrorBody, NO_STORE},
     tags::ApiTags,
 };
 use crate::{
@@ -17,8 +17,6 @@ use crate::{
     audit::{AuditEvent, kinds},
     keyring::{KeyRingError, KeySummary},
 };
-
-const NO_STORE: &str = "no-store";
 
 /// One key of the ring.
 #[derive(Object)]

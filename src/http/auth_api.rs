@@ -14,8 +14,13 @@ use poem_openapi::{
 };
 
 use super::{
-    admin_auth::body, cookies, error::ErrorBody, request_context::origin_of, security_schemes,
-    sign_in_views::LoggedOut, tags::ApiTags,
+    admin_auth::body,
+    cookies,
+    error::{ErrorBody, NO_STORE, temporarily_unavailable},
+    request_context::origin_of,
+    security_schemes,
+    sign_in_views::LoggedOut,
+    tags::ApiTags,
 };
 use crate::{
     accounts::{
@@ -257,13 +262,6 @@ enum LogoutAllResponse {
     Unavailable(Json<ErrorBody>),
 }
 
-fn unavailable(cause: impl std::fmt::Display) -> Json<ErrorBody> {
-    tracing::error!(%cause, "login API request failed");
-    Json(body("temporarily_unavailable", "please try again"))
-}
-
-const NO_STORE: &str = "no-store";
-
 /// The refresh cookie, after the origin check. Also declares the cookie security scheme.
 struct RefreshCookie(Option<String>);
 
@@ -345,7 +343,7 @@ impl AuthApi {
                     }
                 };
             }
-            Err(error) => return LoginResponse::Unavailable(unavailable(error)),
+            Err(error) => return LoginResponse::Unavailable(temporarily_unavailable(error)),
         };
         let amr = vec!["pwd".to_owned()];
         let pending = PendingSecondStep::new(user.id, amr.clone(), Resume::Api);
@@ -362,7 +360,7 @@ impl AuthApi {
                 );
             }
             Ok(None) => {}
-            Err(error) => return LoginResponse::Unavailable(unavailable(error)),
+            Err(error) => return LoginResponse::Unavailable(temporarily_unavailable(error)),
         }
         match first_party::sign_in(&state, &user, amr, &origin_of(request)).await {
             Ok(tokens) => {
@@ -371,7 +369,7 @@ impl AuthApi {
                 let issued = tokens_response(&state, tokens);
                 LoginResponse::Ok(Json(issued.body), issued.cookie, NO_STORE.to_owned())
             }
-            Err(error) => LoginResponse::Unavailable(unavailable(error)),
+            Err(error) => LoginResponse::Unavailable(temporarily_unavailable(error)),
         }
     }
 
@@ -401,7 +399,7 @@ impl AuthApi {
         };
         let outcome = match state.second_factors.answer_challenge(&mfa_token, &Resume::Api, &answer).await {
             Ok(outcome) => outcome,
-            Err(error) => return MfaLoginResponse::Unavailable(unavailable(error)),
+            Err(error) => return MfaLoginResponse::Unavailable(temporarily_unavailable(error)),
         };
         let verified =
             |user: UserId| AuditEvent::new(kinds::MFA_VERIFY, &app_actor(request, Some(user.to_string()))).user(user);
@@ -427,7 +425,7 @@ impl AuthApi {
         let user = match state.accounts.find(pending.user()).await {
             Ok(user) if !user.disabled => user,
             Ok(_) | Err(AccountError::NotFound) => return expired(),
-            Err(error) => return MfaLoginResponse::Unavailable(unavailable(error)),
+            Err(error) => return MfaLoginResponse::Unavailable(temporarily_unavailable(error)),
         };
         match first_party::sign_in(&state, &user, pending.amr_with_otp(), &origin_of(request)).await {
             Ok(tokens) => {
@@ -436,7 +434,7 @@ impl AuthApi {
                 let issued = tokens_response(&state, tokens);
                 MfaLoginResponse::Ok(Json(issued.body), issued.cookie, NO_STORE.to_owned())
             }
-            Err(error) => MfaLoginResponse::Unavailable(unavailable(error)),
+            Err(error) => MfaLoginResponse::Unavailable(temporarily_unavailable(error)),
         }
     }
 
@@ -456,7 +454,7 @@ impl AuthApi {
                 RefreshResponse::Ok(Json(issued.body), issued.cookie, NO_STORE.to_owned())
             }
             Err(OAuthError::InvalidGrant(description)) => rejected(&description),
-            Err(error) => RefreshResponse::Unavailable(unavailable(error)),
+            Err(error) => RefreshResponse::Unavailable(temporarily_unavailable(error)),
         }
     }
 
@@ -472,7 +470,7 @@ impl AuthApi {
                     state.audit.record(AuditEvent::new(kinds::AUTH_LOGOUT, &actor).user(user)).await;
                 }
                 Ok(None) => {}
-                Err(error) => return LogoutResponse::Unavailable(unavailable(error)),
+                Err(error) => return LogoutResponse::Unavailable(temporarily_unavailable(error)),
             }
         }
         LogoutResponse::LoggedOut(refresh_cookie(&state, None))
@@ -496,7 +494,7 @@ impl AuthApi {
                 LogoutAllResponse::LoggedOut(Json(done.into()), cleared)
             }
             Ok(None) => unauthorized(cleared),
-            Err(error) => LogoutAllResponse::Unavailable(unavailable(error)),
+            Err(error) => LogoutAllResponse::Unavailable(temporarily_unavailable(error)),
         }
     }
 }

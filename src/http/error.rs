@@ -23,7 +23,18 @@ pub struct ErrorBody {
     pub request_id: Option<String>,
 }
 
-const NO_STORE: &str = "no-store";
+/// `Cache-Control` of every answer that carries a token, a secret or personal data.
+pub(super) const NO_STORE: &str = "no-store";
+
+/// A backing store failed: logged here with its cause, answered 503 with nothing internal.
+pub(super) fn temporarily_unavailable(cause: impl std::fmt::Display) -> Json<ErrorBody> {
+    tracing::error!(%cause, "request failed: a backing store is unavailable");
+    Json(ErrorBody {
+        error: "temporarily_unavailable".to_owned(),
+        error_description: Some("please try again".to_owned()),
+        request_id: None,
+    })
+}
 
 /// Every OAuth endpoint's error response (RFC 6749 §5.2): 400 with the error code, 401 with
 /// `WWW-Authenticate` for `invalid_client`, 503 when a store is unreachable, 500 with nothing

@@ -9,7 +9,10 @@ use poem_openapi::{
 };
 use serde_json::{Value, json};
 
-use super::{error::OAuthErrorResponse, tags::ApiTags};
+use super::{
+    error::{NO_STORE, OAuthErrorResponse},
+    tags::ApiTags,
+};
 use crate::{
     app::AppState,
     oauth::{
@@ -99,8 +102,6 @@ impl From<Introspection> for IntrospectionBody {
         }
     }
 }
-
-const NO_STORE: &str = "no-store";
 
 #[derive(ApiResponse)]
 enum IntrospectionResponse {

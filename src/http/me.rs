@@ -7,7 +7,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
 
 use super::{
     cookies::{self, SESSION_COOKIE},
-    error::ErrorBody,
+    error::{ErrorBody, temporarily_unavailable},
     session_auth::SignedIn,
     sign_in_views::{ApplicationGrant, BrowserSession, LoggedOut, PastSignIn},
     tags::ApiTags,
@@ -81,11 +81,6 @@ fn unauthorized() -> Json<ErrorBody> {
     error("unauthorized", "sign in at ferrid first")
 }
 
-fn unavailable(cause: impl std::fmt::Display) -> Json<ErrorBody> {
-    tracing::error!(%cause, "account API failed");
-    error("temporarily_unavailable", "please try again")
-}
-
 pub struct MeApi;
 
 #[OpenApi(tag = "ApiTags::Account")]
@@ -99,12 +94,12 @@ impl MeApi {
         let session = match signed_in.0 {
             Ok(Some(session)) => session,
             Ok(None) => return ListResponse::Unauthorized(unauthorized()),
-            Err(cause) => return ListResponse::Unavailable(unavailable(cause)),
+            Err(cause) => return ListResponse::Unavailable(temporarily_unavailable(cause)),
         };
         let now = state.clock.now();
         let sign_ins = match sign_ins::list(&state, session.user_id, now).await {
             Ok(sign_ins) => sign_ins,
-            Err(cause) => return ListResponse::Unavailable(unavailable(cause)),
+            Err(cause) => return ListResponse::Unavailable(temporarily_unavailable(cause)),
         };
         let body = SignIns {
             sessions: sign_ins
@@ -127,12 +122,12 @@ impl MeApi {
         let session = match signed_in.0 {
             Ok(Some(session)) => session,
             Ok(None) => return EndResponse::Unauthorized(unauthorized()),
-            Err(cause) => return EndResponse::Unavailable(unavailable(cause)),
+            Err(cause) => return EndResponse::Unavailable(temporarily_unavailable(cause)),
         };
         match sign_ins::end_session(&state, session.user_id, &sid.0).await {
             Ok(true) => EndResponse::Ended,
             Ok(false) => EndResponse::NotFound(error("not_found", "no such session")),
-            Err(cause) => EndResponse::Unavailable(unavailable(cause)),
+            Err(cause) => EndResponse::Unavailable(temporarily_unavailable(cause)),
         }
     }
 
@@ -145,12 +140,12 @@ impl MeApi {
         let session = match signed_in.0 {
             Ok(Some(session)) => session,
             Ok(None) => return EndResponse::Unauthorized(unauthorized()),
-            Err(cause) => return EndResponse::Unavailable(unavailable(cause)),
+            Err(cause) => return EndResponse::Unavailable(temporarily_unavailable(cause)),
         };
         match sign_ins::revoke_application(&state, session.user_id, &id.0).await {
             Ok(true) => EndResponse::Ended,
             Ok(false) => EndResponse::NotFound(error("not_found", "no such application grant")),
-            Err(cause) => EndResponse::Unavailable(unavailable(cause)),
+            Err(cause) => EndResponse::Unavailable(temporarily_unavailable(cause)),
         }
     }
 
@@ -163,14 +158,14 @@ impl MeApi {
         let session = match signed_in.0 {
             Ok(Some(session)) => session,
             Ok(None) => return LogoutAllResponse::Unauthorized(unauthorized()),
-            Err(cause) => return LogoutAllResponse::Unavailable(unavailable(cause)),
+            Err(cause) => return LogoutAllResponse::Unavailable(temporarily_unavailable(cause)),
         };
         match sign_ins::log_out_everywhere(&state, session.user_id).await {
             Ok(done) => LogoutAllResponse::Ok(
                 Json(done.into()),
                 cookies::set(SESSION_COOKIE, "", Some(0), state.config.issuer.is_https()),
             ),
-            Err(cause) => LogoutAllResponse::Unavailable(unavailable(cause)),
+            Err(cause) => LogoutAllResponse::Unavailable(temporarily_unavailable(cause)),
         }
     }
 }

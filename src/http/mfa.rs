@@ -8,7 +8,7 @@ use poem_openapi::{Object, OpenApi, payload::Json};
 
 use super::{
     admin_auth::{guarded_response, unavailable},
-    error::ErrorBody,
+    error::{ErrorBody, NO_STORE},
     tags::ApiTags,
     user_auth::AccountAuth,
 };
@@ -20,8 +20,6 @@ use crate::{
     app::AppState,
     audit::{AuditEvent, kinds},
 };
-
-const NO_STORE: &str = "no-store";
 
 /// Whether two-step verification is on.
 #[derive(Object)]

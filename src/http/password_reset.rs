@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::{
     cookies::{csrf_token, csrf_valid, with_csrf_cookie},
-    error::ErrorBody,
+    error::{ErrorBody, NO_STORE},
     pages::{self, PasswordResetPage},
     request_context::origin_of,
     tags::ApiTags,
@@ -26,7 +26,6 @@ use crate::{
     },
 };
 
-const NO_STORE: &str = "no-store";
 const RESET_ACCEPTED: &str =
     "If an account with this email address exists, a link to reset its password is on its way.";
 const HINT_ACCEPTED: &str = "If a verified account has this phone number, its email address is on its way to it.";

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use super::{
     admin_auth::guarded_response,
     cookies::{csrf_token, csrf_valid, with_csrf_cookie},
-    error::ErrorBody,
+    error::{ErrorBody, NO_STORE, temporarily_unavailable},
     pages,
     request_context::origin_of,
     tags::ApiTags,
@@ -30,8 +30,6 @@ use crate::{
     audit::Actor,
     oauth::profile::{self, ProfileFlowError},
 };
-
-const NO_STORE: &str = "no-store";
 
 /// One of the user's groups and the permissions it grants.
 #[derive(Object)]
@@ -251,18 +249,13 @@ fn classify(error: &ProfileFlowError) -> Option<&'static str> {
     }
 }
 
-fn unavailable(error: &ProfileFlowError) -> Json<ErrorBody> {
-    tracing::error!(%error, "account request failed");
-    self::error("temporarily_unavailable", "please try again")
-}
-
 macro_rules! refusals {
     ($($response:ident),+) => {$(
         impl From<ProfileFlowError> for $response {
             fn from(error: ProfileFlowError) -> Self {
                 match classify(&error) {
                     Some(code) => Self::BadRequest(self::error(code, &error)),
-                    None => Self::Unavailable(unavailable(&error)),
+                    None => Self::Unavailable(temporarily_unavailable(&error)),
                 }
             }
         }
@@ -276,7 +269,7 @@ impl From<ProfileFlowError> for ProfileResponse {
         match classify(&error) {
             Some("conflict") => Self::Conflict(self::error("conflict", &error)),
             Some(code) => Self::BadRequest(self::error(code, &error)),
-            None => Self::Unavailable(unavailable(&error)),
+            None => Self::Unavailable(temporarily_unavailable(&error)),
         }
     }
 }

@@ -11,7 +11,7 @@ use poem_openapi::{
 
 use super::{
     client_metadata::{ClientInformation, ClientMetadataBody, metadata_error},
-    error::ErrorBody,
+    error::{ErrorBody, NO_STORE},
     request_context::origin_of,
     tags::ApiTags,
     userinfo::bearer,
@@ -43,7 +43,6 @@ fn body(error: &str, description: impl Into<String>) -> Json<ErrorBody> {
 }
 
 const CHALLENGE: &str = r#"Bearer realm="ferrid", error="invalid_token""#;
-const NO_STORE: &str = "no-store";
 
 /// How each operation's response type answers a failed request.
 macro_rules! failures {

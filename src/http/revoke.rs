@@ -4,7 +4,10 @@
 use poem::web::Data;
 use poem_openapi::{ApiResponse, Object, OpenApi, param::Header, payload::Form};
 
-use super::{error::OAuthErrorResponse, tags::ApiTags};
+use super::{
+    error::{NO_STORE, OAuthErrorResponse},
+    tags::ApiTags,
+};
 use crate::{
     app::AppState,
     oauth::{
@@ -31,8 +34,6 @@ struct RevocationForm {
     /// `private_key_jwt`: a JWT signed by the client (RFC 7521 §4.2, OIDC Core §9).
     client_assertion: Option<String>,
 }
-
-const NO_STORE: &str = "no-store";
 
 #[derive(ApiResponse)]
 enum RevocationResponse {

@@ -5,7 +5,7 @@ use poem::{Request, web::Data};
 use poem_openapi::{ApiResponse, Object, OpenApi, param::Header, payload::Json};
 
 use super::{
-    error::OAuthErrorResponse,
+    error::{NO_STORE, OAuthErrorResponse},
     oauth_form::{ListFields, OAuthForm},
     tags::ApiTags,
 };
@@ -113,8 +113,6 @@ impl From<TokenResponse> for TokenBody {
         }
     }
 }
-
-const NO_STORE: &str = "no-store";
 
 #[derive(ApiResponse)]
 enum TokenEndpointResponse {
