@@ -24,6 +24,8 @@ pub struct AdminSettings {
     pub access_token_encrypted_response_enc: Option<String>,
     pub lifetimes: LifetimeOverrides,
     pub refresh_token_reuse_grace_secs: Option<u32>,
+    /// `allow` (the default), `notify` or `reauthenticate`.
+    pub refresh_origin_policy: Option<String>,
 }
 
 impl AdminSettings {
@@ -38,6 +40,7 @@ impl AdminSettings {
             access_token_encrypted_response_enc: metadata.access_token_encrypted_response_enc.clone(),
             lifetimes: metadata.lifetimes,
             refresh_token_reuse_grace_secs: Some(metadata.refresh_token_reuse_grace_secs),
+            refresh_origin_policy: Some(metadata.refresh_origin_policy.as_str().to_owned()),
         }
     }
 }
@@ -70,6 +73,9 @@ impl AdminClientRequest {
         m.access_token_encrypted_response_enc = s.access_token_encrypted_response_enc;
         m.lifetimes = s.lifetimes;
         m.refresh_token_reuse_grace_secs = s.refresh_token_reuse_grace_secs.unwrap_or_default();
+        if let Some(policy) = s.refresh_origin_policy {
+            m.refresh_origin_policy = policy.parse().map_err(MetadataError::InvalidClientMetadata)?;
+        }
         Ok(m)
     }
 }
