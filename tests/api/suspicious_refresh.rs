@@ -152,7 +152,7 @@ async fn notify_mails_the_user_about_a_new_network(backend: Backend) {
     assert_eq!((details["policy"].as_str(), details["network_changed"].as_bool()), (Some("notify"), Some(true)));
 
     let messages = sink.wait_for(1).await;
-    assert_eq!(messages[0].rcpt_to, vec!["ann@example.com".to_owned()], "{messages:?}");
+    assert_eq!(messages[0].rcpt_to, vec!["<ann@example.com>".to_owned()], "{messages:?}");
     let mail = messages[0].decoded();
     assert!(mail.contains("new device or network"), "{mail}");
     assert!(mail.contains("127.0.1.0/24") && mail.contains("Photo app"), "{mail}");
