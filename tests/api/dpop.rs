@@ -77,6 +77,16 @@ async fn register(app: &TestApp, client_type: ClientType, configure: impl FnOnce
     Rp { id: client.id.as_str().to_owned(), secret: secret.map(|s| s.expose().to_owned()) }
 }
 
+/// A confidential client that uses the client_credentials grant only.
+async fn service_client(app: &TestApp) -> Rp {
+    register(app, ClientType::Confidential, |m| {
+        m.grant_types = vec![GrantType::ClientCredentials];
+        m.redirect_uris.clear();
+        m.allowed_scopes = vec!["profile".into()];
+    })
+    .await
+}
+
 /// POST /token as `rp`, with the proof if any; the status, the body and the `DPoP-Nonce` header.
 async fn token(
     app: &TestApp,
@@ -193,12 +203,7 @@ async fn a_proof_binds_the_access_and_refresh_tokens_rfc_9449_5(backend: Backend
 
 async fn every_proof_check_refuses_a_bad_proof_rfc_9449_4_3(backend: Backend) {
     let app = spawn_app(backend).await;
-    let rp = register(&app, ClientType::Confidential, |m| {
-        m.grant_types = vec![GrantType::ClientCredentials];
-        m.redirect_uris.clear();
-        m.allowed_scopes = vec!["profile".into()];
-    })
-    .await;
+    let rp = service_client(&app).await;
     let rsa = key(SigningAlg::RS256);
     let token_url = app.url("/token");
     let grant = [("grant_type", "client_credentials")];
@@ -212,17 +217,9 @@ async fn every_proof_check_refuses_a_bad_proof_rfc_9449_4_3(backend: Backend) {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["token_type"], "DPoP");
     let access = body["access_token"].as_str().unwrap().to_owned();
-    let (_, introspection, _) = {
-        let response = app
-            .http
-            .post(app.url("/introspect"))
-            .basic_auth(&rp.id, rp.secret.as_deref())
-            .form(&[("token", access.as_str())])
-            .send()
-            .await
-            .unwrap();
-        (response.status(), response.json::<Value>().await.unwrap(), ())
-    };
+    let introspect = app.http.post(app.url("/introspect")).basic_auth(&rp.id, rp.secret.as_deref());
+    let introspection: Value =
+        introspect.form(&[("token", access.as_str())]).send().await.unwrap().json().await.unwrap();
     assert_eq!(introspection["active"], true, "{introspection}");
     assert_eq!(introspection["token_type"], "DPoP");
     assert_eq!(introspection["cnf"]["jkt"], thumbprint(&rsa));
@@ -325,16 +322,11 @@ async fn a_client_registered_for_dpop_must_send_proofs_rfc_9449_5_2(backend: Bac
     assert_eq!((status, body["token_type"].as_str()), (StatusCode::OK, Some("DPoP")), "{body}");
 
     // Dynamic registration (RFC 7591) takes and returns the metadata (§5.2).
-    let registered: Value = app
-        .http
-        .post(app.url("/register"))
-        .json(&json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none", "dpop_bound_access_tokens": true}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let metadata =
+        json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none", "dpop_bound_access_tokens": true});
+    let response = app.http.post(app.url("/register")).json(&metadata).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let registered: Value = response.json().await.unwrap();
     assert_eq!(registered["dpop_bound_access_tokens"], true, "{registered}");
 }
 
@@ -365,12 +357,7 @@ async fn dpop_jkt_binds_the_code_to_a_key_rfc_9449_10(backend: Backend) {
 
 async fn server_nonces_round_trip_rfc_9449_8_and_9(backend: Backend) {
     let app = spawn_app_with(backend, &[("FERRID_DPOP_NONCE", "true")]).await;
-    let rp = register(&app, ClientType::Confidential, |m| {
-        m.grant_types = vec![GrantType::ClientCredentials];
-        m.redirect_uris.clear();
-        m.allowed_scopes = vec!["profile".into()];
-    })
-    .await;
+    let rp = service_client(&app).await;
     let es256 = key(SigningAlg::ES256);
     let token_url = app.url("/token");
     let grant = [("grant_type", "client_credentials")];

@@ -7,11 +7,9 @@
 use std::{
     net::{IpAddr, Ipv4Addr},
     sync::Arc,
-    time::Duration,
 };
 
 use ferrid::{
-    app::AppState,
     audit::{AuditQuery, Outcome},
     clock::SystemClock,
     oauth::{ClientMetadata, ClientType, GrantType, RedirectUri, RefreshOriginPolicy},
@@ -23,6 +21,7 @@ use crate::{
     browser::Browser,
     helpers::{Backend, TestApp, TestResources, start_app_adjusted},
     oidc::{PASSWORD, REDIRECT, authorize_url, create_user},
+    password_reset::quick_mail,
     smtp_sink::SmtpSink,
 };
 
@@ -34,14 +33,6 @@ on_every_backend!(
 
 const KIND: &str = "token.refresh.new_origin";
 const APP_UA: &str = "PhotoApp/1.0 (Android 14)";
-
-/// Delivers mail quickly: polls every 50 ms.
-fn quick_mail(state: &mut AppState) {
-    let policy = &mut state.mail_sender.policy;
-    policy.retry_after = Duration::from_millis(100);
-    policy.max_retry_after = Duration::from_millis(400);
-    policy.poll_every = Duration::from_millis(50);
-}
 
 struct Rig {
     app: TestApp,
