@@ -188,11 +188,16 @@ mod tests {
     fn settings_round_trip_through_the_metadata() {
         let mut r = request();
         r.settings.refresh_token_reuse_grace_secs = Some(5);
+        r.settings.refresh_origin_policy = Some("reauthenticate".into());
         let m = r.clone().into_metadata().unwrap();
+        assert_eq!(m.refresh_origin_policy, super::super::client::RefreshOriginPolicy::Reauthenticate);
         let again = AdminClientRequest { registration: r.registration, settings: AdminSettings::of(&m) };
         assert_eq!(again.into_metadata().unwrap(), m);
         let mut bad = request();
         bad.settings.access_token_format = Some("paseto".into());
+        assert!(matches!(bad.into_metadata(), Err(MetadataError::InvalidClientMetadata(_))));
+        let mut bad = request();
+        bad.settings.refresh_origin_policy = Some("ignore".into());
         assert!(matches!(bad.into_metadata(), Err(MetadataError::InvalidClientMetadata(_))));
     }
 }
