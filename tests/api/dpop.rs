@@ -21,6 +21,7 @@ on_every_backend!(
     a_client_registered_for_dpop_must_send_proofs_rfc_9449_5_2,
     dpop_jkt_binds_the_code_to_a_key_rfc_9449_10,
     server_nonces_round_trip_rfc_9449_8_and_9,
+    an_opaque_token_keeps_its_binding_in_the_database_rfc_9449_6,
 );
 
 #[allow(clippy::disallowed_methods)] // the client signs proofs with real time
@@ -392,4 +393,33 @@ async fn server_nonces_round_trip_rfc_9449_8_and_9(backend: Backend) {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(challenge.starts_with("DPoP ") && challenge.contains("error=\"use_dpop_nonce\""), "{challenge}");
     assert!(resource_nonce.is_some());
+}
+
+async fn an_opaque_token_keeps_its_binding_in_the_database_rfc_9449_6(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let rp = register(&app, ClientType::Confidential, |m| {
+        m.grant_types = vec![GrantType::ClientCredentials];
+        m.redirect_uris.clear();
+        m.allowed_scopes = vec!["profile".into()];
+        m.access_token_format = ferrid::oauth::AccessTokenFormat::Opaque;
+    })
+    .await;
+    let es256 = key(SigningAlg::ES256);
+    let proof = proof(&es256, "POST", &app.url("/token"), |_| {});
+    let (status, body, _) = token(&app, &rp, Some(&proof), &[("grant_type", "client_credentials")]).await;
+    assert_eq!((status, body["token_type"].as_str()), (StatusCode::OK, Some("DPoP")), "{body}");
+    let access = body["access_token"].as_str().unwrap();
+    assert_eq!(access.split('.').count(), 1, "opaque");
+
+    // §6.2: introspection reads the binding back from the stored record.
+    let introspect = app.http.post(app.url("/introspect")).basic_auth(&rp.id, rp.secret.as_deref());
+    let introspection: Value = introspect.form(&[("token", access)]).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        (introspection["token_type"].as_str(), introspection["cnf"]["jkt"].as_str()),
+        (Some("DPoP"), Some(thumbprint(&es256).as_str()))
+    );
+    // §7.2: and a resource refuses it as a bearer token.
+    let (status, challenge, _) = userinfo(&app, &format!("Bearer {access}"), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(challenge.starts_with("DPoP "), "{challenge}");
 }
