@@ -144,16 +144,18 @@ pub fn access_token_hash(access_token: &str) -> String {
 
 /// What [`check_proof`] found, before the nonce and replay checks that need state.
 #[derive(Debug, PartialEq, Eq)]
-struct CheckedProof {
-    jkt: String,
-    jti: String,
-    nonce: Option<String>,
+pub struct CheckedProof {
+    pub jkt: String,
+    pub jti: String,
+    pub nonce: Option<String>,
 }
 
 /// The stateless checks of RFC 9449 §4.3: one well-formed JWT (items 1–2), `typ` (4), an
 /// asymmetric `alg` (5), a signature by the public `jwk` of the header (6–7), `htm` (9), `htu`
-/// (10), `iat` within the window (11) and, at a resource, `ath` (12).
-fn check_proof(
+/// (10), `iat` within the window (11) and, at a resource, `ath` (12). Pure and synchronous, so
+/// hostile input can be fed to it directly (fuzzing); [`DpopVerifier::verify`] adds the nonce
+/// and replay checks.
+pub fn check_proof(
     proof: &str,
     target: ProofTarget<'_>,
     now: DateTime<Utc>,
