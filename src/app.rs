@@ -73,6 +73,8 @@ pub struct AppState {
     pub email_codes: EmailCodes,
     /// TOTP and recovery codes, and the sign-in challenge between password and second step.
     pub second_factors: SecondFactors,
+    /// Checks DPoP proofs (RFC 9449) and issues their nonces.
+    pub dpop: crate::oauth::dpop::DpopVerifier,
 }
 
 /// The issuer name authenticator apps show next to the code: the issuer's host, so two
@@ -149,7 +151,9 @@ impl AppState {
             clock.clone(),
             authenticator_issuer(&config.issuer),
         );
+        let dpop = crate::oauth::dpop::DpopVerifier::new(config.dpop, kek.mac_key("dpop-nonce"), short_lived.clone());
         let state = Self {
+            dpop,
             kek,
             email_codes,
             second_factors,

@@ -81,6 +81,9 @@ pub mod kinds {
     pub const AUTH_LOGIN: &str = "auth.login";
     pub const AUTH_LOGOUT: &str = "auth.logout";
     pub const AUTH_LOGOUT_ALL: &str = "auth.logout_all";
+    /// A refresh token used from a new network or user agent (issue 8 item 6); a failure when
+    /// the client's policy refused it and revoked the grant.
+    pub const TOKEN_REFRESH_NEW_ORIGIN: &str = "token.refresh.new_origin";
 }
 
 /// The most records one query returns.

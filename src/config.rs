@@ -66,6 +66,8 @@ pub struct Config {
     /// allowed to call the cookie-authenticated `/api/auth` endpoints; the first is also where
     /// mails send people to sign in.
     pub first_party_origins: Vec<String>,
+    /// `FERRID_DPOP_PROOF_WINDOW_SECS` and `FERRID_DPOP_NONCE`: how DPoP proofs are judged.
+    pub dpop: crate::oauth::dpop::DpopSettings,
 }
 
 /// `FERRID_ADMIN_EMAIL` + `FERRID_ADMIN_PASSWORD`.
@@ -209,6 +211,8 @@ pub struct RawConfig {
     pub audit_retention_days: Option<String>,
     pub allow_unverified_login: Option<String>,
     pub first_party_origins: Option<String>,
+    pub dpop_proof_window_secs: Option<String>,
+    pub dpop_nonce: Option<String>,
 }
 
 /// A configuration error: the variable and what is wrong with it.
@@ -247,7 +251,7 @@ impl Config {
 }
 
 impl RawConfig {
-    const KEYS: [&'static str; 36] = [
+    const KEYS: [&'static str; 38] = [
         "issuer",
         "bind",
         "data_dir",
@@ -284,6 +288,8 @@ impl RawConfig {
         "audit_retention_days",
         "allow_unverified_login",
         "first_party_origins",
+        "dpop_proof_window_secs",
+        "dpop_nonce",
     ];
 
     /// Builds a raw configuration from `(VARIABLE, value)` pairs without touching the process
@@ -349,7 +355,14 @@ impl RawConfig {
             origins(self.first_party_origins.as_deref()).map_err(|problem| invalid("FIRST_PARTY_ORIGINS", problem))?;
         let audit_retention =
             chrono::Duration::days(number("AUDIT_RETENTION_DAYS", self.audit_retention_days, 365, 1..=36_500)?.into());
+        let dpop = crate::oauth::dpop::DpopSettings {
+            proof_window: chrono::Duration::seconds(
+                number("DPOP_PROOF_WINDOW_SECS", self.dpop_proof_window_secs, 60, 1..=600)?.into(),
+            ),
+            require_nonce: flag("DPOP_NONCE", self.dpop_nonce.as_deref())?,
+        };
         Ok(Config {
+            dpop,
             audit_retention,
             allow_unverified_login,
             first_party_origins,

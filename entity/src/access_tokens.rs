@@ -13,6 +13,7 @@ pub struct Model {
     pub audience: Json,
     pub issued_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,
+    pub jkt: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

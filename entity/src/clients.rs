@@ -37,6 +37,8 @@ pub struct Model {
     pub refresh_token_idle_secs: Option<i32>,
     pub refresh_token_reuse_grace_secs: i32,
     pub registration_token_digest: Option<String>,
+    pub dpop_bound_access_tokens: bool,
+    pub refresh_origin_policy: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -21,6 +21,9 @@ pub struct JoseHeader {
     pub typ: Option<String>,
     #[serde(default)]
     pub cty: Option<String>,
+    /// An embedded public key (RFC 7515 §4.1.3), as self-signed proofs such as DPoP carry it.
+    #[serde(default)]
+    pub jwk: Option<Value>,
 }
 
 /// Decodes the first part of a compact serialization with `parts` dot-separated parts.

@@ -268,3 +268,29 @@ fn rfc7520_5_5_ecdh_es_a128cbc_hs256_decrypts() {
         you face trouble alone, and go off without a word. We are your friends, Frodo.";
     assert_eq!(String::from_utf8(out.payload).unwrap(), expected);
 }
+
+/// RFC 7515 §4.1.3 `jwk`: the proof verifies with the key it carries, and only with it.
+#[test]
+fn embedded_jwk_round_trips_and_refuses_private_members_and_swaps() {
+    for alg in SigningAlg::ALL {
+        let key = signing(alg);
+        let token = sign_jwt_with_jwk(&key, "dpop+jwt", &claims(300)).unwrap();
+        let (verified, jwk) = verify_jws_with_embedded_jwk(&token, &SigningAlg::ALL).unwrap();
+        assert_eq!(verified.header.typ.as_deref(), Some("dpop+jwt"));
+        assert_eq!(jwk.thumbprint().unwrap(), key.public_jwk().thumbprint().unwrap());
+    }
+    let key = signing(SigningAlg::ES256);
+    let other = signing(SigningAlg::ES256);
+    let token = sign_jwt_with_jwk(&key, "dpop+jwt", &claims(300)).unwrap();
+    let (_, rest) = token.split_once('.').unwrap();
+    let swap = |jwk: Value| {
+        let header = json!({"alg": "ES256", "typ": "dpop+jwt", "jwk": jwk});
+        format!("{}.{rest}", URL_SAFE_NO_PAD.encode(header.to_string()))
+    };
+    let other_jwk: Value = serde_json::from_str(&other.public_jwk().to_json()).unwrap();
+    assert!(matches!(verify_jws_with_embedded_jwk(&swap(other_jwk), &SigningAlg::ALL), Err(KeyError::BadSignature)));
+    let mut private: Value = serde_json::from_str(&key.public_jwk().to_json()).unwrap();
+    private["d"] = json!("AAAA");
+    assert!(matches!(verify_jws_with_embedded_jwk(&swap(private), &SigningAlg::ALL), Err(KeyError::InvalidKey(_))));
+    assert!(verify_jws_with_embedded_jwk(&token, &[SigningAlg::RS256]).is_err(), "alg not allowed");
+}

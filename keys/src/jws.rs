@@ -166,6 +166,48 @@ pub fn sign_jws(key: &SigningKey, typ: Option<&str>, cty: Option<&str>, payload:
     jws::serialize_compact(payload, &header, key.signer.as_ref()).map_err(KeyError::crypto)
 }
 
+/// Signs a JWT whose header carries the signer's public key as `jwk` (RFC 7515 §4.1.3) and no
+/// `kid`: a self-contained proof of possession, such as a DPoP proof (RFC 9449 §4.2).
+pub fn sign_jwt_with_jwk(key: &SigningKey, typ: &str, claims: &Map<String, Value>) -> Result<String> {
+    let payload = serde_json::to_vec(claims).map_err(|e| KeyError::Crypto(e.to_string()))?;
+    let public = match serde_json::to_value(key.public_jwk()) {
+        Ok(Value::Object(map)) => map,
+        _ => return Err(KeyError::InvalidKey("the public key is not a JSON object".into())),
+    };
+    let mut header = JwsHeader::new();
+    header.set_token_type(typ);
+    header.set_jwk(Jwk::from_map(public).map_err(KeyError::key)?);
+    jws::serialize_compact(&payload, &header, key.signer.as_ref()).map_err(KeyError::crypto)
+}
+
+/// JWK members that only a private key has (RFC 7518 §6.2.2, §6.3.2, §6.4; RFC 8037 §2).
+const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+
+/// Verifies a compact JWS with the public key its own header carries as `jwk` (RFC 7515
+/// §4.1.3), accepting only `algs`; returns the verified JWS and that key. A `jwk` with any
+/// private member is refused rather than stripped: a client that sends its private key has
+/// leaked it (RFC 9449 §4.3 item 7).
+pub fn verify_jws_with_embedded_jwk(token: &str, algs: &[SigningAlg]) -> Result<(VerifiedJws, PublicJwk)> {
+    let header = header::decode(token, 3)?;
+    let alg: SigningAlg = header.alg.parse()?;
+    if !algs.contains(&alg) {
+        return Err(KeyError::AlgorithmNotAllowed(alg.as_str().into()));
+    }
+    let Some(Value::Object(members)) = &header.jwk else {
+        return Err(KeyError::MalformedToken("the header carries no jwk".into()));
+    };
+    if PRIVATE_MEMBERS.iter().any(|m| members.contains_key(*m)) {
+        return Err(KeyError::InvalidKey("the jwk header holds private key material".into()));
+    }
+    let jwk = PublicJwk::from_value(Value::Object(members.clone()))?;
+    let key = VerifyingKey::new(&jwk, alg)?;
+    match jws::deserialize_compact(token, key.verifier.as_ref()) {
+        Ok((payload, _)) => Ok((VerifiedJws { header, payload }, jwk)),
+        Err(JoseError::InvalidSignature(_)) => Err(KeyError::BadSignature),
+        Err(err) => Err(KeyError::MalformedToken(err.to_string())),
+    }
+}
+
 /// Signs a JWT (RFC 7519 §7.1) whose claims are `claims`, e.g. `typ: "at+jwt"` for an RFC 9068
 /// access token or `None` for an ID token.
 pub fn sign_jwt(key: &SigningKey, typ: Option<&str>, claims: &Map<String, Value>) -> Result<String> {

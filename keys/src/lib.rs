@@ -35,7 +35,10 @@ pub use jwe::{
     DecryptedJwe, DecryptionKey, decrypt_jwe, decrypt_nested_jwt, encrypt_jwe, encrypt_nested_jwt, sign_and_encrypt_jwt,
 };
 pub use jwk::{Jwks, PublicJwk};
-pub use jws::{SigningKey, Validation, VerifiedJws, VerifyingKey, sign_jws, sign_jwt, verify_jws, verify_jwt};
+pub use jws::{
+    SigningKey, Validation, VerifiedJws, VerifyingKey, sign_jws, sign_jwt, sign_jwt_with_jwk, verify_jws,
+    verify_jws_with_embedded_jwk, verify_jwt,
+};
 pub use key::PrivateKey;
 pub use mac::MacKey;
 pub use opaque::{OpaqueSecret, SecretDigest, random_digits, random_id};

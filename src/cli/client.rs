@@ -170,6 +170,8 @@ fn print_client(client: &Client) {
         println!("{name}: {}", secs.map_or_else(|| "default".to_owned(), |secs| format!("{secs}s")));
     }
     println!("refresh_token_reuse_grace: {}s", m.refresh_token_reuse_grace_secs);
+    println!("refresh_origin_policy: {}", m.refresh_origin_policy);
+    println!("dpop_bound_access_tokens: {}", m.dpop_bound_access_tokens);
     println!("backchannel_logout_uri: {}", m.backchannel_logout_uri.as_ref().map_or("", url::Url::as_str));
     println!("backchannel_logout_session_required: {}", m.backchannel_logout_session_required);
     println!("created_at: {}", client.created_at.to_rfc3339());

@@ -1,5 +1,5 @@
-//! `ferrid client create` options for the tokens a client receives: format, encryption, lifetimes
-//! and rotation.
+//! `ferrid client create` options for the tokens a client receives: format, encryption, lifetimes,
+//! rotation, DPoP and the suspicious-refresh policy.
 
 use anyhow::Context;
 use clap::Args;
@@ -40,6 +40,14 @@ pub struct TokenOptions {
     /// WEAKER: a stolen refresh token used within the window is not detected.
     #[arg(long)]
     refresh_token_reuse_grace: Option<u32>,
+    /// Every token request must carry a DPoP proof (RFC 9449 §5.2), so every access token is
+    /// bound to the client's key.
+    #[arg(long)]
+    dpop_bound_access_tokens: bool,
+    /// What a refresh from a new network or user agent leads to besides an audit record: allow
+    /// (default), notify (mail the user) or reauthenticate (refuse it, revoke the grant).
+    #[arg(long)]
+    refresh_origin_policy: Option<String>,
 }
 
 impl TokenOptions {
@@ -65,6 +73,10 @@ impl TokenOptions {
         lifetimes.code = self.code_lifetime;
         if let Some(grace) = self.refresh_token_reuse_grace {
             metadata.refresh_token_reuse_grace_secs = grace;
+        }
+        metadata.dpop_bound_access_tokens |= self.dpop_bound_access_tokens;
+        if let Some(policy) = self.refresh_origin_policy {
+            metadata.refresh_origin_policy = policy.parse().map_err(anyhow::Error::msg)?;
         }
         Ok(())
     }

@@ -69,6 +69,10 @@ pub struct AdminClientSettings {
     code_lifetime: Option<u32>,
     /// Seconds a rotated refresh token stays usable (0, the default: strict rotation).
     refresh_token_reuse_grace: Option<u32>,
+    /// What a refresh from a new network (IPv4 /24, IPv6 /48) or user agent leads to, besides
+    /// an audit record: `allow` (default), `notify` (mail the user) or `reauthenticate` (refuse
+    /// it and revoke the grant).
+    refresh_origin_policy: Option<String>,
 }
 
 impl From<AdminClientSettings> for AdminSettings {
@@ -88,6 +92,7 @@ impl From<AdminClientSettings> for AdminSettings {
                 code: s.code_lifetime,
             },
             refresh_token_reuse_grace_secs: s.refresh_token_reuse_grace,
+            refresh_origin_policy: s.refresh_origin_policy,
         }
     }
 }
@@ -107,6 +112,7 @@ impl From<AdminSettings> for AdminClientSettings {
             refresh_token_lifetime: s.lifetimes.refresh_absolute,
             code_lifetime: s.lifetimes.code,
             refresh_token_reuse_grace: s.refresh_token_reuse_grace_secs,
+            refresh_origin_policy: s.refresh_origin_policy,
         }
     }
 }

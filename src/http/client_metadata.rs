@@ -55,6 +55,8 @@ pub(super) struct ClientMetadataBody {
     backchannel_logout_uri: Option<String>,
     /// Whether logout tokens must carry `sid`.
     backchannel_logout_session_required: Option<bool>,
+    /// Whether every token request must carry a DPoP proof (RFC 9449 §5.2; default false).
+    dpop_bound_access_tokens: Option<bool>,
 }
 
 impl From<ClientMetadataBody> for RegistrationRequest {
@@ -77,6 +79,7 @@ impl From<ClientMetadataBody> for RegistrationRequest {
             userinfo_encrypted_response_enc: body.userinfo_encrypted_response_enc,
             backchannel_logout_uri: body.backchannel_logout_uri,
             backchannel_logout_session_required: body.backchannel_logout_session_required,
+            dpop_bound_access_tokens: body.dpop_bound_access_tokens,
         }
     }
 }
@@ -142,6 +145,8 @@ pub(super) struct ClientInformation {
     backchannel_logout_uri: Option<String>,
     /// Whether logout tokens must carry `sid`.
     backchannel_logout_session_required: bool,
+    /// Whether every token request must carry a DPoP proof (RFC 9449 §5.2).
+    dpop_bound_access_tokens: bool,
 }
 
 impl ClientInformation {
@@ -181,6 +186,7 @@ impl ClientInformation {
             userinfo_encrypted_response_enc: m.userinfo_encrypted_response_enc.clone(),
             backchannel_logout_uri: m.backchannel_logout_uri.as_ref().map(|u| u.to_string()),
             backchannel_logout_session_required: m.backchannel_logout_session_required,
+            dpop_bound_access_tokens: m.dpop_bound_access_tokens,
         }
     }
 }

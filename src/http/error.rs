@@ -41,9 +41,9 @@ pub(super) fn temporarily_unavailable(cause: impl std::fmt::Display) -> Json<Err
 /// but the request id — always `Cache-Control: no-store`. The one mapping of `OAuthError`.
 #[derive(ApiResponse)]
 pub enum OAuthErrorResponse {
-    /// RFC 6749 §5.2 error.
+    /// RFC 6749 §5.2 error; with `use_dpop_nonce`, the nonce to use (RFC 9449 §8).
     #[oai(status = 400)]
-    BadRequest(Json<ErrorBody>, #[oai(header = "Cache-Control")] String),
+    BadRequest(Json<ErrorBody>, #[oai(header = "Cache-Control")] String, #[oai(header = "DPoP-Nonce")] Option<String>),
     /// Client authentication failed (`invalid_client`).
     #[oai(status = 401)]
     Unauthorized(Json<ErrorBody>, #[oai(header = "WWW-Authenticate")] String, #[oai(header = "Cache-Control")] String),
@@ -61,11 +61,12 @@ impl From<crate::oauth::OAuthError> for OAuthErrorResponse {
             tracing::error!(error = %format!("{cause:#}"), "request failed");
         }
         let body = Json(ErrorBody::from(&error));
+        let nonce = error.dpop_nonce().map(str::to_owned);
         match error.status() {
             401 => Self::Unauthorized(body, "Basic realm=\"ferrid\"".to_owned(), NO_STORE.to_owned()),
             503 => Self::Unavailable(body, NO_STORE.to_owned()),
             500 => Self::Internal(body, NO_STORE.to_owned()),
-            _ => Self::BadRequest(body, NO_STORE.to_owned()),
+            _ => Self::BadRequest(body, NO_STORE.to_owned(), nonce),
         }
     }
 }

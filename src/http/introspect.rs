@@ -54,9 +54,12 @@ struct IntrospectionBody {
     exp: Option<i64>,
     #[oai(skip_serializing_if_is_none)]
     iat: Option<i64>,
-    /// `Bearer` for access tokens, `refresh_token` for refresh tokens.
+    /// `Bearer` or `DPoP` for access tokens, `refresh_token` for refresh tokens.
     #[oai(skip_serializing_if_is_none)]
     token_type: Option<String>,
+    /// The key a DPoP-bound token is bound to (RFC 9449 §6.2).
+    #[oai(skip_serializing_if_is_none)]
+    cnf: Option<Confirmation>,
     #[oai(skip_serializing_if_is_none)]
     jti: Option<String>,
     #[oai(skip_serializing_if_is_none)]
@@ -64,6 +67,13 @@ struct IntrospectionBody {
     /// A string, or an array of strings (RFC 7519 §4.1.3).
     #[oai(skip_serializing_if_is_none)]
     aud: Option<Value>,
+}
+
+/// The confirmation claim (RFC 7800 §3.1) of a DPoP-bound token.
+#[derive(Debug, Object)]
+struct Confirmation {
+    /// The base64url SHA-256 JWK thumbprint of the DPoP key (RFC 9449 §6.1).
+    jkt: String,
 }
 
 impl From<Introspection> for IntrospectionBody {
@@ -77,6 +87,7 @@ impl From<Introspection> for IntrospectionBody {
                 exp: None,
                 iat: None,
                 token_type: None,
+                cnf: None,
                 jti: None,
                 iss: None,
                 aud: None,
@@ -96,6 +107,7 @@ impl From<Introspection> for IntrospectionBody {
             exp: Some(token.exp),
             iat: Some(token.iat),
             token_type: Some(token.token_type.to_owned()),
+            cnf: token.cnf_jkt.map(|jkt| Confirmation { jkt }),
             jti: token.jti,
             iss: Some(token.iss),
             aud,

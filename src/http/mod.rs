@@ -17,6 +17,7 @@ mod cached_json;
 mod client_metadata;
 mod cookies;
 mod discovery;
+mod dpop;
 mod error;
 mod introspect;
 mod jwks;

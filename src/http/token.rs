@@ -5,6 +5,7 @@ use poem::{Request, web::Data};
 use poem_openapi::{ApiResponse, Object, OpenApi, param::Header, payload::Json};
 
 use super::{
+    dpop::dpop_header,
     error::{NO_STORE, OAuthErrorResponse},
     oauth_form::{ListFields, OAuthForm},
     tags::ApiTags,
@@ -13,6 +14,7 @@ use crate::{
     app::AppState,
     oauth::{
         client_auth::{AssertionParams, authenticate_client, credentials_from_request},
+        dpop::ProofTarget,
         error::OAuthError,
         grants::{TokenRequest, TokenResponse, exchange},
         resource::Resource,
@@ -91,7 +93,8 @@ fn scope(value: Option<String>) -> Result<Option<Scope>, OAuthError> {
 #[derive(Debug, Object)]
 struct TokenBody {
     access_token: String,
-    /// Always `Bearer`.
+    /// `Bearer`, or `DPoP` when the request carried a DPoP proof and the access token is bound
+    /// to its key (RFC 9449 §5).
     token_type: String,
     expires_in: i64,
     #[oai(skip_serializing_if_is_none)]
@@ -105,7 +108,7 @@ impl From<TokenResponse> for TokenBody {
     fn from(response: TokenResponse) -> Self {
         Self {
             access_token: response.access_token,
-            token_type: "Bearer".to_owned(),
+            token_type: response.token_type.to_owned(),
             expires_in: response.expires_in,
             id_token: response.id_token,
             refresh_token: response.refresh_token,
@@ -116,9 +119,15 @@ impl From<TokenResponse> for TokenBody {
 
 #[derive(ApiResponse)]
 enum TokenEndpointResponse {
-    /// Tokens issued (RFC 6749 §5.1).
+    /// Tokens issued (RFC 6749 §5.1); with server nonces on, the next DPoP nonce to use
+    /// (RFC 9449 §8.2).
     #[oai(status = 200)]
-    Ok(Json<TokenBody>, #[oai(header = "Cache-Control")] String, #[oai(header = "Pragma")] String),
+    Ok(
+        Json<TokenBody>,
+        #[oai(header = "Cache-Control")] String,
+        #[oai(header = "Pragma")] String,
+        #[oai(header = "DPoP-Nonce")] Option<String>,
+    ),
 }
 
 pub struct TokenApi;
@@ -132,17 +141,25 @@ impl TokenApi {
     /// §4.5), `refresh_token` (rotated on every use; reuse revokes the family, RFC 9700
     /// §4.14.2) and `client_credentials` (RFC 6749 §4.4). Clients authenticate with
     /// `client_secret_basic`, `client_secret_post`, `private_key_jwt` or, when public, `none`.
+    ///
+    /// A `DPoP` header with a proof (RFC 9449 §4) binds the access token — and a public
+    /// client's refresh token — to the proof's key; the answer's `token_type` is then `DPoP`.
     #[oai(path = "/token", method = "post", operation_id = "token")]
     async fn token(
         &self,
         state: Data<&AppState>,
         request: &Request,
         #[oai(name = "Authorization")] authorization: Header<Option<String>>,
+        /// A DPoP proof JWT (RFC 9449 §4.2) for `POST` to this endpoint.
+        #[oai(name = "DPoP")]
+        _dpop: Header<Option<String>>,
         form: OAuthForm<TokenForm>,
     ) -> Result<TokenEndpointResponse, OAuthErrorResponse> {
         let origin = super::request_context::origin_of(request);
-        let response = token(&state, authorization.0.as_deref(), form.0, &origin).await?;
-        Ok(TokenEndpointResponse::Ok(Json(response.into()), NO_STORE.to_owned(), "no-cache".to_owned()))
+        let proof = dpop_header(request).map_err(OAuthError::from)?;
+        let response = token(&state, authorization.0.as_deref(), proof, form.0, &origin).await?;
+        let nonce = state.dpop.current_nonce(state.clock.now());
+        Ok(TokenEndpointResponse::Ok(Json(response.into()), NO_STORE.to_owned(), "no-cache".to_owned(), nonce))
     }
 }
 
@@ -150,6 +167,7 @@ impl TokenApi {
 async fn token(
     state: &AppState,
     authorization: Option<&str>,
+    dpop: Option<&str>,
     form: TokenForm,
     origin: &RequestOrigin,
 ) -> Result<TokenResponse, OAuthError> {
@@ -164,5 +182,13 @@ async fn token(
     )?;
     let client = authenticate_client(credentials, &state.clients, &state.client_assertions).await?;
     let request = TokenRequest::try_from(form)?;
-    exchange(state, &client, request, origin).await
+    let proof = match dpop {
+        Some(proof) => {
+            let uri = format!("{}/token", state.config.issuer.as_str());
+            let target = ProofTarget { method: "POST", uri: &uri, access_token: None };
+            Some(state.dpop.verify(proof, target, state.clock.now()).await?)
+        }
+        None => None,
+    };
+    exchange(state, &client, request, origin, proof.as_ref()).await
 }

@@ -16,11 +16,19 @@ pub enum MailKind {
     PasswordReset,
     PasswordChanged,
     EmailHint,
+    /// A refresh token was used from a new network or user agent (issue 8 item 6).
+    NewRefreshOrigin,
 }
 
 impl MailKind {
-    pub const ALL: [Self; 5] =
-        [Self::VerifyEmail, Self::RegistrationAttempt, Self::PasswordReset, Self::PasswordChanged, Self::EmailHint];
+    pub const ALL: [Self; 6] = [
+        Self::VerifyEmail,
+        Self::RegistrationAttempt,
+        Self::PasswordReset,
+        Self::PasswordChanged,
+        Self::EmailHint,
+        Self::NewRefreshOrigin,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -29,6 +37,7 @@ impl MailKind {
             Self::PasswordReset => "password_reset",
             Self::PasswordChanged => "password_changed",
             Self::EmailHint => "email_hint",
+            Self::NewRefreshOrigin => "new_refresh_origin",
         }
     }
 
@@ -108,6 +117,35 @@ impl Mail {
             MailKind::EmailHint,
             to,
             minijinja::context! { name, email, reset_link => reset_link.as_str() },
+        )
+    }
+}
+
+/// What the user is told about a refresh from a new network or user agent: nothing secret,
+/// only what lets them recognise it.
+pub struct NewOriginNotice<'a> {
+    pub client: &'a str,
+    pub when: &'a str,
+    pub network: &'a str,
+    pub device: &'a str,
+}
+
+impl Mail {
+    /// The notice that an application renewed its access from a new network or device, with a
+    /// way to cut it off if it was not the owner.
+    pub fn new_refresh_origin(to: Mailbox, notice: &NewOriginNotice<'_>, reset_link: &Url) -> Result<Self, MailError> {
+        let name = to.name.clone();
+        templates::render(
+            MailKind::NewRefreshOrigin,
+            to,
+            minijinja::context! {
+                name,
+                client => notice.client,
+                when => notice.when,
+                network => notice.network,
+                device => notice.device,
+                reset_link => reset_link.as_str(),
+            },
         )
     }
 }

@@ -17,7 +17,7 @@ mod sender;
 mod templates;
 mod transport;
 
-pub use message::{Mail, MailKind, issuer_link, mailbox, mask_address};
+pub use message::{Mail, MailKind, NewOriginNotice, issuer_link, mailbox, mask_address};
 pub use outbox::{ClaimedMail, MailStatus, Outbox, OutboxEntry};
 pub use sender::{MailSender, SendPolicy, spawn_sender};
 pub use transport::Transport;

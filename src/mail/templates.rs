@@ -28,6 +28,8 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("password_changed.html", include_str!("templates/password_changed.html")),
         ("email_hint.txt", include_str!("templates/email_hint.txt")),
         ("email_hint.html", include_str!("templates/email_hint.html")),
+        ("new_refresh_origin.txt", include_str!("templates/new_refresh_origin.txt")),
+        ("new_refresh_origin.html", include_str!("templates/new_refresh_origin.html")),
     ] {
         // The sources are compiled in; a syntax error is caught by the tests that render them.
         if let Err(error) = env.add_template(name, source) {
@@ -88,6 +90,17 @@ mod tests {
             Mail::password_reset(to("Ann"), &link("/reset"), 10).unwrap(),
             Mail::password_changed(to("Ann"), &link("/reset")).unwrap(),
             Mail::email_hint(to("Ann"), &link("/reset")).unwrap(),
+            Mail::new_refresh_origin(
+                to("Ann"),
+                &super::super::NewOriginNotice {
+                    client: "Photo app",
+                    when: "2026-01-01 00:00 UTC",
+                    network: "203.0.113.0/24",
+                    device: "Mozilla (X11; Linux x86_64) Firefox",
+                },
+                &link("/reset"),
+            )
+            .unwrap(),
         ];
         for mail in mails {
             assert!(!mail.subject.is_empty() && !mail.subject.contains('\n'), "{:?}", mail.subject);

@@ -31,6 +31,9 @@ pub struct AccessGrant {
     pub audience: Vec<String>,
     /// The sign-in session, for JWT access tokens issued to a user (opaque records omit it).
     pub sid: Option<String>,
+    /// The thumbprint of the key the token is bound to (RFC 9449 §6): `cnf.jkt` in a JWT, a
+    /// column for tokens ferrid looks up.
+    pub jkt: Option<String>,
 }
 
 /// An access token ferrid looks up rather than verifies: the grant, filed under the digest of
@@ -93,6 +96,20 @@ pub async fn verify_access_token(
     Ok(grant)
 }
 
+/// A token presented to ferrid's own APIs under the `Bearer` scheme: [`verify_access_token`],
+/// refusing a DPoP-bound token, which is good only with a proof of its key (RFC 9449 §7.2).
+pub async fn verify_bearer_access_token(
+    verifier: Verifier<'_>,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<AccessGrant, AccessTokenError> {
+    let grant = verify_access_token(verifier, token, now).await?;
+    if grant.jkt.is_some() {
+        return Err(AccessTokenError::Invalid);
+    }
+    Ok(grant)
+}
+
 /// Whether ferrid issued `token` and it is still good, for any audience, and not revoked — on
 /// the deny-list (RFC 7009 §2) or issued before its user was logged out everywhere. Introspection and revocation use it, since they answer for tokens
 /// meant for other resource servers too.
@@ -139,6 +156,7 @@ fn verify_jwt(
         expires_at: instant(&claims, "exp")?,
         audience,
         sid: claims.get("sid").and_then(Value::as_str).map(str::to_owned),
+        jkt: claims.get("cnf").and_then(|cnf| cnf.get("jkt")).and_then(Value::as_str).map(str::to_owned),
     })
 }
 

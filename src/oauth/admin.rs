@@ -6,7 +6,7 @@
 use super::session::RequestOrigin;
 use super::{
     ClientId, RegistryError,
-    access_token::{AccessTokenError, verify_access_token},
+    access_token::{AccessTokenError, verify_bearer_access_token},
     scope::Scope,
 };
 use crate::{
@@ -113,7 +113,8 @@ impl From<AccessTokenError> for BearerAuthError {
 /// scope from the client (or deleting it) ends admin access at once rather than at expiry.
 pub async fn authenticate_administrator(state: &AppState, bearer: &str) -> Result<Administrator, BearerAuthError> {
     let published = state.keys.current();
-    let grant = verify_access_token(state.access_token_verifier(&published.ring), bearer, state.clock.now()).await?;
+    let grant =
+        verify_bearer_access_token(state.access_token_verifier(&published.ring), bearer, state.clock.now()).await?;
     if !grant.scope.contains(ADMIN_SCOPE) {
         return Err(BearerAuthError::InsufficientScope);
     }

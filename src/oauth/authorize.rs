@@ -34,6 +34,7 @@ const KNOWN_PARAMS: &[&str] = &[
     "nonce",
     "code_challenge",
     "code_challenge_method",
+    "dpop_jkt",
     "prompt",
     "max_age",
     "login_hint",
@@ -126,6 +127,9 @@ pub struct AuthorizationRequest {
     pub state: Option<String>,
     pub nonce: Option<String>,
     pub code_challenge: Option<CodeChallenge>,
+    /// The thumbprint of the key the code is bound to (RFC 9449 §10): the token request must
+    /// carry a DPoP proof by that key.
+    pub dpop_jkt: Option<String>,
     pub prompt: Prompt,
     pub max_age: Option<u64>,
     pub login_hint: Option<String>,
@@ -324,6 +328,7 @@ pub fn validate_authorization_request(
     check_response_type(&params, client).map_err(reject)?;
     let scope = requested_scope(&params, client).map_err(reject)?;
     let code_challenge = code_challenge(&params, client).map_err(reject)?;
+    let dpop_jkt = dpop_jkt(&params).map_err(reject)?;
     let prompt = match params.get("prompt") {
         Some(value) => Prompt::parse(value).map_err(|e| reject(invalid_request(e)))?,
         None => Prompt::default(),
@@ -337,6 +342,7 @@ pub fn validate_authorization_request(
         state: state.map(str::to_owned),
         nonce: params.get("nonce").map(str::to_owned),
         code_challenge,
+        dpop_jkt,
         prompt,
         max_age,
         login_hint: params.get("login_hint").map(str::to_owned),
@@ -479,6 +485,17 @@ fn requested_scope(params: &Params<'_>, client: &Client) -> Result<Scope, Proble
 
 /// RFC 7636 §4.3–§4.4.1 with RFC 9700 §2.1.1: a challenge is required from public clients and
 /// from clients registered with `require_pkce`, and it must use S256.
+/// RFC 9449 §10: `dpop_jkt` is a JWK SHA-256 thumbprint, 32 bytes in base64url (43 characters).
+fn dpop_jkt(params: &Params<'_>) -> Result<Option<String>, Problem> {
+    match params.get("dpop_jkt") {
+        None => Ok(None),
+        Some(jkt) if jkt.len() == 43 && jkt.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') => {
+            Ok(Some(jkt.to_owned()))
+        }
+        Some(_) => Err(invalid_request("dpop_jkt must be a base64url SHA-256 JWK thumbprint")),
+    }
+}
+
 fn code_challenge(params: &Params<'_>, client: &Client) -> Result<Option<CodeChallenge>, Problem> {
     let method = params.get("code_challenge_method");
     match params.get("code_challenge") {

@@ -95,6 +95,13 @@ wire_enum!(
     AccessTokenFormat { Jwt = "jwt", Jwe = "jwe", Opaque = "opaque" }
 );
 
+wire_enum!(
+    /// What a refresh from a new network or user agent leads to (issue 8 item 6): it is always
+    /// recorded in the audit log; `notify` also mails the user, `reauthenticate` refuses the
+    /// refresh and revokes the family, so the user must sign in again.
+    RefreshOriginPolicy { Allow = "allow", Notify = "notify", Reauthenticate = "reauthenticate" }
+);
+
 /// JWS algorithms ferrid signs with (DESIGN §6).
 pub const SIGNING_ALGS: &[&str] = &["RS256", "PS256", "ES256", "EdDSA"];
 /// Scopes a client may be allowed (DESIGN §5).
@@ -210,6 +217,11 @@ pub struct ClientMetadata {
     pub backchannel_logout_session_required: bool,
     /// The operator's own application: users are not asked to consent.
     pub first_party: bool,
+    /// RFC 9449 §5.2: every token request of this client must carry a DPoP proof, so its access
+    /// tokens are always sender-constrained.
+    pub dpop_bound_access_tokens: bool,
+    /// What a refresh from a new network or user agent leads to.
+    pub refresh_origin_policy: RefreshOriginPolicy,
 }
 
 /// The longest reuse grace window a client may choose.
@@ -249,6 +261,8 @@ impl ClientMetadata {
             backchannel_logout_uri: None,
             backchannel_logout_session_required: false,
             first_party: false,
+            dpop_bound_access_tokens: false,
+            refresh_origin_policy: RefreshOriginPolicy::Allow,
         }
     }
 

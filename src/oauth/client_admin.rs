@@ -24,6 +24,8 @@ pub struct AdminSettings {
     pub access_token_encrypted_response_enc: Option<String>,
     pub lifetimes: LifetimeOverrides,
     pub refresh_token_reuse_grace_secs: Option<u32>,
+    /// `allow` (the default), `notify` or `reauthenticate`.
+    pub refresh_origin_policy: Option<String>,
 }
 
 impl AdminSettings {
@@ -38,6 +40,7 @@ impl AdminSettings {
             access_token_encrypted_response_enc: metadata.access_token_encrypted_response_enc.clone(),
             lifetimes: metadata.lifetimes,
             refresh_token_reuse_grace_secs: Some(metadata.refresh_token_reuse_grace_secs),
+            refresh_origin_policy: Some(metadata.refresh_origin_policy.as_str().to_owned()),
         }
     }
 }
@@ -70,6 +73,9 @@ impl AdminClientRequest {
         m.access_token_encrypted_response_enc = s.access_token_encrypted_response_enc;
         m.lifetimes = s.lifetimes;
         m.refresh_token_reuse_grace_secs = s.refresh_token_reuse_grace_secs.unwrap_or_default();
+        if let Some(policy) = s.refresh_origin_policy {
+            m.refresh_origin_policy = policy.parse().map_err(MetadataError::InvalidClientMetadata)?;
+        }
         Ok(m)
     }
 }
@@ -182,11 +188,16 @@ mod tests {
     fn settings_round_trip_through_the_metadata() {
         let mut r = request();
         r.settings.refresh_token_reuse_grace_secs = Some(5);
+        r.settings.refresh_origin_policy = Some("reauthenticate".into());
         let m = r.clone().into_metadata().unwrap();
+        assert_eq!(m.refresh_origin_policy, super::super::client::RefreshOriginPolicy::Reauthenticate);
         let again = AdminClientRequest { registration: r.registration, settings: AdminSettings::of(&m) };
         assert_eq!(again.into_metadata().unwrap(), m);
         let mut bad = request();
         bad.settings.access_token_format = Some("paseto".into());
+        assert!(matches!(bad.into_metadata(), Err(MetadataError::InvalidClientMetadata(_))));
+        let mut bad = request();
+        bad.settings.refresh_origin_policy = Some("ignore".into());
         assert!(matches!(bad.into_metadata(), Err(MetadataError::InvalidClientMetadata(_))));
     }
 }

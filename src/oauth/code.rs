@@ -23,6 +23,9 @@ pub struct CodeGrant {
     pub nonce: Option<String>,
     /// The S256 `code_challenge` (RFC 7636 §4.3), when PKCE was used.
     pub code_challenge: Option<String>,
+    /// The `dpop_jkt` of the authorization request (RFC 9449 §10).
+    #[serde(default)]
+    pub dpop_jkt: Option<String>,
     pub auth_time: DateTime<Utc>,
     pub amr: Vec<String>,
     pub sid: String,

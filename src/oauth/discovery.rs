@@ -71,6 +71,8 @@ pub fn provider_metadata(config: &Config) -> Value {
         // Back-Channel Logout 1.0 §2.1: logout tokens always carry `sid` (and `sub`).
         "backchannel_logout_supported": true,
         "backchannel_logout_session_supported": true,
+        // RFC 9449 §5.1: every asymmetric algorithm ferrid verifies may sign a DPoP proof.
+        "dpop_signing_alg_values_supported": assertion_algs,
     });
     // Advertised only when someone may use it (OIDC Discovery §3 `registration_endpoint`).
     if config.registration != RegistrationPolicy::Off {

@@ -39,6 +39,14 @@ pub enum OAuthError {
     /// the client may not obtain a token for (RFC 8707 §2).
     #[error("invalid_target: {0}")]
     InvalidTarget(String),
+    /// The `DPoP` proof is missing where required, malformed, replayed, or for another key or
+    /// request (RFC 9449 §5, §7.1).
+    #[error("invalid_dpop_proof: {0}")]
+    InvalidDpopProof(String),
+    /// The `DPoP` proof must carry this server nonce, sent back in the `DPoP-Nonce` header
+    /// (RFC 9449 §8). The field is the nonce, not a description.
+    #[error("use_dpop_nonce")]
+    UseDpopNonce(String),
     /// A backing store cannot be reached; the request may succeed later (RFC 6749 §4.1.2.1
     /// `temporarily_unavailable`, answered with 503).
     #[error("temporarily_unavailable: {0}")]
@@ -61,6 +69,8 @@ impl OAuthError {
             Self::InvalidScope(_) => "invalid_scope",
             Self::UnsupportedTokenType(_) => "unsupported_token_type",
             Self::InvalidTarget(_) => "invalid_target",
+            Self::InvalidDpopProof(_) => "invalid_dpop_proof",
+            Self::UseDpopNonce(_) => "use_dpop_nonce",
             Self::TemporarilyUnavailable(_) => "temporarily_unavailable",
             Self::Internal(_) => "server_error",
         }
@@ -78,8 +88,18 @@ impl OAuthError {
             | Self::InvalidScope(d)
             | Self::UnsupportedTokenType(d)
             | Self::InvalidTarget(d)
+            | Self::InvalidDpopProof(d)
             | Self::TemporarilyUnavailable(d) => Some(d),
+            Self::UseDpopNonce(_) => Some("the DPoP proof must carry the nonce in the DPoP-Nonce header"),
             Self::Internal(_) => None,
+        }
+    }
+
+    /// The nonce to send in `DPoP-Nonce` (RFC 9449 §8.1).
+    pub fn dpop_nonce(&self) -> Option<&str> {
+        match self {
+            Self::UseDpopNonce(nonce) => Some(nonce),
+            _ => None,
         }
     }
 
@@ -92,6 +112,18 @@ impl OAuthError {
             Self::TemporarilyUnavailable(_) => 503,
             Self::Internal(_) => 500,
             _ => 400,
+        }
+    }
+}
+
+/// A refused proof at the token endpoint (RFC 9449 §5): `invalid_dpop_proof`, or
+/// `use_dpop_nonce` with a fresh nonce (§8).
+impl From<super::dpop::DpopError> for OAuthError {
+    fn from(error: super::dpop::DpopError) -> Self {
+        match error {
+            super::dpop::DpopError::Invalid(why) => Self::InvalidDpopProof(why.to_owned()),
+            super::dpop::DpopError::UseNonce(nonce) => Self::UseDpopNonce(nonce),
+            super::dpop::DpopError::Store(store) => store.into(),
         }
     }
 }
@@ -124,6 +156,7 @@ mod tests {
             (OAuthError::InvalidScope("x".into()), "invalid_scope", 400),
             (OAuthError::UnsupportedTokenType("x".into()), "unsupported_token_type", 400),
             (OAuthError::InvalidTarget("x".into()), "invalid_target", 400),
+            (OAuthError::InvalidDpopProof("x".into()), "invalid_dpop_proof", 400),
             (OAuthError::TemporarilyUnavailable("x".into()), "temporarily_unavailable", 503),
         ];
         for (error, code, status) in cases {

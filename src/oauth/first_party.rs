@@ -11,7 +11,7 @@ use keys::OpaqueSecret;
 
 use super::{
     Client, ClientId, FamilyId, OAuthError, RegistryError,
-    access_token::verify_access_token,
+    access_token::verify_bearer_access_token,
     admin::BearerAuthError,
     grants::{TokenRequest, TokenResponse, exchange, issue_to_session},
     revocation::revoke_family,
@@ -61,7 +61,7 @@ pub async fn sign_in(
 pub async fn refresh(state: &AppState, presented: &str, origin: &RequestOrigin) -> Result<TokenResponse, OAuthError> {
     let client = app_client(state).await?;
     let request = TokenRequest::RefreshToken { refresh_token: OpaqueSecret::from_presented(presented), scope: None };
-    exchange(state, &client, request, origin).await
+    exchange(state, &client, request, origin, None).await
 }
 
 /// Whose refresh token this is: the user and the session, if it is one of `ferrid-app`'s and not
@@ -116,7 +116,8 @@ impl AccountCaller {
 /// client's token, whatever its scope, may not change the user's password or address.
 pub async fn authenticate_account_user(state: &AppState, bearer: &str) -> Result<AccountCaller, BearerAuthError> {
     let published = state.keys.current();
-    let grant = verify_access_token(state.access_token_verifier(&published.ring), bearer, state.clock.now()).await?;
+    let grant =
+        verify_bearer_access_token(state.access_token_verifier(&published.ring), bearer, state.clock.now()).await?;
     let client_id = ClientId::parse(&grant.client_id).ok_or(BearerAuthError::InvalidToken)?;
     let client = match state.clients.find(&client_id).await {
         Ok(client) => client,

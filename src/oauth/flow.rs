@@ -158,6 +158,7 @@ pub async fn authorize(
                 scope: request.scope.to_string(),
                 nonce: request.nonce.clone(),
                 code_challenge: request.code_challenge.as_ref().map(|c| c.as_str().to_owned()),
+                dpop_jkt: request.dpop_jkt.clone(),
                 auth_time: session.auth_time,
                 amr: session.amr.clone(),
                 sid: session.sid.clone(),

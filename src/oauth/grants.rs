@@ -8,6 +8,7 @@ use super::{
     Client, ClientType, GrantType, admin,
     claims::user_claims,
     code::{RedeemedCode, remember_redeemed, take_code, take_redeemed},
+    dpop::{DpopProof, TOKEN_TYPE as DPOP_TOKEN_TYPE},
     error::OAuthError,
     pkce::{CodeChallenge, CodeVerifier, verify_pkce},
     refresh_token::{FamilyId, RefreshGrant, RefreshLifetimes, issue_refresh_token, rotate_refresh_token},
@@ -46,29 +47,38 @@ pub enum TokenRequest {
 #[derive(Debug)]
 pub struct TokenResponse {
     pub access_token: String,
+    /// `Bearer`, or `DPoP` for a token bound to the proof's key (RFC 9449 §5).
+    pub token_type: &'static str,
     pub expires_in: i64,
     pub id_token: Option<String>,
     pub refresh_token: Option<String>,
     pub scope: String,
 }
 
-/// Redeems `request` for `client`, which has already authenticated.
+/// Redeems `request` for `client`, which has already authenticated. With a checked DPoP
+/// `proof`, the access token is bound to the proof's key (RFC 9449 §5); a client registered with
+/// `dpop_bound_access_tokens` must send one (§5.2).
 pub async fn exchange(
     state: &AppState,
     client: &Client,
     request: TokenRequest,
     origin: &RequestOrigin,
+    proof: Option<&DpopProof>,
 ) -> Result<TokenResponse, OAuthError> {
+    if client.metadata.dpop_bound_access_tokens && proof.is_none() {
+        return Err(OAuthError::InvalidDpopProof("this client must send a DPoP proof".into()));
+    }
+    let jkt = proof.map(|p| p.jkt.as_str());
     let grant_type = request.grant_type();
     let response = match request {
         TokenRequest::AuthorizationCode { code, redirect_uri, code_verifier } => {
-            redeem_code(state, client, code, &redirect_uri, code_verifier.as_deref(), origin).await
+            redeem_code(state, client, code, &redirect_uri, code_verifier.as_deref(), origin, jkt).await
         }
         TokenRequest::RefreshToken { refresh_token, scope } => {
-            refresh(state, client, refresh_token, scope, origin).await
+            refresh(state, client, refresh_token, scope, origin, jkt).await
         }
         TokenRequest::ClientCredentials { scope, resources } => {
-            client_credentials(state, client, scope, &resources).await
+            client_credentials(state, client, scope, &resources, jkt).await
         }
     }?;
     count_issued(state, grant_type, &response);
@@ -105,7 +115,18 @@ fn refresh_lifetimes(state: &AppState, client: &Client) -> RefreshLifetimes {
     RefreshLifetimes { idle: lifetimes.refresh_idle, absolute: lifetimes.refresh_absolute }
 }
 
-/// RFC 6749 §4.1.3 with RFC 7636 §4.6.
+/// The `token_type` of an access token bound to `jkt`, or not (RFC 9449 §5).
+fn token_type(jkt: Option<&str>) -> &'static str {
+    if jkt.is_some() { DPOP_TOKEN_TYPE } else { "Bearer" }
+}
+
+/// RFC 9449 §5: a public client's refresh tokens are bound to its DPoP key; a confidential
+/// client's are already bound to its credentials.
+fn refresh_binding(client: &Client, jkt: Option<&str>) -> Option<String> {
+    (client.metadata.client_type == ClientType::Public).then(|| jkt.map(str::to_owned)).flatten()
+}
+
+/// RFC 6749 §4.1.3 with RFC 7636 §4.6, and RFC 9449 §10 for a code bound with `dpop_jkt`.
 async fn redeem_code(
     state: &AppState,
     client: &Client,
@@ -113,6 +134,7 @@ async fn redeem_code(
     redirect_uri: &str,
     code_verifier: Option<&str>,
     origin: &RequestOrigin,
+    jkt: Option<&str>,
 ) -> Result<TokenResponse, OAuthError> {
     if !client.metadata.grant_types.contains(&GrantType::AuthorizationCode) {
         return Err(OAuthError::UnauthorizedClient("the client may not use authorization_code".into()));
@@ -146,6 +168,11 @@ async fn redeem_code(
         (None, Some(_)) => return Err(OAuthError::InvalidGrant("no code_challenge was sent for this code".into())),
         (None, None) => {}
     }
+    if let Some(bound) = grant.dpop_jkt.as_deref()
+        && jkt != Some(bound)
+    {
+        return Err(OAuthError::InvalidDpopProof("the DPoP proof is not by the key dpop_jkt named".into()));
+    }
     let user = active_user(state, UserId(grant.user_id)).await?;
     let scope = Scope::parse(&grant.scope).map_err(internal)?;
     let authentication = Authentication {
@@ -154,7 +181,7 @@ async fn redeem_code(
         sid: Some(&grant.sid),
         nonce: grant.nonce.as_deref(),
     };
-    let mut response = mint(state, client, &user, &scope, &authentication).await?;
+    let mut response = mint(state, client, &user, &scope, &authentication, jkt).await?;
 
     let mut refresh_family = None;
     if scope.contains("offline_access") && client.metadata.grant_types.contains(&GrantType::RefreshToken) {
@@ -165,6 +192,7 @@ async fn redeem_code(
             sid: Some(grant.sid.clone()),
             auth_time: grant.auth_time,
             amr: grant.amr.clone(),
+            dpop_jkt: refresh_binding(client, jkt),
         };
         let (token, family) = open_refresh_family(state, client, refresh_grant, &response.access, origin).await?;
         refresh_family = Some(family.as_str().to_owned());
@@ -219,6 +247,7 @@ pub async fn issue_to_session(
         audience: &[],
         auth_time: Some(session.auth_time),
         sid: Some(&session.sid),
+        jkt: None,
     };
     let access = issue_access(state, client, &claims).await?;
     let grant = RefreshGrant {
@@ -228,11 +257,13 @@ pub async fn issue_to_session(
         sid: Some(session.sid.clone()),
         auth_time: session.auth_time,
         amr: session.amr.clone(),
+        dpop_jkt: None,
     };
     let (refresh_token, _) = open_refresh_family(state, client, grant, &access, origin).await?;
     Ok(TokenResponse {
         expires_in: (access.expires_at - state.clock.now()).num_seconds(),
         access_token: access.token,
+        token_type: token_type(None),
         id_token: None,
         refresh_token: Some(refresh_token),
         scope: scope.to_string(),
@@ -250,20 +281,25 @@ async fn revoke_redeemed(state: &AppState, redeemed: &RedeemedCode) -> Result<()
     Ok(())
 }
 
-/// RFC 6749 §6 with rotation and reuse detection (RFC 9700 §4.14.2).
+/// RFC 6749 §6 with rotation and reuse detection (RFC 9700 §4.14.2), a DPoP-bound family
+/// refreshed only by its key (RFC 9449 §5), and the client's policy for a refresh from a new
+/// network or user agent.
 async fn refresh(
     state: &AppState,
     client: &Client,
     presented: OpaqueSecret,
     scope: Option<Scope>,
     origin: &RequestOrigin,
+    jkt: Option<&str>,
 ) -> Result<TokenResponse, OAuthError> {
     let now = state.clock.now();
     let store = state.short_lived.as_ref();
     let repo = &state.refresh_tokens;
     let lifetimes = refresh_lifetimes(state, client);
     let metrics = state.metrics.as_ref();
-    let rotated = rotate_refresh_token(presented, client, scope, now, repo, store, metrics, lifetimes, origin).await?;
+    let rotated =
+        rotate_refresh_token(presented, client, scope, now, repo, store, metrics, lifetimes, origin, jkt).await?;
+    super::refresh_origin::apply_policy(state, client, &rotated, origin).await?;
     let grant = &rotated.record.grant;
     let user = active_user(state, grant.user_id).await?;
     let authentication =
@@ -271,7 +307,7 @@ async fn refresh(
     // An administrator who lost the `admin` role keeps the refresh token, but not `ferrid:admin`.
     let access_scope =
         admin::grantable_scope(&state.access_control, user.id, &rotated.access_scope).await.map_err(internal)?;
-    let mut response = mint(state, client, &user, &access_scope, &authentication).await?;
+    let mut response = mint(state, client, &user, &access_scope, &authentication, jkt).await?;
     let access = &response.access;
     record_family_access_token(store, &rotated.family_id, &access.jti, access.expires_at, now).await?;
     // The family may have been revoked (a concurrent replay, RFC 9700 §4.14.2, or RFC 7009)
@@ -293,6 +329,7 @@ async fn client_credentials(
     client: &Client,
     requested: Option<Scope>,
     resources: &[Resource],
+    jkt: Option<&str>,
 ) -> Result<TokenResponse, OAuthError> {
     // RFC 6749 §4.4: "MUST only be used by confidential clients".
     if client.metadata.client_type != ClientType::Confidential
@@ -309,11 +346,13 @@ async fn client_credentials(
         audience: &audience,
         auth_time: None,
         sid: None,
+        jkt,
     };
     let access = issue_access(state, client, &claims).await?;
     Ok(TokenResponse {
         expires_in: (access.expires_at - now).num_seconds(),
         access_token: access.token,
+        token_type: token_type(jkt),
         id_token: None,
         refresh_token: None,
         scope: scope.to_string(),
@@ -351,6 +390,7 @@ async fn active_user(state: &AppState, id: UserId) -> Result<User, OAuthError> {
 
 struct Minted {
     access: IssuedAccessToken,
+    token_type: &'static str,
     expires_in: i64,
     id_token: Option<String>,
     refresh_token: Option<String>,
@@ -361,6 +401,7 @@ impl Minted {
     fn into_response(self) -> TokenResponse {
         TokenResponse {
             access_token: self.access.token,
+            token_type: self.token_type,
             expires_in: self.expires_in,
             id_token: self.id_token,
             refresh_token: self.refresh_token,
@@ -393,6 +434,7 @@ async fn mint(
     user: &User,
     scope: &Scope,
     authentication: &Authentication<'_>,
+    jkt: Option<&str>,
 ) -> Result<Minted, OAuthError> {
     let now = state.clock.now();
     let published = state.keys.current();
@@ -403,6 +445,7 @@ async fn mint(
         audience: &[],
         auth_time: Some(authentication.auth_time),
         sid: authentication.sid,
+        jkt,
     };
     let access = issue_access(state, client, &claims).await?;
     let id_token = if scope.contains("openid") {
@@ -429,6 +472,7 @@ async fn mint(
         None
     };
     Ok(Minted {
+        token_type: token_type(jkt),
         expires_in: (access.expires_at - now).num_seconds(),
         access,
         id_token,

@@ -98,8 +98,10 @@ pub struct ActiveToken {
     pub sub: String,
     pub exp: i64,
     pub iat: i64,
-    /// `Bearer` for access tokens, `refresh_token` for refresh tokens.
+    /// `Bearer` or `DPoP` (RFC 9449 §6.2) for access tokens, `refresh_token` for refresh tokens.
     pub token_type: &'static str,
+    /// The DPoP key thumbprint the token is bound to, shown as `cnf.jkt` (RFC 9449 §6.2).
+    pub cnf_jkt: Option<String>,
     /// Access tokens only.
     pub jti: Option<String>,
     pub iss: String,
@@ -144,7 +146,8 @@ pub async fn introspect(
             sub: grant.subject,
             exp: grant.expires_at.timestamp(),
             iat: grant.issued_at.timestamp(),
-            token_type: "Bearer",
+            token_type: if grant.jkt.is_some() { super::dpop::TOKEN_TYPE } else { "Bearer" },
+            cnf_jkt: grant.jkt,
             jti: Some(grant.jti),
             iss: issuer,
             aud: grant.audience,
@@ -157,6 +160,7 @@ pub async fn introspect(
                 exp: record.expires_at.min(record.family_expires_at).timestamp(),
                 iat: record.issued_at.timestamp(),
                 token_type: "refresh_token",
+                cnf_jkt: record.grant.dpop_jkt.clone(),
                 jti: None,
                 iss: issuer,
                 aud: Vec::new(),
@@ -206,12 +210,14 @@ mod tests {
                 sid: None,
                 auth_time: t0,
                 amr: vec![],
+                dpop_jkt: None,
             },
             issued_at: t0,
             expires_at: t0 + Duration::days(7),
             family_expires_at: t0 + Duration::days(30),
             rotated_at: None,
             revoked_at: None,
+            origin: Default::default(),
         };
         let now = t0 + Duration::hours(1);
         assert!(refresh_token_is_active(&record, now));

@@ -15,6 +15,7 @@ pub mod client_jwks;
 pub mod code;
 pub mod consent;
 pub mod discovery;
+pub mod dpop;
 pub mod email_hint;
 pub mod error;
 pub mod first_party;
@@ -28,6 +29,7 @@ pub mod password_reset;
 pub mod pending;
 pub mod pkce;
 pub mod profile;
+pub mod refresh_origin;
 pub mod refresh_token;
 pub mod registration;
 pub mod registry;
@@ -48,7 +50,7 @@ pub use authorize::{
 pub use claims::{SUPPORTED_CLAIMS, scope_claims, user_claims};
 pub use client::{
     AccessTokenFormat, Client, ClientId, ClientMetadata, ClientType, GrantType, MetadataError, RedirectUri,
-    TokenEndpointAuthMethod,
+    RefreshOriginPolicy, TokenEndpointAuthMethod,
 };
 pub use client_auth::{ClientCredentials, authenticate_client, credentials_from_request, parse_basic_authorization};
 pub use error::OAuthError;

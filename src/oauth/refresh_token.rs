@@ -59,6 +59,9 @@ pub struct RefreshGrant {
     pub auth_time: DateTime<Utc>,
     /// How the user authenticated (RFC 8176 `amr` values).
     pub amr: Vec<String>,
+    /// For a public client that presented a DPoP proof: the thumbprint of its key. Every
+    /// refresh of the family then needs a proof by that key (RFC 9449 §5).
+    pub dpop_jkt: Option<String>,
 }
 
 /// A refresh token about to be stored.
@@ -89,6 +92,8 @@ pub struct RefreshTokenRecord {
     pub rotated_at: Option<DateTime<Utc>>,
     /// Set when the token or its family was revoked.
     pub revoked_at: Option<DateTime<Utc>>,
+    /// Where the request that obtained this token came from: the family's last use.
+    pub origin: RequestOrigin,
 }
 
 /// The result of atomically consuming a refresh token (see [`RefreshTokenRepository::rotate`]).
@@ -127,6 +132,8 @@ pub struct RotatedRefreshToken {
     pub family_id: FamilyId,
     /// The scope for the access token issued with this refresh.
     pub access_scope: Scope,
+    /// Where the consumed token was obtained: the family's previous use.
+    pub previous_origin: RequestOrigin,
 }
 
 /// Starts a new family for a grant (the authorization_code grant, RFC 6749 §4.1.4 / §1.5). The
@@ -247,7 +254,13 @@ async fn reissue_within_grace(
     let (token, next) = successor(record, now, lifetimes, origin.clone());
     repo.insert(&next).await?;
     tracing::info!(family_id = %record.family_id, "rotated refresh token reused within the client's grace window");
-    Ok(RotatedRefreshToken { family_id: next.family_id.clone(), record: next, token, access_scope })
+    Ok(RotatedRefreshToken {
+        family_id: next.family_id.clone(),
+        record: next,
+        token,
+        access_scope,
+        previous_origin: record.origin.clone(),
+    })
 }
 
 /// The refresh_token grant (RFC 6749 §6) with rotation (RFC 9700 §4.14.2).
@@ -258,6 +271,9 @@ async fn reissue_within_grace(
 /// within the original (`invalid_scope`); then the token is consumed and its successor stored in
 /// one transaction, so that of concurrent refreshes exactly one succeeds. A token that was
 /// already consumed is a replay: its whole family, the newest token included, is revoked.
+///
+/// A family bound to a DPoP key (RFC 9449 §5) is refreshed only with a proof by that key,
+/// `proof_jkt`; without one the token is left untouched (`invalid_dpop_proof`).
 #[tracing::instrument(skip_all, fields(client_id = %client.id, grant_type = "refresh_token"))]
 #[allow(clippy::too_many_arguments)]
 pub async fn rotate_refresh_token(
@@ -270,6 +286,7 @@ pub async fn rotate_refresh_token(
     metrics: &Metrics,
     lifetimes: RefreshLifetimes,
     origin: &RequestOrigin,
+    proof_jkt: Option<&str>,
 ) -> Result<RotatedRefreshToken, OAuthError> {
     if !client.metadata.grant_types.contains(&GrantType::RefreshToken) {
         return Err(OAuthError::UnauthorizedClient("the client may not use the refresh_token grant".to_owned()));
@@ -278,6 +295,12 @@ pub async fn rotate_refresh_token(
     let Some(record) = repo.find(&digest).await? else {
         return Err(invalid_grant());
     };
+    if record.grant.client_id == client.id
+        && let Some(bound) = record.grant.dpop_jkt.as_deref()
+        && proof_jkt != Some(bound)
+    {
+        return Err(OAuthError::InvalidDpopProof("the refresh token is bound to another DPoP key".to_owned()));
+    }
     let grace = Duration::seconds(client.metadata.refresh_token_reuse_grace_secs.into());
     match check_usable(&record, &client.id, now) {
         Ok(()) => {}
@@ -297,9 +320,13 @@ pub async fn rotate_refresh_token(
     let access_scope = access_scope(requested_scope, &record.grant.scope)?;
     let (token, next) = successor(&record, now, lifetimes, origin.clone());
     match repo.rotate(&digest, now, &next).await? {
-        RotateOutcome::Rotated(_) => {
-            Ok(RotatedRefreshToken { family_id: next.family_id.clone(), record: next, token, access_scope })
-        }
+        RotateOutcome::Rotated(_) => Ok(RotatedRefreshToken {
+            family_id: next.family_id.clone(),
+            record: next,
+            token,
+            access_scope,
+            previous_origin: record.origin,
+        }),
         // Another request consumed it between our read and our update: a concurrent replay —
         // or, for a client with a grace window, a race between its own requests.
         RotateOutcome::Reused { .. } if grace > Duration::zero() => {
@@ -333,6 +360,7 @@ mod tests {
             sid: Some("sid".to_owned()),
             auth_time: t0(),
             amr: vec!["pwd".to_owned()],
+            dpop_jkt: None,
         }
     }
 
@@ -346,6 +374,7 @@ mod tests {
             family_expires_at: new.family_expires_at,
             rotated_at: None,
             revoked_at: None,
+            origin: new.origin,
         }
     }
 

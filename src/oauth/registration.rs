@@ -46,6 +46,8 @@ pub struct RegistrationRequest {
     pub userinfo_encrypted_response_enc: Option<String>,
     pub backchannel_logout_uri: Option<String>,
     pub backchannel_logout_session_required: Option<bool>,
+    /// RFC 9449 §5.2.
+    pub dpop_bound_access_tokens: Option<bool>,
 }
 
 fn invalid(problem: impl Into<String>) -> MetadataError {
@@ -112,6 +114,7 @@ impl RegistrationRequest {
             .transpose()
             .map_err(|_| invalid("backchannel_logout_uri is not a URL"))?;
         m.backchannel_logout_session_required = self.backchannel_logout_session_required.unwrap_or(false);
+        m.dpop_bound_access_tokens = self.dpop_bound_access_tokens.unwrap_or(false);
         Ok(m)
     }
 }

@@ -41,6 +41,8 @@ pub struct AccessTokenClaims<'a> {
     /// The sign-in session the token was issued in (as the ID token's `sid`), so that the user's
     /// own API can tell "this session" from the others.
     pub sid: Option<&'a str>,
+    /// The thumbprint of the DPoP key the token is bound to (RFC 9449 §6).
+    pub jkt: Option<&'a str>,
 }
 
 fn seconds(at: DateTime<Utc>) -> Value {
@@ -59,7 +61,8 @@ pub fn default_audience(issuer: &Issuer) -> String {
 
 /// An access token for `client` in the client's format (DESIGN §6):
 /// - `jwt`: RFC 9068 — `iss`, `sub`, `aud` (one value as a string, several as an array, RFC
-///   7519 §4.1.3), `client_id`, `scope`, `jti`, `iat`, `exp`, and `auth_time` when a user signed in;
+///   7519 §4.1.3), `client_id`, `scope`, `jti`, `iat`, `exp`, `auth_time` when a user signed in,
+///   and `cnf.jkt` when bound to a DPoP key (RFC 9449 §6.1);
 /// - `jwe`: that JWT, then encrypted to the client's registered key (RFC 7519 §5.2 nested JWT,
 ///   `cty: JWT`), so only the resource server holding the private key can read it;
 /// - `opaque`: a random value that means nothing outside ferrid.
@@ -86,6 +89,7 @@ pub fn issue_access_token(
         expires_at: now + lifetime,
         audience,
         sid: claims.sid.map(str::to_owned),
+        jkt: claims.jkt.map(str::to_owned),
     };
     let m = &client.metadata;
     let token = match m.access_token_format {
@@ -135,6 +139,10 @@ fn jwt_claims(issuer: &Issuer, grant: &AccessGrant, auth_time: Option<DateTime<U
     }
     if let Some(sid) = &grant.sid {
         claims.insert("sid".into(), json!(sid));
+    }
+    // RFC 9449 §6.1: the confirmation claim of a DPoP-bound JWT.
+    if let Some(jkt) = &grant.jkt {
+        claims.insert("cnf".into(), json!({ "jkt": jkt }));
     }
     claims
 }

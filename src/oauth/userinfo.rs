@@ -1,12 +1,14 @@
 //! The UserInfo endpoint's logic (OIDC Core §5.3): the claims of the scopes the access token
 //! carries, as JSON, or as a JWT signed for the client when it registered
-//! `userinfo_signed_response_alg` (§5.3.2).
+//! `userinfo_signed_response_alg` (§5.3.2). A DPoP-bound access token (RFC 9449 §7) is accepted
+//! only under the `DPoP` scheme with a proof by its key; as a bearer token it is refused.
 
 use serde_json::{Map, Value, json};
 
 use super::{
-    access_token::{AccessTokenError, verify_access_token},
+    access_token::{AccessGrant, AccessTokenError, verify_access_token},
     claims::user_claims,
+    dpop::{DpopError, ProofTarget},
     registry::RegistryError,
     tokens::encryption_to,
 };
@@ -27,6 +29,11 @@ pub enum UserInfoError {
     /// RFC 6750 §3.1: 401 with `error="invalid_token"`.
     #[error("invalid_token")]
     InvalidToken,
+    /// RFC 9449 §7.1: a 401 challenge under the `DPoP` scheme — `invalid_token` for a bound
+    /// token used as a bearer one (§7.2) or a token not bound to the proof's key,
+    /// `invalid_dpop_proof`, or `use_dpop_nonce` with the nonce to use (§9).
+    #[error("{error}")]
+    Dpop { error: &'static str, nonce: Option<String> },
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -40,10 +47,64 @@ impl From<AccessTokenError> for UserInfoError {
     }
 }
 
-pub async fn userinfo(state: &AppState, bearer: &str) -> Result<UserInfo, UserInfoError> {
+impl From<DpopError> for UserInfoError {
+    fn from(error: DpopError) -> Self {
+        match error {
+            DpopError::Invalid(_) => Self::Dpop { error: "invalid_dpop_proof", nonce: None },
+            DpopError::UseNonce(nonce) => Self::Dpop { error: "use_dpop_nonce", nonce: Some(nonce) },
+            DpopError::Store(store) => Self::Internal(store.into()),
+        }
+    }
+}
+
+/// How the access token was presented (RFC 6750 §2, RFC 9449 §7.1).
+#[derive(Clone, Copy, Debug)]
+pub enum PresentedToken<'a> {
+    Bearer(&'a str),
+    /// `Authorization: DPoP <token>` and the `DPoP` header's proof, if any.
+    Dpop {
+        token: &'a str,
+        proof: Option<&'a str>,
+    },
+}
+
+/// RFC 9449 §7.1: a bound token needs the DPoP scheme and a proof by its key that names this
+/// request and the token (`ath`); an unbound token may not pose as a DPoP one.
+async fn check_binding(
+    state: &AppState,
+    grant: &AccessGrant,
+    presented: PresentedToken<'_>,
+    method: &str,
+) -> Result<(), UserInfoError> {
+    let invalid_token = || UserInfoError::Dpop { error: "invalid_token", nonce: None };
+    match (presented, grant.jkt.as_deref()) {
+        (PresentedToken::Bearer(_), None) => Ok(()),
+        (PresentedToken::Bearer(_), Some(_)) | (PresentedToken::Dpop { .. }, None) => Err(invalid_token()),
+        (PresentedToken::Dpop { proof: None, .. }, Some(_)) => {
+            Err(UserInfoError::Dpop { error: "invalid_dpop_proof", nonce: None })
+        }
+        (PresentedToken::Dpop { token, proof: Some(proof) }, Some(bound)) => {
+            let uri = format!("{}/userinfo", state.config.issuer.as_str());
+            let target = ProofTarget { method, uri: &uri, access_token: Some(token) };
+            let proof = state.dpop.verify(proof, target, state.clock.now()).await?;
+            if proof.jkt == bound { Ok(()) } else { Err(invalid_token()) }
+        }
+    }
+}
+
+/// The claims for `presented` at `/userinfo` requested with `method` (`GET` or `POST`).
+pub async fn userinfo(
+    state: &AppState,
+    presented: PresentedToken<'_>,
+    method: &str,
+) -> Result<UserInfo, UserInfoError> {
     let now = state.clock.now();
     let published = state.keys.current();
-    let grant = verify_access_token(state.access_token_verifier(&published.ring), bearer, now).await?;
+    let token = match presented {
+        PresentedToken::Bearer(token) | PresentedToken::Dpop { token, .. } => token,
+    };
+    let grant = verify_access_token(state.access_token_verifier(&published.ring), token, now).await?;
+    check_binding(state, &grant, presented, method).await?;
     if !grant.scope.contains("openid") {
         // OIDC Core §5.3: UserInfo serves OpenID requests only.
         return Err(UserInfoError::InvalidToken);

@@ -62,6 +62,7 @@ async fn an_administrator_manages_a_client_from_creation_to_deletion(backend: Ba
         "scope": "openid offline_access email ferrid:admin",
         "first_party": true,
         "access_token_lifetime": 600,
+        "refresh_origin_policy": "notify",
     });
     let (status, created) = call(&app, &token, "POST", "/api/admin/clients", Some(body)).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
@@ -70,6 +71,8 @@ async fn an_administrator_manages_a_client_from_creation_to_deletion(backend: Ba
     assert_eq!(created["scope"], "openid offline_access email ferrid:admin", "an administrator may grant ferrid:admin");
     assert_eq!(created["first_party"], true);
     assert_eq!(created["access_token_lifetime"], 600);
+    assert_eq!(created["refresh_origin_policy"], "notify", "the suspicious-refresh policy is an admin setting");
+    assert_eq!(created["dpop_bound_access_tokens"], false);
     assert_eq!(created["token_endpoint_auth_method"], "client_secret_basic");
     assert!(created.get("registration_client_uri").is_none(), "not managed through RFC 7592");
     let record = audited(&app, &token, "admin.client.create", &id).await;

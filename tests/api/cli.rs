@@ -101,6 +101,9 @@ async fn client_create_then_show_round_trips_and_the_secret_is_only_a_digest(bac
             "30",
             "--refresh-token-reuse-grace",
             "10",
+            "--refresh-origin-policy",
+            "notify",
+            "--dpop-bound-access-tokens",
         ],
         None,
     );
@@ -110,6 +113,8 @@ async fn client_create_then_show_round_trips_and_the_secret_is_only_a_digest(bac
     assert_eq!(field(&tuned_text, "code_lifetime"), "30s");
     assert_eq!(field(&tuned_text, "refresh_token_lifetime"), "default");
     assert_eq!(field(&tuned_text, "refresh_token_reuse_grace"), "10s");
+    assert_eq!(field(&tuned_text, "refresh_origin_policy"), "notify");
+    assert_eq!(field(&tuned_text, "dpop_bound_access_tokens"), "true");
     let refused = ferrid(
         &resources,
         &["client", "create", "--name", "Bad", "--redirect-uri", "https://x.example/cb", "--code-lifetime", "3600"],

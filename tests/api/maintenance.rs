@@ -45,6 +45,7 @@ async fn expired_sessions_tokens_and_refresh_families_are_swept(backend: Backend
         sid: None,
         auth_time: now,
         amr: vec!["pwd".into()],
+        dpop_jkt: None,
     };
     let (_, old_family) =
         issue_refresh_token(grant.clone(), now - Duration::days(40), RefreshLifetimes::default(), Default::default());
@@ -64,6 +65,7 @@ async fn expired_sessions_tokens_and_refresh_families_are_swept(backend: Backend
             expires_at,
             audience: vec![app.address.clone()],
             sid: None,
+            jkt: None,
         },
     };
     let (expired_access, live_access) =

@@ -65,6 +65,7 @@ async fn metrics_count_issued_tokens_and_maintenance_sweeps(backend: Backend) {
             expires_at: now - Duration::minutes(1),
             audience: vec![app.address.clone()],
             sid: None,
+            jkt: None,
         },
     };
     app.state.access_tokens.insert(&expired).await.unwrap();

@@ -21,6 +21,27 @@ async fn table_exists(database: &Database, table: &str) -> bool {
     connection.query_one_raw(Statement::from_string(backend, sql)).await.unwrap().is_some()
 }
 
+async fn column_exists(database: &Database, table: &str, column: &str) -> bool {
+    let connection = database.connection();
+    let backend = connection.get_database_backend();
+    let sql = match backend {
+        sea_orm::DbBackend::Sqlite => format!("SELECT name FROM pragma_table_info('{table}') WHERE name = '{column}'"),
+        _ => format!(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() \
+             AND table_name = '{table}' AND column_name = '{column}'"
+        ),
+    };
+    connection.query_one_raw(Statement::from_string(backend, sql)).await.unwrap().is_some()
+}
+
+/// The columns migration 16 adds (DPoP and the suspicious-refresh policy).
+const DPOP_COLUMNS: [(&str, &str); 4] = [
+    ("clients", "dpop_bound_access_tokens"),
+    ("clients", "refresh_origin_policy"),
+    ("refresh_tokens", "dpop_jkt"),
+    ("access_tokens", "jkt"),
+];
+
 async fn client_exists(database: &Database, id: &str) -> bool {
     let connection = database.connection();
     let sql = format!("SELECT id FROM clients WHERE id = '{id}'");
@@ -60,9 +81,16 @@ async fn migrations_go_up_down_and_up_again(backend: Backend) {
     assert!(client_exists(&database, migration::SWAGGER_CLIENT_ID).await, "the built-in Swagger client is created");
     assert!(client_exists(&database, migration::FIRST_PARTY_APP_CLIENT_ID).await, "so is the first-party app client");
 
-    // One step down undoes only the newest migration: the app client goes, everything else stays.
+    for (table, column) in DPOP_COLUMNS {
+        assert!(column_exists(&database, table, column).await, "{table}.{column} missing after up");
+    }
+
+    // One step down undoes only the newest migration: the DPoP columns go, everything else stays.
     database.migrate_down(Some(1)).await.unwrap();
-    assert!(!client_exists(&database, migration::FIRST_PARTY_APP_CLIENT_ID).await, "down removes the app client");
+    for (table, column) in DPOP_COLUMNS {
+        assert!(!column_exists(&database, table, column).await, "{table}.{column} left behind by down");
+    }
+    assert!(client_exists(&database, migration::FIRST_PARTY_APP_CLIENT_ID).await, "the app client stays");
     assert!(client_exists(&database, migration::SWAGGER_CLIENT_ID).await, "the earlier migrations' rows stay");
     assert!(table_exists(&database, "mail_outbox").await);
 

@@ -38,7 +38,7 @@ on_every_backend!(
 const NEW_PASSWORD: &str = "a brand new passphrase 42";
 
 /// Delivers mail quickly: polls every 50 ms.
-fn quick_mail(state: &mut AppState) {
+pub(crate) fn quick_mail(state: &mut AppState) {
     let policy = &mut state.mail_sender.policy;
     policy.retry_after = Duration::from_millis(100);
     policy.max_retry_after = Duration::from_millis(400);

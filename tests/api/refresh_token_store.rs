@@ -66,6 +66,7 @@ async fn fixture(backend: Backend) -> Fixture {
         sid: Some("session-1".to_owned()),
         auth_time: t0(),
         amr: vec!["pwd".to_owned()],
+        dpop_jkt: None,
     };
     Fixture { app, repo, client, grant }
 }
@@ -107,6 +108,7 @@ impl Fixture {
             &self.app.state.metrics,
             RefreshLifetimes::default(),
             &RequestOrigin::default(),
+            None,
         )
         .await
     }

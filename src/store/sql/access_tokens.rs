@@ -33,6 +33,7 @@ impl AccessTokenRepository {
             audience: Set(serde_json::to_value(&grant.audience).map_err(|_| StoreError::Malformed("audience"))?),
             issued_at: Set(grant.issued_at),
             expires_at: Set(grant.expires_at),
+            jkt: Set(grant.jkt.clone()),
         }
         .insert(&self.db)
         .await?;
@@ -80,5 +81,6 @@ fn to_domain(model: access_tokens::Model) -> Result<AccessGrant, StoreError> {
         audience: serde_json::from_value(model.audience).map_err(|_| StoreError::Malformed("audience"))?,
         // Not stored: the user's own API, which needs it, is served JWT access tokens.
         sid: None,
+        jkt: model.jkt,
     })
 }

@@ -106,6 +106,8 @@ fn active_model(client: &Client) -> Result<clients::ActiveModel, StoreError> {
         backchannel_logout_uri: Set(m.backchannel_logout_uri.as_ref().map(Url::to_string)),
         backchannel_logout_session_required: Set(m.backchannel_logout_session_required),
         first_party: Set(m.first_party),
+        dpop_bound_access_tokens: Set(m.dpop_bound_access_tokens),
+        refresh_origin_policy: Set(m.refresh_origin_policy.as_str().to_owned()),
         created_at: Set(client.created_at),
         updated_at: Set(client.updated_at),
     })
@@ -172,6 +174,8 @@ fn to_domain(model: clients::Model, issuer: &Issuer) -> Result<Client, StoreErro
             backchannel_logout_uri: url(model.backchannel_logout_uri, "backchannel_logout_uri")?,
             backchannel_logout_session_required: model.backchannel_logout_session_required,
             first_party: model.first_party,
+            dpop_bound_access_tokens: model.dpop_bound_access_tokens,
+            refresh_origin_policy: model.refresh_origin_policy.parse().map_err(malformed)?,
         },
         created_at: model.created_at,
         updated_at: model.updated_at,

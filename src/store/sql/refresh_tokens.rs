@@ -10,7 +10,10 @@ use sea_orm::{ActiveValue::Set, DatabaseConnection, TransactionTrait, entity::pr
 use super::on_unique_violation;
 use crate::{
     accounts::UserId,
-    oauth::{ClientId, FamilyId, NewRefreshToken, RefreshGrant, RefreshTokenRecord, RotateOutcome, Scope},
+    oauth::{
+        ClientId, FamilyId, NewRefreshToken, RefreshGrant, RefreshTokenRecord, RotateOutcome, Scope,
+        session::RequestOrigin,
+    },
     store::StoreError,
 };
 
@@ -106,6 +109,7 @@ fn active_model(new: &NewRefreshToken) -> Result<refresh_tokens::ActiveModel, St
         revoked_at: Set(None),
         ip: Set(new.origin.ip.clone()),
         user_agent: Set(new.origin.user_agent.clone()),
+        dpop_jkt: Set(grant.dpop_jkt.clone()),
     })
 }
 
@@ -126,12 +130,14 @@ fn to_domain(model: refresh_tokens::Model) -> Result<RefreshTokenRecord, StoreEr
             sid: model.sid,
             auth_time: model.auth_time,
             amr: serde_json::from_value(model.amr).map_err(|_| StoreError::Malformed("refresh token amr"))?,
+            dpop_jkt: model.dpop_jkt,
         },
         issued_at: model.issued_at,
         expires_at: model.expires_at,
         family_expires_at: model.family_expires_at,
         rotated_at: model.rotated_at,
         revoked_at: model.revoked_at,
+        origin: RequestOrigin { ip: model.ip, user_agent: model.user_agent },
     })
 }
 
