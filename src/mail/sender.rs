@@ -75,14 +75,15 @@ impl MailSender {
         let to = claim.mail.masked_recipient();
         match self.transport.send(claim.id, &claim.mail).await {
             Ok(()) => {
-                store.mark_sent(&claim, clock.now()).await?;
+                // Counted before the row is marked, so whoever sees the row sent sees the count.
                 self.metrics.mail_sent();
+                store.mark_sent(&claim, clock.now()).await?;
                 tracing::debug!(%to, "mail sent");
             }
             Err(error) if claim.attempt >= self.policy.max_attempts => {
                 let error = error.to_string();
-                store.mark_dead(&claim, &error).await?;
                 self.metrics.mail_failed(true);
+                store.mark_dead(&claim, &error).await?;
                 tracing::error!(%to, %error, "mail not delivered after the last attempt; giving up");
             }
             Err(error) => {
