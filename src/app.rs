@@ -14,6 +14,7 @@ use crate::{
     audit::AuditLog,
     clock::{Clock, SystemClock},
     config::Config,
+    federation::Federation,
     http,
     keyring::{KeyRingService, load_kek},
     mail::{MailSender, Outbox, SendPolicy, Transport},
@@ -28,8 +29,8 @@ use crate::{
         self, Database, ShortLivedStore,
         sql::{
             AccessControlRepository, AccessTokenRepository, AuditRepository, ClientRepository, ConsentRepository,
-            MailOutboxRepository, MfaFactorRepository, RefreshTokenRepository, SessionRepository, SqlKeyStore,
-            UserRepository,
+            FederatedIdentityRepository, MailOutboxRepository, MfaFactorRepository, RefreshTokenRepository,
+            SessionRepository, SqlKeyStore, UserRepository,
         },
     },
 };
@@ -73,6 +74,8 @@ pub struct AppState {
     pub email_codes: EmailCodes,
     /// TOTP and recovery codes, and the sign-in challenge between password and second step.
     pub second_factors: SecondFactors,
+    /// Upstream OpenID Connect providers (Google sign-in) and the identities linked to users.
+    pub federation: Federation,
 }
 
 /// The issuer name authenticator apps show next to the code: the issuer's host, so two
@@ -149,7 +152,15 @@ impl AppState {
             clock.clone(),
             authenticator_issuer(&config.issuer),
         );
+        let federation = Federation::new(
+            &config,
+            short_lived.clone(),
+            FederatedIdentityRepository::new(connection.clone()),
+            clock.clone(),
+        )
+        .context("cannot prepare the HTTP client for upstream providers")?;
         let state = Self {
+            federation,
             kek,
             email_codes,
             second_factors,

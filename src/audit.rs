@@ -81,6 +81,12 @@ pub mod kinds {
     pub const AUTH_LOGIN: &str = "auth.login";
     pub const AUTH_LOGOUT: &str = "auth.logout";
     pub const AUTH_LOGOUT_ALL: &str = "auth.logout_all";
+
+    // Sign-in through upstream OpenID Connect providers (issue 9); failures carry the reason.
+    pub const FEDERATION_LOGIN: &str = "federation.login";
+    pub const FEDERATION_USER_CREATE: &str = "federation.user.create";
+    pub const FEDERATION_LINK: &str = "federation.identity.link";
+    pub const FEDERATION_UNLINK: &str = "federation.identity.unlink";
 }
 
 /// The most records one query returns.

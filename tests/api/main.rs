@@ -21,6 +21,7 @@ mod admin_users;
 mod backchannel_logout;
 mod browser;
 mod cli;
+mod federation;
 mod health;
 mod introspect_revoke;
 mod jose_interop;
