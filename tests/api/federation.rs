@@ -8,12 +8,16 @@
 //! (OIDC Core §3.1.3.7), state mismatch and replayed state (RFC 6749 §10.12), `access_denied`
 //! (RFC 6749 §4.1.2.1) — each a clear page or JSON error with an audit event.
 
-use std::{sync::Mutex, time::Instant};
+use std::{
+    sync::{Arc, Mutex},
+    time::Instant,
+};
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use ferrid::{
     accounts::{Email, NewUser, Password},
     audit::{AuditQuery, Outcome},
+    clock::{Clock, FixedClock, SystemClock},
     oauth::{ClientMetadata, ClientType, GrantType, RedirectUri},
 };
 use openidconnect::PkceCodeChallenge;
@@ -25,7 +29,7 @@ use crate::{
     accounts::post_json,
     admin_sessions::{Client, token_request},
     browser::{hidden, unescape},
-    helpers::{Backend, TestApp, spawn_app_with},
+    helpers::{Backend, TestApp, TestResources, spawn_app_with, start_app},
     oidc::{PASSWORD, REDIRECT, authorize_url, create_client, create_user},
 };
 
@@ -36,6 +40,7 @@ on_every_backend!(
     the_id_token_exchange_api_signs_in_and_refuses_bad_tokens,
     callback_failures_are_clear_pages_with_audit_events,
     an_upstream_that_is_down_or_slow_is_a_clear_error,
+    a_token_signed_with_a_new_upstream_key_fetches_the_jwks_again,
 );
 
 /// ferrid, the upstream "Google" (another ferrid), and clients at both.
@@ -49,6 +54,10 @@ struct Rig {
 }
 
 async fn rig(backend: Backend) -> Rig {
+    rig_with_clock(backend, Arc::new(SystemClock)).await
+}
+
+async fn rig_with_clock(backend: Backend, clock: Arc<dyn Clock>) -> Rig {
     let upstream = spawn_app_with(backend, &[("FERRID_ALLOW_UNVERIFIED_LOGIN", "true")]).await;
     // The callback URL is known only once ferrid listens: register first, then point it there.
     let mut metadata = ClientMetadata::new("ferrid", ClientType::Confidential);
@@ -56,15 +65,12 @@ async fn rig(backend: Backend) -> Rig {
     metadata.grant_types = vec![GrantType::AuthorizationCode];
     let (client, secret) = upstream.state.clients.register(metadata.clone()).await.unwrap();
     let google = (client.id.as_str().to_owned(), secret.map(|s| s.expose().to_owned()));
-    let app = spawn_app_with(
-        backend,
-        &[
-            ("FERRID_GOOGLE_CLIENT_ID", &google.0),
-            ("FERRID_GOOGLE_CLIENT_SECRET", google.1.as_deref().unwrap()),
-            ("FERRID_GOOGLE_ISSUER", &upstream.address),
-        ],
-    )
-    .await;
+    let settings = [
+        ("FERRID_GOOGLE_CLIENT_ID", google.0.as_str()),
+        ("FERRID_GOOGLE_CLIENT_SECRET", google.1.as_deref().unwrap()),
+        ("FERRID_GOOGLE_ISSUER", upstream.address.as_str()),
+    ];
+    let app = start_app(TestResources::create(backend).await, &settings, clock).await.unwrap();
     metadata.redirect_uris = vec![RedirectUri::parse(&app.url("/login/google/callback")).unwrap()];
     upstream.state.clients.update(&client, metadata).await.unwrap();
     let rp = create_client(&app, ClientType::Confidential).await;
@@ -495,4 +501,43 @@ async fn an_upstream_that_is_down_or_slow_is_a_clear_error(backend: Backend) {
         app.stop().await;
     }
     hold.abort();
+}
+
+/// The upstream key a token names in its header.
+fn kid_of(token: &str) -> String {
+    let header: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(token.split('.').next().unwrap()).unwrap()).unwrap();
+    header["kid"].as_str().unwrap().to_owned()
+}
+
+/// OIDC Core §10.1.1: the upstream rotated its keys; a token naming a key the cached JWKS lacks
+/// makes ferrid fetch the JWKS again — but not more than once every 30 s.
+async fn a_token_signed_with_a_new_upstream_key_fetches_the_jwks_again(backend: Backend) {
+    #[allow(clippy::disallowed_methods)] // the fixed clock starts at real time, so upstream tokens are current
+    let clock = FixedClock::at(chrono::Utc::now());
+    let rig = rig_with_clock(backend, Arc::new(clock.clone())).await;
+    create_user(&rig.upstream, "fay@example.com").await;
+    let callback = rig.app.url("/login/google/callback");
+    let first = upstream_id_token(&rig, &rig.google, &callback, "fay@example.com").await;
+    assert_eq!(google_api(&rig.app, &first).await.0, StatusCode::OK, "discovery and JWKS are now cached");
+    let cached: Value = rig.upstream.get("/jwks").await.json().await.unwrap();
+    let cached_kids: Vec<&str> =
+        cached["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect();
+
+    // Two revocations: the published next key takes over, then one created after the cache.
+    let rs256 = keys::KeyAlg::Signing(keys::SigningAlg::RS256);
+    for _ in 0..2 {
+        let keys = rig.upstream.state.keys.summaries();
+        let active = keys.iter().find(|k| k.alg == rs256 && k.state == keys::KeyState::Active).unwrap();
+        rig.upstream.state.keys.revoke(&active.kid).await.unwrap();
+    }
+    let rotated = upstream_id_token(&rig, &rig.google, &callback, "fay@example.com").await;
+    assert!(!cached_kids.contains(&kid_of(&rotated).as_str()), "the new key was not in the cached JWKS");
+
+    // Right after the last fetch the JWKS is not fetched again: the key is unknown.
+    let (status, body) = google_api(&rig.app, &rotated).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_signature")));
+    clock.advance(chrono::Duration::seconds(31));
+    let (status, body) = google_api(&rig.app, &rotated).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 }
