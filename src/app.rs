@@ -14,6 +14,7 @@ use crate::{
     audit::AuditLog,
     clock::{Clock, SystemClock},
     config::Config,
+    federation::Federation,
     http,
     keyring::{KeyRingService, load_kek},
     mail::{MailSender, Outbox, SendPolicy, Transport},
@@ -28,8 +29,8 @@ use crate::{
         self, Database, ShortLivedStore,
         sql::{
             AccessControlRepository, AccessTokenRepository, AuditRepository, ClientRepository, ConsentRepository,
-            MailOutboxRepository, MfaFactorRepository, RefreshTokenRepository, SessionRepository, SqlKeyStore,
-            UserRepository,
+            FederatedIdentityRepository, MailOutboxRepository, MfaFactorRepository, RefreshTokenRepository,
+            SessionRepository, SqlKeyStore, UserRepository,
         },
     },
 };
@@ -75,6 +76,8 @@ pub struct AppState {
     pub second_factors: SecondFactors,
     /// Checks DPoP proofs (RFC 9449) and issues their nonces.
     pub dpop: crate::oauth::dpop::DpopVerifier,
+    /// Upstream OpenID Connect providers (Google sign-in) and the identities linked to users.
+    pub federation: Federation,
 }
 
 /// The issuer name authenticator apps show next to the code: the issuer's host, so two
@@ -152,8 +155,16 @@ impl AppState {
             authenticator_issuer(&config.issuer),
         );
         let dpop = crate::oauth::dpop::DpopVerifier::new(config.dpop, kek.mac_key("dpop-nonce"), short_lived.clone());
+        let federation = Federation::new(
+            &config,
+            short_lived.clone(),
+            FederatedIdentityRepository::new(connection.clone()),
+            clock.clone(),
+        )
+        .context("cannot prepare the HTTP client for upstream providers")?;
         let state = Self {
             dpop,
+            federation,
             kek,
             email_codes,
             second_factors,

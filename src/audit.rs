@@ -84,6 +84,12 @@ pub mod kinds {
     /// A refresh token used from a new network or user agent (issue 8 item 6); a failure when
     /// the client's policy refused it and revoked the grant.
     pub const TOKEN_REFRESH_NEW_ORIGIN: &str = "token.refresh.new_origin";
+
+    // Sign-in through upstream OpenID Connect providers (issue 9); failures carry the reason.
+    pub const FEDERATION_LOGIN: &str = "federation.login";
+    pub const FEDERATION_USER_CREATE: &str = "federation.user.create";
+    pub const FEDERATION_LINK: &str = "federation.identity.link";
+    pub const FEDERATION_UNLINK: &str = "federation.identity.unlink";
 }
 
 /// The most records one query returns.

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::{
+    federation::{ClaimMapping, GOOGLE_ISSUER, RawUpstream, UpstreamConfig},
     loopback::has_loopback_host,
     oauth::{
         lifetimes::{Lifetimes, MAX_CODE_LIFETIME_SECS},
@@ -68,6 +69,12 @@ pub struct Config {
     pub first_party_origins: Vec<String>,
     /// `FERRID_DPOP_PROOF_WINDOW_SECS` and `FERRID_DPOP_NONCE`: how DPoP proofs are judged.
     pub dpop: crate::oauth::dpop::DpopSettings,
+    /// Upstream OpenID Connect providers users may sign in with: the Google preset
+    /// (`FERRID_GOOGLE_*`) and the list in `FERRID_UPSTREAMS`.
+    pub upstreams: Vec<UpstreamConfig>,
+    /// `FERRID_UPSTREAM_TIMEOUT_SECS`: the longest any call to an upstream provider may take
+    /// (default 10).
+    pub upstream_timeout: Duration,
 }
 
 /// `FERRID_ADMIN_EMAIL` + `FERRID_ADMIN_PASSWORD`.
@@ -213,6 +220,13 @@ pub struct RawConfig {
     pub first_party_origins: Option<String>,
     pub dpop_proof_window_secs: Option<String>,
     pub dpop_nonce: Option<String>,
+    pub google_client_id: Option<String>,
+    pub google_client_secret: Option<String>,
+    pub google_issuer: Option<String>,
+    pub google_audiences: Option<String>,
+    pub google_link_by_email: Option<String>,
+    pub upstreams: Option<String>,
+    pub upstream_timeout_secs: Option<String>,
 }
 
 /// A configuration error: the variable and what is wrong with it.
@@ -246,12 +260,17 @@ impl Config {
             serde_json::Value::String(text) => (key, text),
             other => (key, other.to_string()),
         });
-        RawConfig::from_map(text.collect()).validate()
+        let mut text: BTreeMap<String, String> = text.collect();
+        // Figment reads env values as TOML-like data, which a JSON list is not: take it verbatim.
+        if let Ok(upstreams) = std::env::var("FERRID_UPSTREAMS") {
+            text.insert("upstreams".to_owned(), upstreams);
+        }
+        RawConfig::from_map(text).validate()
     }
 }
 
 impl RawConfig {
-    const KEYS: [&'static str; 38] = [
+    const KEYS: [&'static str; 45] = [
         "issuer",
         "bind",
         "data_dir",
@@ -290,6 +309,13 @@ impl RawConfig {
         "first_party_origins",
         "dpop_proof_window_secs",
         "dpop_nonce",
+        "google_client_id",
+        "google_client_secret",
+        "google_issuer",
+        "google_audiences",
+        "google_link_by_email",
+        "upstreams",
+        "upstream_timeout_secs",
     ];
 
     /// Builds a raw configuration from `(VARIABLE, value)` pairs without touching the process
@@ -321,6 +347,10 @@ impl RawConfig {
             .map_err(|problem| invalid("ISSUER", problem))?;
         let registration = self.registration_policy(&issuer)?;
         let bootstrap_admin = self.bootstrap_admin()?;
+        let upstreams = self.upstreams()?;
+        let upstream_timeout = Duration::from_secs(
+            number("UPSTREAM_TIMEOUT_SECS", self.upstream_timeout_secs.clone(), 10, 1..=120)?.into(),
+        );
         let bind =
             parse_bind(self.bind.as_deref().unwrap_or("127.0.0.1:8080")).map_err(|problem| invalid("BIND", problem))?;
         let data_dir = PathBuf::from(self.data_dir.as_deref().unwrap_or("./data"));
@@ -363,6 +393,8 @@ impl RawConfig {
         };
         Ok(Config {
             dpop,
+            upstreams,
+            upstream_timeout,
             audit_retention,
             allow_unverified_login,
             first_party_origins,
@@ -386,6 +418,54 @@ impl RawConfig {
             lifetimes,
             jwks_uri_allow_private,
         })
+    }
+
+    /// The Google preset (when `FERRID_GOOGLE_CLIENT_ID` and `FERRID_GOOGLE_CLIENT_SECRET` are
+    /// set), then the providers of `FERRID_UPSTREAMS` (a JSON array, see [`RawUpstream`]).
+    fn upstreams(&self) -> Result<Vec<UpstreamConfig>, ConfigError> {
+        let mut upstreams = Vec::new();
+        let id = self.google_client_id.clone().filter(|v| !v.is_empty());
+        let secret = self.google_client_secret.clone().filter(|v| !v.is_empty());
+        match (id, secret) {
+            (None, None) => {}
+            (Some(client_id), Some(client_secret)) => {
+                let issuer = self.google_issuer.as_deref().filter(|v| !v.is_empty()).unwrap_or(GOOGLE_ISSUER);
+                let raw = RawUpstream {
+                    id: "google".to_owned(),
+                    name: "Google".to_owned(),
+                    issuer: issuer.to_owned(),
+                    client_id,
+                    client_secret,
+                    scopes: None,
+                    claims: ClaimMapping::default(),
+                    link_by_email: flag("GOOGLE_LINK_BY_EMAIL", self.google_link_by_email.as_deref().or(Some("true")))?,
+                    audiences: self
+                        .google_audiences
+                        .as_deref()
+                        .unwrap_or_default()
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|a| !a.is_empty())
+                        .map(str::to_owned)
+                        .collect(),
+                };
+                upstreams.push(raw.validate().map_err(|problem| invalid("GOOGLE_ISSUER", problem))?);
+            }
+            (Some(_), None) => return Err(invalid("GOOGLE_CLIENT_SECRET", "is required with FERRID_GOOGLE_CLIENT_ID")),
+            (None, Some(_)) => return Err(invalid("GOOGLE_CLIENT_ID", "is required with FERRID_GOOGLE_CLIENT_SECRET")),
+        }
+        if let Some(list) = self.upstreams.as_deref().filter(|v| !v.trim().is_empty()) {
+            let raws: Vec<RawUpstream> = serde_json::from_str(list)
+                .map_err(|e| invalid("UPSTREAMS", format!("not a JSON list of providers: {e}")))?;
+            for raw in raws {
+                let upstream = raw.validate().map_err(|problem| invalid("UPSTREAMS", problem))?;
+                if upstreams.iter().any(|u: &UpstreamConfig| u.id == upstream.id) {
+                    return Err(invalid("UPSTREAMS", format!("provider id {:?} appears twice", upstream.id)));
+                }
+                upstreams.push(upstream);
+            }
+        }
+        Ok(upstreams)
     }
 
     /// Both or neither of `FERRID_ADMIN_EMAIL` and `FERRID_ADMIN_PASSWORD`.
@@ -724,6 +804,36 @@ mod tests {
         assert_eq!(config.mail_from.email.domain(), "127.0.0.1");
         let config = validate(&[("FERRID_MAIL_FROM", "Example ID <id@example.com>")]).unwrap();
         assert_eq!(config.mail_from.email.to_string(), "id@example.com");
+    }
+
+    #[test]
+    fn upstreams_come_from_the_google_preset_and_the_json_list() {
+        assert!(validate(&[]).unwrap().upstreams.is_empty(), "federation is off by default");
+        let google = [("FERRID_GOOGLE_CLIENT_ID", "id.apps"), ("FERRID_GOOGLE_CLIENT_SECRET", "hunter4")];
+        let config = validate(&google).unwrap();
+        assert_eq!(config.upstreams[0].issuer.as_str(), "https://accounts.google.com");
+        assert!(config.upstreams[0].link_by_email);
+        assert!(!format!("{config:?}").contains("hunter4"), "the client secret is redacted");
+        assert!(validate(&google[..1]).unwrap_err().starts_with("FERRID_GOOGLE_CLIENT_SECRET: "));
+        let list =
+            r#"[{"id":"corp","name":"Corp","issuer":"https://sso.corp.example","client_id":"c","client_secret":"s"}]"#;
+        let config = validate(&[
+            google[0],
+            google[1],
+            ("FERRID_GOOGLE_ISSUER", "http://127.0.0.1:9"),
+            ("FERRID_UPSTREAMS", list),
+        ])
+        .unwrap();
+        assert_eq!(config.upstreams.len(), 2);
+        assert_eq!(config.upstreams[0].issuer.as_str(), "http://127.0.0.1:9");
+        assert_eq!(config.upstreams[1].scopes, ["openid", "email", "profile"]);
+        assert!(!config.upstreams[1].link_by_email, "linking by email is opt-in for other providers");
+        assert!(validate(&[("FERRID_UPSTREAMS", "[{\"id\":\"x\"}]")]).unwrap_err().starts_with("FERRID_UPSTREAMS: "));
+        assert!(
+            validate(&[("FERRID_UPSTREAM_TIMEOUT_SECS", "0")])
+                .unwrap_err()
+                .starts_with("FERRID_UPSTREAM_TIMEOUT_SECS: ")
+        );
     }
 
     #[test]

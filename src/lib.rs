@@ -1,6 +1,6 @@
 //! ferrid: a standalone OAuth 2.0 / OpenID Connect provider.
 //!
-//! Dependencies point one way: `http` → domain (`oauth`, `accounts`) → `store` / `keys`.
+//! Dependencies point one way: `http` → domain (`oauth`, `accounts`, `federation`) → `store` / `keys`.
 
 pub mod accounts;
 pub mod app;
@@ -8,6 +8,7 @@ pub mod audit;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod federation;
 pub mod http;
 pub mod keyring;
 pub mod loopback;

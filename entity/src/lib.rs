@@ -5,6 +5,7 @@ pub mod access_tokens;
 pub mod audit_events;
 pub mod clients;
 pub mod consents;
+pub mod federated_identities;
 pub mod group_permissions;
 pub mod groups;
 pub mod key_ring;

@@ -22,6 +22,7 @@ mod m20261124_000011_create_audit_log_and_mfa_factors;
 mod m20261124_000012_create_swagger_client;
 mod m20261124_000013_create_mail_outbox;
 mod m20261125_000014_create_first_party_app_client;
+mod m20261125_000015_create_federated_identities;
 mod m20261125_000016_dpop_and_refresh_origin;
 
 pub struct Migrator;
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000012_create_swagger_client::Migration),
             Box::new(m20261124_000013_create_mail_outbox::Migration),
             Box::new(m20261125_000014_create_first_party_app_client::Migration),
+            Box::new(m20261125_000015_create_federated_identities::Migration),
             Box::new(m20261125_000016_dpop_and_refresh_origin::Migration),
         ]
     }

@@ -38,7 +38,7 @@ const SCHEME: &str = "FerridRefreshCookie";
 
 /// Whether a request to the login API comes from an allowed web origin (or from no browser at
 /// all, which proves it with a header a cross-site form cannot set).
-fn from_allowed_origin(request: &Request, state: &AppState) -> bool {
+pub(super) fn from_allowed_origin(request: &Request, state: &AppState) -> bool {
     let header = |name| request.headers().get(name).and_then(|value| value.to_str().ok());
     match header("origin") {
         Some(origin) => {
@@ -49,7 +49,7 @@ fn from_allowed_origin(request: &Request, state: &AppState) -> bool {
     }
 }
 
-fn origin_refused() -> Json<ErrorBody> {
+pub(super) fn origin_refused() -> Json<ErrorBody> {
     Json(body("invalid_origin", "send the request from an allowed origin, or with an X-Requested-With header"))
 }
 
@@ -68,7 +68,7 @@ fn refresh_cookie(state: &AppState, token: Option<&str>) -> String {
 /// Tokens for the app; the refresh token is in the cookie, not here.
 #[derive(Object)]
 #[oai(example = true)]
-struct AppTokens {
+pub(super) struct AppTokens {
     /// An RFC 9068 JWT access token for ferrid's own API (`/api/users/me`).
     access_token: String,
     /// Always `Bearer` (RFC 6750).
@@ -89,7 +89,7 @@ impl poem_openapi::types::Example for AppTokens {
     }
 }
 
-fn tokens_response(state: &AppState, tokens: TokenResponse) -> TokensIssued {
+pub(super) fn tokens_response(state: &AppState, tokens: TokenResponse) -> TokensIssued {
     let cookie = refresh_cookie(state, tokens.refresh_token.as_deref());
     let body = AppTokens {
         access_token: tokens.access_token,
@@ -100,9 +100,9 @@ fn tokens_response(state: &AppState, tokens: TokenResponse) -> TokensIssued {
     TokensIssued { body, cookie }
 }
 
-struct TokensIssued {
-    body: AppTokens,
-    cookie: String,
+pub(super) struct TokensIssued {
+    pub body: AppTokens,
+    pub cookie: String,
 }
 
 #[derive(Object)]
@@ -300,7 +300,7 @@ impl<'a> ApiExtractor<'a> for RefreshCookie {
 }
 
 /// The app's own client, as the audit log's actor for someone not yet signed in.
-fn app_actor(request: &Request, user: Option<String>) -> Actor {
+pub(super) fn app_actor(request: &Request, user: Option<String>) -> Actor {
     Actor { user, client_id: Some(first_party::APP_CLIENT_ID.to_owned()), origin: origin_of(request) }
 }
 

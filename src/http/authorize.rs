@@ -141,6 +141,11 @@ fn login_hint(pending: &PendingAuthorization) -> String {
     pending.params.iter().find(|(k, _)| k == "login_hint").map(|(_, v)| v.clone()).unwrap_or_default()
 }
 
+/// The login page's "Continue with …" buttons, one per configured upstream provider.
+fn upstream_links(state: &AppState) -> Vec<pages::UpstreamLink<'_>> {
+    state.federation.upstreams().iter().map(|u| pages::UpstreamLink { id: &u.id, name: &u.name }).collect()
+}
+
 #[handler]
 pub async fn login_page(request: &Request, state: Data<&AppState>, Query(query): Query<PendingQuery>) -> Response {
     let context = match load_page_context(&state, &query.request).await {
@@ -160,6 +165,7 @@ pub async fn login_page(request: &Request, state: Data<&AppState>, Query(query):
         email: &email,
         signed_in_as: signed_in_as.as_deref(),
         error: None,
+        upstreams: upstream_links(&state),
     };
     with_csrf_cookie(pages::login(&page, StatusCode::OK), &csrf, new_csrf, state.config.issuer.is_https())
 }
@@ -198,6 +204,7 @@ pub async fn login_submit(request: &Request, state: Data<&AppState>, Form(form):
                 email: &form.email,
                 signed_in_as: None,
                 error: Some(error),
+                upstreams: upstream_links(&state),
             };
             return pages::login(&page, status);
         }

@@ -19,6 +19,8 @@ mod cookies;
 mod discovery;
 mod dpop;
 mod error;
+mod federation;
+mod federation_api;
 mod introspect;
 mod jwks;
 mod logout;
@@ -83,6 +85,7 @@ api_groups!(
     (
         account::AccountApi,
         auth_api::AuthApi,
+        federation_api::FederationApi,
         me::MeApi,
         mfa::MfaApi,
         profile::ProfileApi,
@@ -125,6 +128,8 @@ pub fn endpoint(state: AppState) -> impl Endpoint {
         .at("/authorize/resume", get(authorize::resume))
         .at("/login", get(authorize::login_page).post(authorize::login_submit))
         .at("/login/mfa", post(second_step::submit))
+        .at("/login/:provider", get(federation::start))
+        .at("/login/:provider/callback", get(federation::callback))
         .at("/consent", get(authorize::consent_page).post(authorize::consent_submit))
         .at("/logout", get(logout::logout_get).post(logout::logout_post))
         .at("/password/forgot", get(password_reset::forgot_page).post(password_reset::forgot_submit))

@@ -207,7 +207,9 @@ pub fn issue_id_token(
 pub const ACR_VALUES: &[&str] = &["1", "2"];
 
 fn acr(amr: &[String]) -> &'static str {
-    if amr.len() >= 2 || amr.iter().any(|m| m == "mfa") { "2" } else { "1" }
+    // `fed` says where the user authenticated, not a factor: `fed pwd` is one factor.
+    let factors = amr.iter().filter(|m| m.as_str() != "fed").count();
+    if factors >= 2 || amr.iter().any(|m| m == "mfa") { "2" } else { "1" }
 }
 
 /// Where and how to encrypt a response for `client` (OIDC Core §10.2), if it registered an

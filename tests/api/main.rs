@@ -22,6 +22,7 @@ mod backchannel_logout;
 mod browser;
 mod cli;
 mod dpop;
+mod federation;
 mod health;
 mod introspect_revoke;
 mod jose_interop;

@@ -48,7 +48,7 @@ async fn client_exists(database: &Database, id: &str) -> bool {
     connection.query_one_raw(Statement::from_string(connection.get_database_backend(), sql)).await.unwrap().is_some()
 }
 
-const TABLES: [&str; 16] = [
+const TABLES: [&str; 17] = [
     "users",
     "clients",
     "roles",
@@ -65,6 +65,7 @@ const TABLES: [&str; 16] = [
     "audit_events",
     "mfa_factors",
     "mail_outbox",
+    "federated_identities",
 ];
 
 async fn migrations_go_up_down_and_up_again(backend: Backend) {
@@ -90,6 +91,7 @@ async fn migrations_go_up_down_and_up_again(backend: Backend) {
     for (table, column) in DPOP_COLUMNS {
         assert!(!column_exists(&database, table, column).await, "{table}.{column} left behind by down");
     }
+    assert!(table_exists(&database, "federated_identities").await, "the identities table stays");
     assert!(client_exists(&database, migration::FIRST_PARTY_APP_CLIENT_ID).await, "the app client stays");
     assert!(client_exists(&database, migration::SWAGGER_CLIENT_ID).await, "the earlier migrations' rows stay");
     assert!(table_exists(&database, "mail_outbox").await);

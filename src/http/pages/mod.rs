@@ -43,6 +43,15 @@ pub struct LoginPage<'a> {
     pub email: &'a str,
     pub signed_in_as: Option<&'a str>,
     pub error: Option<&'a str>,
+    /// Upstream providers to offer ("Continue with Google").
+    pub upstreams: Vec<UpstreamLink<'a>>,
+}
+
+/// An upstream provider's button on the login page: `/login/{id}?request=…`.
+#[derive(Serialize)]
+pub struct UpstreamLink<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
 }
 
 /// The second sign-in step (TOTP or a recovery code) after a correct password.
@@ -199,6 +208,7 @@ mod tests {
             email: "a@b.c",
             signed_in_as: None,
             error: Some("Wrong email or password."),
+            upstreams: vec![UpstreamLink { id: "google", name: "<b>" }],
         };
         let response = login(&page, StatusCode::OK);
         assert_eq!(response.status(), StatusCode::OK);
