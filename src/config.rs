@@ -66,6 +66,9 @@ pub struct Config {
     /// allowed to call the cookie-authenticated `/api/auth` endpoints; the first is also where
     /// mails send people to sign in.
     pub first_party_origins: Vec<String>,
+    /// `FERRID_RATE_LIMITS`: per-scope overrides of the default rate limits, e.g.
+    /// `login_ip=20/1m,register_ip=10/1h` (see `ratelimit::Scope`).
+    pub rate_limits: crate::ratelimit::RateLimits,
 }
 
 /// `FERRID_ADMIN_EMAIL` + `FERRID_ADMIN_PASSWORD`.
@@ -209,6 +212,7 @@ pub struct RawConfig {
     pub audit_retention_days: Option<String>,
     pub allow_unverified_login: Option<String>,
     pub first_party_origins: Option<String>,
+    pub rate_limits: Option<String>,
 }
 
 /// A configuration error: the variable and what is wrong with it.
@@ -247,7 +251,7 @@ impl Config {
 }
 
 impl RawConfig {
-    const KEYS: [&'static str; 36] = [
+    const KEYS: [&'static str; 37] = [
         "issuer",
         "bind",
         "data_dir",
@@ -284,6 +288,7 @@ impl RawConfig {
         "audit_retention_days",
         "allow_unverified_login",
         "first_party_origins",
+        "rate_limits",
     ];
 
     /// Builds a raw configuration from `(VARIABLE, value)` pairs without touching the process
@@ -349,7 +354,10 @@ impl RawConfig {
             origins(self.first_party_origins.as_deref()).map_err(|problem| invalid("FIRST_PARTY_ORIGINS", problem))?;
         let audit_retention =
             chrono::Duration::days(number("AUDIT_RETENTION_DAYS", self.audit_retention_days, 365, 1..=36_500)?.into());
+        let rate_limits = crate::ratelimit::RateLimits::parse(self.rate_limits.as_deref().unwrap_or_default())
+            .map_err(|problem| invalid("RATE_LIMITS", problem))?;
         Ok(Config {
+            rate_limits,
             audit_retention,
             allow_unverified_login,
             first_party_origins,
