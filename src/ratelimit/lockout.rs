@@ -89,7 +89,7 @@ impl SignInGuard {
         let not_before = stored
             .and_then(|value| String::from_utf8(value).ok())
             .and_then(|value| value.parse::<i64>().ok())
-            .and_then(|millis| DateTime::from_timestamp_millis(millis));
+            .and_then(DateTime::from_timestamp_millis);
         Ok(not_before.is_none_or(|not_before| now >= not_before))
     }
 

@@ -150,7 +150,7 @@ async fn each_route_answers_429_in_its_own_shape(backend: Backend) {
 /// skips the growing waits between failures.
 async fn an_address_is_locked_after_failures_like_a_wrong_password_and_a_reset_unlocks_it(backend: Backend) {
     let sink = SmtpSink::start().await;
-    let clock = Arc::new(FixedClock::at(chrono::Utc::now()));
+    let clock = Arc::new(FixedClock::at(SystemClock.now()));
     let (url, limits) = (sink.url(), "login_ip_email=100/1m,login_ip=1000/1m");
     let settings = [("FERRID_SMTP_URL", url.as_str()), ("FERRID_RATE_LIMITS", limits)];
     let resources = TestResources::create(backend).await;
