@@ -52,10 +52,9 @@ impl<E: Endpoint> Endpoint for RateLimitHeadersEndpoint<E> {
     async fn call(&self, mut request: Request) -> Result<Self::Output> {
         let slot = Slot::default();
         request.extensions_mut().insert(slot.clone());
-        let mut response = match self.inner.call(request).await {
-            Ok(output) => output.into_response(),
-            Err(error) => error.into_response(),
-        };
+        // Errors go on untouched, for the request context to shape (a route that counted answers
+        // with a response of its own).
+        let mut response = self.inner.call(request).await?.into_response();
         let decision = *slot.lock();
         if let Some(decision) = decision {
             let headers = response.headers_mut();
