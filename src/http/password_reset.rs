@@ -106,7 +106,7 @@ enum AcceptedResponse {
     /// from this IP (default; `FERRID_RATE_LIMITS`) — whether or not an account has it. Reset
     /// requests carry the `RateLimit-*` headers on every answer.
     #[oai(status = 429)]
-    TooManyRequests(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
+    TooManyRequests(Json<ErrorBody>, #[oai(header = "Retry-After")] u64, #[oai(header = "Cache-Control")] String),
 }
 
 fn malformed_body(error: poem::Error) -> AcceptedResponse {
@@ -138,7 +138,7 @@ enum ConfirmResponse {
     /// `too_many_requests`: more than 10 attempts an hour from this address (default;
     /// `FERRID_RATE_LIMITS`). Every answer carries the `RateLimit-*` headers.
     #[oai(status = 429)]
-    TooManyRequests(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
+    TooManyRequests(Json<ErrorBody>, #[oai(header = "Retry-After")] u64, #[oai(header = "Cache-Control")] String),
     /// A backing store is unreachable; retry later.
     #[oai(status = 503)]
     Unavailable(Json<ErrorBody>, #[oai(header = "Cache-Control")] String),
@@ -179,7 +179,11 @@ impl PasswordResetApi {
     #[oai(path = "/api/password/reset", method = "post", operation_id = "request_password_reset")]
     async fn request(&self, request: &Request, state: Data<&AppState>, body: Json<ResetRequest>) -> AcceptedResponse {
         if let Err(limited) = count_reset_request(request, &state, &body.0.email).await {
-            return AcceptedResponse::TooManyRequests(api_refusal(&limited), limited.retry_after_secs());
+            return AcceptedResponse::TooManyRequests(
+                api_refusal(&limited),
+                limited.retry_after_secs(),
+                NO_STORE.to_owned(),
+            );
         }
         password_reset::request(&state, &body.0.email, origin_of(request));
         AcceptedResponse::new(RESET_ACCEPTED)
@@ -197,7 +201,11 @@ impl PasswordResetApi {
         body: Json<ResetConfirmation>,
     ) -> ConfirmResponse {
         if let Err(limited) = count_ip(request, &state, Scope::ResetConfirmIp).await {
-            return ConfirmResponse::TooManyRequests(api_refusal(&limited), limited.retry_after_secs());
+            return ConfirmResponse::TooManyRequests(
+                api_refusal(&limited),
+                limited.retry_after_secs(),
+                NO_STORE.to_owned(),
+            );
         }
         let ResetConfirmation { token, new_password } = body.0;
         match password_reset::confirm(&state, &token, Password::new(new_password), origin_of(request)).await {

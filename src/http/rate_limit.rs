@@ -52,9 +52,13 @@ impl<E: Endpoint> Endpoint for RateLimitHeadersEndpoint<E> {
     async fn call(&self, mut request: Request) -> Result<Self::Output> {
         let slot = Slot::default();
         request.extensions_mut().insert(slot.clone());
-        // Errors go on untouched, for the request context to shape (a route that counted answers
-        // with a response of its own).
-        let mut response = self.inner.call(request).await?.into_response();
+        // An error that is a response (an API's declared error answer) gets the headers; other
+        // errors go on untouched, for the request context to shape.
+        let mut response = match self.inner.call(request).await {
+            Ok(output) => output.into_response(),
+            Err(error) if error.is_from_response() => error.into_response(),
+            Err(error) => return Err(error),
+        };
         let decision = *slot.lock();
         if let Some(decision) = decision {
             let headers = response.headers_mut();
