@@ -25,6 +25,10 @@ use crate::{
         client_assertion::AssertionVerifier,
         client_jwks::ClientJwksFetcher,
     },
+    ratelimit::{
+        RateLimiter,
+        lockout::{LockoutPolicy, SignInGuard},
+    },
     store::{
         self, Database, ShortLivedStore,
         sql::{
@@ -78,6 +82,8 @@ pub struct AppState {
     pub dpop: crate::oauth::dpop::DpopVerifier,
     /// Upstream OpenID Connect providers (Google sign-in) and the identities linked to users.
     pub federation: Federation,
+    /// Request budgets per scope (issue 8 item 1), shared across nodes through Redis.
+    pub rate_limits: RateLimiter,
 }
 
 /// The issuer name authenticator apps show next to the code: the issuer's host, so two
@@ -92,11 +98,36 @@ fn authenticator_issuer(issuer: &crate::config::Issuer) -> String {
 /// Each dependency's probe result: `ok` or a short reason.
 pub struct ReadinessReport {
     pub checks: Vec<(&'static str, String)>,
+    /// Whether rate limits count on this node only because Redis stopped answering.
+    pub rate_limits_local: bool,
+}
+
+/// What /ready says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Readiness {
+    Ready,
+    /// Serving, without Redis: rate limits count per node, flows that need the shared store
+    /// (codes, challenges) fail until it returns. Still ready, so a Redis outage does not take
+    /// every node out of the load balancer.
+    Degraded,
+    /// The database does not answer: nothing can be served.
+    Unavailable,
 }
 
 impl ReadinessReport {
+    pub fn readiness(&self) -> Readiness {
+        let failing = |name: &str| self.checks.iter().any(|(check, result)| *check == name && result != "ok");
+        if failing("database") {
+            Readiness::Unavailable
+        } else if failing("redis") || self.rate_limits_local {
+            Readiness::Degraded
+        } else {
+            Readiness::Ready
+        }
+    }
+
     pub fn is_ready(&self) -> bool {
-        self.checks.iter().all(|(_, check)| check == "ok")
+        self.readiness() == Readiness::Ready
     }
 }
 
@@ -146,6 +177,17 @@ impl AppState {
             metrics: metrics.clone(),
         };
         let kek = keys.kek();
+        let counters = store::short_lived::FallbackStore::new(short_lived.clone(), metrics.clone());
+        let outage = counters.outage();
+        let counters: Arc<dyn ShortLivedStore> = Arc::new(counters);
+        let rate_limits = RateLimiter::new(
+            counters.clone(),
+            outage,
+            config.rate_limits.clone(),
+            kek.mac_key("rate-limit-subject"),
+            metrics.clone(),
+        );
+        let sign_in_guard = SignInGuard::new(counters, kek.mac_key("sign-in-lockout"), LockoutPolicy::default());
         let email_codes = EmailCodes::new(short_lived.clone(), kek.mac_key("email-code"), clock.clone());
         let second_factors = SecondFactors::new(
             MfaFactorRepository::new(connection.clone()),
@@ -153,6 +195,7 @@ impl AppState {
             kek.clone(),
             clock.clone(),
             authenticator_issuer(&config.issuer),
+            rate_limits.clone(),
         );
         let dpop = crate::oauth::dpop::DpopVerifier::new(config.dpop, kek.mac_key("dpop-nonce"), short_lived.clone());
         let federation = Federation::new(
@@ -165,6 +208,7 @@ impl AppState {
         let state = Self {
             dpop,
             federation,
+            rate_limits,
             kek,
             email_codes,
             second_factors,
@@ -177,6 +221,7 @@ impl AppState {
                 hasher,
                 clock.clone(),
                 config.allow_unverified_login,
+                sign_in_guard,
             ),
             access_control: AccessControl::new(AccessControlRepository::new(connection.clone()), clock.clone()),
             clients: ClientRegistry::new(
@@ -238,7 +283,7 @@ impl AppState {
         if self.short_lived.backend() == "redis" {
             checks.push(("redis", probe(short_lived)));
         }
-        ReadinessReport { checks }
+        ReadinessReport { checks, rate_limits_local: self.rate_limits.is_degraded() }
     }
 }
 

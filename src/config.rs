@@ -75,6 +75,9 @@ pub struct Config {
     /// `FERRID_UPSTREAM_TIMEOUT_SECS`: the longest any call to an upstream provider may take
     /// (default 10).
     pub upstream_timeout: Duration,
+    /// `FERRID_RATE_LIMITS`: per-scope overrides of the default rate limits, e.g.
+    /// `login_ip=20/1m,register_ip=10/1h` (see `ratelimit::Scope`).
+    pub rate_limits: crate::ratelimit::RateLimits,
 }
 
 /// `FERRID_ADMIN_EMAIL` + `FERRID_ADMIN_PASSWORD`.
@@ -227,6 +230,7 @@ pub struct RawConfig {
     pub google_link_by_email: Option<String>,
     pub upstreams: Option<String>,
     pub upstream_timeout_secs: Option<String>,
+    pub rate_limits: Option<String>,
 }
 
 /// A configuration error: the variable and what is wrong with it.
@@ -270,7 +274,7 @@ impl Config {
 }
 
 impl RawConfig {
-    const KEYS: [&'static str; 45] = [
+    const KEYS: [&'static str; 46] = [
         "issuer",
         "bind",
         "data_dir",
@@ -316,6 +320,7 @@ impl RawConfig {
         "google_link_by_email",
         "upstreams",
         "upstream_timeout_secs",
+        "rate_limits",
     ];
 
     /// Builds a raw configuration from `(VARIABLE, value)` pairs without touching the process
@@ -391,10 +396,13 @@ impl RawConfig {
             ),
             require_nonce: flag("DPOP_NONCE", self.dpop_nonce.as_deref())?,
         };
+        let rate_limits = crate::ratelimit::RateLimits::parse(self.rate_limits.as_deref().unwrap_or_default())
+            .map_err(|problem| invalid("RATE_LIMITS", problem))?;
         Ok(Config {
             dpop,
             upstreams,
             upstream_timeout,
+            rate_limits,
             audit_retention,
             allow_unverified_login,
             first_party_origins,

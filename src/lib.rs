@@ -16,5 +16,6 @@ pub mod mail;
 pub mod maintenance;
 pub mod metrics;
 pub mod oauth;
+pub mod ratelimit;
 pub mod store;
 pub mod telemetry;

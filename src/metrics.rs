@@ -80,6 +80,11 @@ struct IssuedLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ScopeLabel {
+    scope: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct KeyStateLabel {
     state: &'static str,
 }
@@ -97,6 +102,9 @@ pub struct Metrics {
     key_ring_keys: Family<KeyStateLabel, Gauge>,
     mails_sent: Counter,
     mails_failed: Family<OutcomeLabel, Counter>,
+    rate_limited: Family<ScopeLabel, Counter>,
+    rate_limit_fallback: Counter,
+    rate_limit_degraded: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -167,7 +175,24 @@ impl Metrics {
             "Failed mail attempts: retry (rescheduled) or dead (given up)",
             mails_failed.clone(),
         );
+        let rate_limited = Family::<ScopeLabel, Counter>::default();
+        registry.register("rate_limited", "Requests refused by a rate limit, by scope", rate_limited.clone());
+        let rate_limit_fallback = Counter::default();
+        registry.register(
+            "rate_limit_fallback",
+            "Rate-limit and sign-in-delay operations counted on this node because Redis did not answer",
+            rate_limit_fallback.clone(),
+        );
+        let rate_limit_degraded = Gauge::default();
+        registry.register(
+            "rate_limit_degraded",
+            "1 while rate limits count on this node because Redis is unreachable, else 0",
+            rate_limit_degraded.clone(),
+        );
         Self {
+            rate_limited,
+            rate_limit_fallback,
+            rate_limit_degraded,
             registry,
             rows_deleted,
             sweeps,
@@ -228,6 +253,20 @@ impl Metrics {
     pub fn mail_failed(&self, dead: bool) {
         let outcome = if dead { "dead" } else { "retry" };
         self.mails_failed.get_or_create(&OutcomeLabel { outcome }).inc();
+    }
+
+    /// A request refused by the limit of `scope` (a name from a closed set).
+    pub fn rate_limited(&self, scope: &'static str) {
+        self.rate_limited.get_or_create(&ScopeLabel { scope }).inc();
+    }
+
+    /// One counter operation served by the in-process store during a Redis outage.
+    pub fn rate_limit_fallback(&self) {
+        self.rate_limit_fallback.inc();
+    }
+
+    pub fn rate_limit_degraded(&self, degraded: bool) {
+        self.rate_limit_degraded.set(i64::from(degraded));
     }
 
     /// Sets the key counts from the states of the ring just loaded; revoked keys are not counted.

@@ -18,6 +18,7 @@ use super::{
 };
 use crate::{
     clock::Clock,
+    ratelimit::{RateLimiter, Scope},
     store::{ShortLivedStore, StoreError, sql::MfaFactorRepository},
 };
 
@@ -25,8 +26,6 @@ use crate::{
 pub const RECOVERY_CODES: usize = 10;
 /// How long the second step may take after the password.
 pub const CHALLENGE_LIFETIME: Duration = Duration::from_secs(300);
-/// Wrong answers a challenge survives; the last one ends it.
-pub const CHALLENGE_ATTEMPTS: u64 = 5;
 
 /// Answers the account API checks per user in [`ATTEMPT_WINDOW`] (confirm, disable,
 /// regenerate), so a stolen access token cannot guess codes: 3 valid codes in 10^6.
@@ -138,6 +137,8 @@ pub struct SecondFactors {
     clock: Arc<dyn Clock>,
     /// The issuer shown in authenticator apps.
     issuer_label: String,
+    /// Counts the answers to each challenge (scope `otp_challenge`, 5 by default).
+    limiter: RateLimiter,
 }
 
 impl SecondFactors {
@@ -147,9 +148,16 @@ impl SecondFactors {
         kek: Arc<Kek>,
         clock: Arc<dyn Clock>,
         issuer_label: String,
+        limiter: RateLimiter,
     ) -> Self {
         let recovery_key = kek.mac_key("mfa-recovery-code");
-        Self { factors, store, kek, recovery_key, clock, issuer_label }
+        Self { factors, store, kek, recovery_key, clock, issuer_label, limiter }
+    }
+
+    /// Answers a challenge survives; the last wrong one ends it (`otp_challenge` in
+    /// `FERRID_RATE_LIMITS`).
+    pub fn challenge_attempts(&self) -> u64 {
+        self.limiter.limit(Scope::OtpChallenge).max
     }
 
     pub async fn status(&self, user: UserId) -> Result<MfaStatus, MfaError> {
@@ -288,7 +296,7 @@ impl SecondFactors {
     /// Answers the challenge behind `token` for what it was opened to resume: a login page's
     /// challenge does not complete an API login, nor another authorization request, and the
     /// reverse. Every attempt counts before it is checked, so concurrent guesses cannot exceed
-    /// [`CHALLENGE_ATTEMPTS`]; the last wrong one ends the challenge, and success takes it (one
+    /// [`Self::challenge_attempts`]; the last wrong one ends the challenge, and success takes it (one
     /// request completes a challenge).
     #[tracing::instrument(skip_all)]
     pub async fn answer_challenge(
@@ -303,8 +311,8 @@ impl SecondFactors {
         let Some(pending) = pending.filter(|pending| pending.resume == *resume) else {
             return Ok(ChallengeOutcome::Expired);
         };
-        let attempts = self.store.increment(&attempts_key(&token), CHALLENGE_LIFETIME).await?.count;
-        if attempts > CHALLENGE_ATTEMPTS {
+        let counted = self.limiter.check(&[(Scope::OtpChallenge, &[token.digest().as_str()])]).await;
+        if !counted.allowed {
             self.store.delete(&key).await?;
             return Ok(ChallengeOutcome::Expired);
         }
@@ -313,11 +321,11 @@ impl SecondFactors {
                 Some(_) => Ok(ChallengeOutcome::Passed { pending, factor }),
                 None => Ok(ChallengeOutcome::Expired),
             },
-            None if attempts >= CHALLENGE_ATTEMPTS => {
+            None if counted.remaining == 0 => {
                 self.store.delete(&key).await?;
                 Ok(ChallengeOutcome::Exhausted { pending })
             }
-            None => Ok(ChallengeOutcome::Wrong { pending, attempts_left: CHALLENGE_ATTEMPTS - attempts }),
+            None => Ok(ChallengeOutcome::Wrong { pending, attempts_left: counted.remaining }),
         }
     }
 }
@@ -385,10 +393,6 @@ fn challenge_key(token: &OpaqueSecret) -> String {
     format!("mfa-challenge:{}", token.digest().as_str())
 }
 
-fn attempts_key(token: &OpaqueSecret) -> String {
-    format!("mfa-challenge-attempts:{}", token.digest().as_str())
-}
-
 fn generate_recovery_codes() -> Result<Vec<String>, MfaError> {
     let random = SystemRandom::new();
     (0..RECOVERY_CODES)
@@ -450,6 +454,13 @@ mod tests {
             Arc::new(Kek::generate().unwrap()),
             Arc::new(clock.clone()),
             "ferrid".to_owned(),
+            crate::ratelimit::RateLimiter::new(
+                Arc::new(MemoryStore::new()),
+                Arc::default(),
+                crate::ratelimit::RateLimits::default(),
+                Kek::generate().unwrap().mac_key("rate-limit"),
+                Arc::default(),
+            ),
         );
         Rig { factors, clock, user, _dir: dir }
     }
@@ -503,7 +514,7 @@ mod tests {
         let wrong = SecondFactorAnswer::RecoveryCode("0000-0000-00".into());
 
         let token = rig.factors.start_challenge(pending.clone()).await.unwrap();
-        for left in (1..CHALLENGE_ATTEMPTS).rev() {
+        for left in (1..rig.factors.challenge_attempts()).rev() {
             let outcome = rig.factors.answer_challenge(token.expose(), &Resume::Api, &wrong).await.unwrap();
             assert!(matches!(outcome, ChallengeOutcome::Wrong { attempts_left, .. } if attempts_left == left));
         }
@@ -516,7 +527,7 @@ mod tests {
         assert!(matches!(outcome, ChallengeOutcome::Expired));
 
         let token = rig.factors.start_challenge(pending).await.unwrap();
-        for _ in 1..CHALLENGE_ATTEMPTS {
+        for _ in 1..rig.factors.challenge_attempts() {
             rig.factors.answer_challenge(token.expose(), &Resume::Api, &wrong).await.unwrap();
         }
         let outcome = rig.factors.answer_challenge(token.expose(), &Resume::Api, &wrong).await.unwrap();

@@ -28,6 +28,7 @@ pub use user::{
 
 use crate::{
     clock::Clock,
+    ratelimit::lockout::SignInGuard,
     store::{
         StoreError,
         sql::{MfaFactorRepository, UserRepository},
@@ -45,6 +46,11 @@ pub enum AccountError {
     /// Wrong email or password, or a disabled account: deliberately one answer (DESIGN §7.2).
     #[error("wrong email or password")]
     InvalidCredentials,
+    /// The address must wait after failed sign-ins (`ratelimit::lockout`); the password was not
+    /// checked. Answered exactly as [`Self::InvalidCredentials`]; the difference is for the
+    /// audit log only.
+    #[error("wrong email or password")]
+    SignInDelayed,
     /// The right password, but the address is unverified and the configuration requires it:
     /// said only to whoever knows the password.
     #[error("the email address is not verified yet")]
@@ -73,6 +79,8 @@ pub struct Accounts {
     clock: Arc<dyn Clock>,
     /// `FERRID_ALLOW_UNVERIFIED_LOGIN`.
     allow_unverified_login: bool,
+    /// Delays and locks after failed password checks (issue 8 item 2).
+    guard: SignInGuard,
 }
 
 impl Accounts {
@@ -82,8 +90,9 @@ impl Accounts {
         hasher: PasswordHasher,
         clock: Arc<dyn Clock>,
         allow_unverified_login: bool,
+        guard: SignInGuard,
     ) -> Self {
-        Self { users, mfa_factors, hasher, clock, allow_unverified_login }
+        Self { users, mfa_factors, hasher, clock, allow_unverified_login, guard }
     }
 
     /// Hashes a password the user chose (argon2id on the blocking pool).
@@ -128,8 +137,35 @@ impl Accounts {
     }
 
     /// Checks an email and password. Takes the same time whether or not the account exists, is
-    /// disabled or has a password, so the answer reveals nothing but "wrong email or password".
+    /// disabled, has a password or must wait after failed attempts, so the answer reveals
+    /// nothing but "wrong email or password". Failures count per address (known or not) and
+    /// delay further attempts; a success clears them.
     pub async fn authenticate(&self, email: &str, password: Password) -> Result<User, AccountError> {
+        let now = self.clock.now();
+        if !self.guard.admits(email, now).await? {
+            self.hasher.verify_decoy(password).await;
+            return Err(AccountError::SignInDelayed);
+        }
+        let outcome = self.check_password(email, password).await;
+        match &outcome {
+            // The password was right: an unverified address is no guessing.
+            Ok(_) | Err(AccountError::EmailNotVerified) => self.guard.clear(email).await?,
+            Err(AccountError::InvalidCredentials) => {
+                if let Some(not_before) = self.guard.failed(email, now).await? {
+                    tracing::info!(%not_before, "sign-ins for an address wait after repeated failures");
+                }
+            }
+            Err(_) => {}
+        }
+        outcome
+    }
+
+    /// Forgets failed sign-ins for `email` (after a password reset).
+    pub async fn clear_sign_in_delays(&self, email: &Email) -> Result<(), AccountError> {
+        Ok(self.guard.clear(email.normalized()).await?)
+    }
+
+    async fn check_password(&self, email: &str, password: Password) -> Result<User, AccountError> {
         let found = match Email::parse(email) {
             Ok(email) => self.users.find_credentials(&email).await?,
             Err(_) => None,

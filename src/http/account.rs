@@ -15,6 +15,7 @@ use super::{
     cookies::{csrf_token, csrf_valid, with_csrf_cookie},
     error::{ErrorBody, temporarily_unavailable},
     pages,
+    rate_limit::{api_refusal, count_ip},
     request_context::origin_of,
     tags::ApiTags,
 };
@@ -25,6 +26,7 @@ use crate::{
     },
     app::AppState,
     audit::Actor,
+    ratelimit::Scope,
 };
 
 #[derive(Object)]
@@ -78,6 +80,10 @@ enum RegisterResponse {
     /// what to change.
     #[oai(status = 400)]
     BadRequest(Json<ErrorBody>),
+    /// `too_many_requests`: more than 10 registrations an hour from this address (default;
+    /// `FERRID_RATE_LIMITS`). Every answer carries the `RateLimit-*` headers.
+    #[oai(status = 429)]
+    TooManyRequests(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
     /// A backing store is unreachable; retry later.
     #[oai(status = 503)]
     Unavailable(Json<ErrorBody>),
@@ -175,6 +181,9 @@ impl AccountApi {
         request: &Request,
         registration: Json<RegisterRequest>,
     ) -> RegisterResponse {
+        if let Err(limited) = count_ip(request, &state, Scope::RegisterIp).await {
+            return RegisterResponse::TooManyRequests(api_refusal(&limited), limited.retry_after_secs());
+        }
         let Json(RegisterRequest { email, password, name }) = registration;
         let outcome =
             registration::register(&state, &email, Password::new(password), name.as_deref(), &anonymous(request)).await;

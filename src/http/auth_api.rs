@@ -17,6 +17,7 @@ use super::{
     admin_auth::body,
     cookies,
     error::{ErrorBody, NO_STORE, temporarily_unavailable},
+    rate_limit::{api_refusal, count_sign_in},
     request_context::origin_of,
     security_schemes,
     sign_in_views::LoggedOut,
@@ -156,7 +157,8 @@ enum LoginResponse {
     #[oai(status = 200)]
     Ok(Json<AppTokens>, #[oai(header = "Set-Cookie")] String, #[oai(header = "Cache-Control")] String),
     /// Wrong email or password — the same answer for unknown, disabled and password-less
-    /// accounts.
+    /// accounts, and for an address that must wait after repeated failures (the password is
+    /// then not checked).
     #[oai(status = 401)]
     InvalidCredentials(Json<ErrorBody>),
     /// `invalid_origin` (see the tag's description); `email_not_verified`: the password was
@@ -165,6 +167,11 @@ enum LoginResponse {
     /// a recovery code) at `POST /api/auth/login/mfa`.
     #[oai(status = 403)]
     Forbidden(Json<LoginRefused>, #[oai(header = "Cache-Control")] String),
+    /// `too_many_requests`: more than 20 attempts a minute from this address, or 5 for one email
+    /// address from it (defaults; `FERRID_RATE_LIMITS`). Every answer carries the `RateLimit-*`
+    /// headers.
+    #[oai(status = 429)]
+    TooManyRequests(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
     /// A backing store is unreachable; retry later.
     #[oai(status = 503)]
     Unavailable(Json<ErrorBody>),
@@ -312,36 +319,42 @@ impl AuthApi {
     ///
     /// Returns an access token and sets the refresh token cookie. Send `X-Requested-With` (or
     /// call from an allowed origin). A wrong email and a wrong password get the same answer.
+    /// After 3 failures for an email address, each further attempt must wait 1, 2, 4 … seconds,
+    /// and from the 10th failure within an hour the address waits 15 minutes after each; a
+    /// successful sign-in or a password reset clears this. An attempt made too early gets the
+    /// wrong-password answer, whether or not the account exists.
     #[oai(path = "/api/auth/login", method = "post", operation_id = "auth_login")]
     async fn login(&self, state: Data<&AppState>, request: &Request, login: Json<LoginRequest>) -> LoginResponse {
         if !from_allowed_origin(request, &state) {
             return LoginResponse::Forbidden(Json(origin_refused().0.into()), NO_STORE.to_owned());
         }
         let Json(LoginRequest { email, password }) = login;
+        let failed = |reason: &str| {
+            AuditEvent::new(kinds::AUTH_LOGIN, &app_actor(request, None))
+                .failed()
+                .details(serde_json::json!({ "reason": reason }))
+        };
+        if let Err(limited) = count_sign_in(request, &state, &email).await {
+            state.audit.record(failed("rate_limited")).await;
+            return LoginResponse::TooManyRequests(api_refusal(&limited), limited.retry_after_secs());
+        }
         let user = match state.accounts.authenticate(&email, Password::new(password)).await {
             Ok(user) => user,
-            Err(refused @ (AccountError::InvalidCredentials | AccountError::EmailNotVerified)) => {
+            Err(AccountError::EmailNotVerified) => {
+                state.audit.record(failed("email_not_verified")).await;
+                let description = "verify your email address first: enter the code or open the link we mailed you";
+                return LoginResponse::Forbidden(
+                    Json(body("email_not_verified", description).into()),
+                    NO_STORE.to_owned(),
+                );
+            }
+            Err(refused @ (AccountError::InvalidCredentials | AccountError::SignInDelayed)) => {
                 let reason = match refused {
-                    AccountError::EmailNotVerified => "email_not_verified",
+                    AccountError::SignInDelayed => "locked",
                     _ => "invalid_credentials",
                 };
-                let event = AuditEvent::new(kinds::AUTH_LOGIN, &app_actor(request, None)).failed();
-                state.audit.record(event.details(serde_json::json!({ "reason": reason }))).await;
-                return match refused {
-                    AccountError::EmailNotVerified => LoginResponse::Forbidden(
-                        Json(
-                            body(
-                                "email_not_verified",
-                                "verify your email address first: enter the code or open the link we mailed you",
-                            )
-                            .into(),
-                        ),
-                        NO_STORE.to_owned(),
-                    ),
-                    _ => {
-                        LoginResponse::InvalidCredentials(Json(body("invalid_credentials", "wrong email or password")))
-                    }
-                };
+                state.audit.record(failed(reason)).await;
+                return LoginResponse::InvalidCredentials(Json(body("invalid_credentials", "wrong email or password")));
             }
             Err(error) => return LoginResponse::Unavailable(temporarily_unavailable(error)),
         };

@@ -11,7 +11,9 @@ use serde::Deserialize;
 
 use super::{
     cookies::{self, SESSION_COOKIE, csrf_token, csrf_valid, with_csrf_cookie},
-    pages, second_step,
+    pages,
+    rate_limit::{count_sign_in, page_refusal},
+    second_step,
 };
 use crate::{
     accounts::{
@@ -187,9 +189,14 @@ pub async fn login_submit(request: &Request, state: Data<&AppState>, Form(form):
         Ok(context) => context,
         Err(response) => return response,
     };
+    if let Err(limited) = count_sign_in(request, &state, &form.email).await {
+        return page_refusal(&limited);
+    }
     let user = match state.accounts.authenticate(&form.email, Password::new(form.password)).await {
         Ok(user) => user,
-        Err(refused @ (AccountError::InvalidCredentials | AccountError::EmailNotVerified)) => {
+        Err(
+            refused @ (AccountError::InvalidCredentials | AccountError::EmailNotVerified | AccountError::SignInDelayed),
+        ) => {
             let (error, status) = match refused {
                 AccountError::EmailNotVerified => (
                     "Verify your email address first: open the link or enter the code we mailed you.",

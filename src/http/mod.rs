@@ -32,6 +32,7 @@ mod ops;
 mod pages;
 mod password_reset;
 mod profile;
+mod rate_limit;
 mod register;
 mod request_context;
 mod revoke;
@@ -138,6 +139,7 @@ pub fn endpoint(state: AppState) -> impl Endpoint {
         .at("/verify-email", get(account::verify_email_page).post(account::verify_email_submit))
         .nest("/", api)
         .with(BodyLimit(MAX_BODY_BYTES))
+        .with(rate_limit::RateLimitHeaders)
         .data(state)
         .data(discovery)
         .with(RequestContext)

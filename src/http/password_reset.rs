@@ -14,6 +14,7 @@ use super::{
     cookies::{csrf_token, csrf_valid, with_csrf_cookie},
     error::{ErrorBody, NO_STORE},
     pages::{self, PasswordResetPage},
+    rate_limit::{api_refusal, client_ip, count, count_ip, page_refusal},
     request_context::origin_of,
     tags::ApiTags,
 };
@@ -24,6 +25,7 @@ use crate::{
         email_hint,
         password_reset::{self, RESET_VALID_MINUTES, ResetError},
     },
+    ratelimit::{Decision, Scope, email_subject},
 };
 
 const RESET_ACCEPTED: &str =
@@ -100,6 +102,11 @@ enum AcceptedResponse {
     /// The body is not JSON of this shape (`invalid_request`); never an answer about an account.
     #[oai(status = 400)]
     BadRequest(Json<ErrorBody>, #[oai(header = "Cache-Control")] String),
+    /// `too_many_requests` (reset requests only): more than 3 a minute for one email address
+    /// from this IP (default; `FERRID_RATE_LIMITS`) — whether or not an account has it. Reset
+    /// requests carry the `RateLimit-*` headers on every answer.
+    #[oai(status = 429)]
+    TooManyRequests(Json<ErrorBody>, #[oai(header = "Retry-After")] u64, #[oai(header = "Cache-Control")] String),
 }
 
 fn malformed_body(error: poem::Error) -> AcceptedResponse {
@@ -112,6 +119,12 @@ impl AcceptedResponse {
     }
 }
 
+/// A reset request: per IP and address, whether or not an account has it.
+async fn count_reset_request(request: &Request, state: &AppState, email: &str) -> Result<(), Decision> {
+    let (ip, email) = (client_ip(request), email_subject(email));
+    count(request, state, &[(Scope::ResetRequestIpEmail, &[&ip, &email])]).await
+}
+
 #[derive(ApiResponse)]
 #[oai(bad_request_handler = "malformed_confirmation")]
 enum ConfirmResponse {
@@ -122,6 +135,10 @@ enum ConfirmResponse {
     /// `invalid_request` (the body is not JSON of this shape).
     #[oai(status = 400)]
     BadRequest(Json<ErrorBody>, #[oai(header = "Cache-Control")] String),
+    /// `too_many_requests`: more than 10 attempts an hour from this address (default;
+    /// `FERRID_RATE_LIMITS`). Every answer carries the `RateLimit-*` headers.
+    #[oai(status = 429)]
+    TooManyRequests(Json<ErrorBody>, #[oai(header = "Retry-After")] u64, #[oai(header = "Cache-Control")] String),
     /// A backing store is unreachable; retry later.
     #[oai(status = 503)]
     Unavailable(Json<ErrorBody>, #[oai(header = "Cache-Control")] String),
@@ -161,6 +178,13 @@ impl PasswordResetApi {
     /// minute. The answer is always 202 with the same body, so it tells nothing about the address.
     #[oai(path = "/api/password/reset", method = "post", operation_id = "request_password_reset")]
     async fn request(&self, request: &Request, state: Data<&AppState>, body: Json<ResetRequest>) -> AcceptedResponse {
+        if let Err(limited) = count_reset_request(request, &state, &body.0.email).await {
+            return AcceptedResponse::TooManyRequests(
+                api_refusal(&limited),
+                limited.retry_after_secs(),
+                NO_STORE.to_owned(),
+            );
+        }
         password_reset::request(&state, &body.0.email, origin_of(request));
         AcceptedResponse::new(RESET_ACCEPTED)
     }
@@ -176,6 +200,13 @@ impl PasswordResetApi {
         state: Data<&AppState>,
         body: Json<ResetConfirmation>,
     ) -> ConfirmResponse {
+        if let Err(limited) = count_ip(request, &state, Scope::ResetConfirmIp).await {
+            return ConfirmResponse::TooManyRequests(
+                api_refusal(&limited),
+                limited.retry_after_secs(),
+                NO_STORE.to_owned(),
+            );
+        }
         let ResetConfirmation { token, new_password } = body.0;
         match password_reset::confirm(&state, &token, Password::new(new_password), origin_of(request)).await {
             Ok(_) => ConfirmResponse::Changed,
@@ -211,6 +242,9 @@ pub struct ForgotForm {
 pub async fn forgot_submit(request: &Request, state: Data<&AppState>, Form(form): Form<ForgotForm>) -> Response {
     if !csrf_valid(request, &form.csrf) {
         return pages::csrf_rejected();
+    }
+    if let Err(limited) = count_reset_request(request, &state, &form.email).await {
+        return page_refusal(&limited);
     }
     password_reset::request(&state, &form.email, origin_of(request));
     pages::password_forgot(&form.csrf, true, RESET_VALID_MINUTES)
@@ -257,6 +291,9 @@ pub struct ResetForm {
 pub async fn reset_submit(request: &Request, state: Data<&AppState>, Form(form): Form<ResetForm>) -> Response {
     if !csrf_valid(request, &form.csrf) {
         return pages::csrf_rejected();
+    }
+    if let Err(limited) = count_ip(request, &state, Scope::ResetConfirmIp).await {
+        return page_refusal(&limited);
     }
     let user = match password_reset::peek(&state, &form.token).await {
         Ok(user) => user,

@@ -12,6 +12,7 @@ use poem_openapi::{
 use super::{
     client_metadata::{ClientInformation, ClientMetadataBody, metadata_error},
     error::{ErrorBody, NO_STORE},
+    rate_limit::{count_ip, oauth_refusal},
     request_context::origin_of,
     tags::ApiTags,
     userinfo::bearer,
@@ -20,6 +21,7 @@ use crate::{
     app::AppState,
     audit::{Actor, AuditEvent, kinds},
     oauth::registration::{self, Registered, RegistrationError},
+    ratelimit::Scope,
 };
 
 /// A registration request: client metadata, plus for an update the client it names.
@@ -80,6 +82,11 @@ enum RegisterResponse {
     /// Registration is switched off on this server.
     #[oai(status = 403)]
     Forbidden(Json<ErrorBody>),
+    /// More than 20 registrations an hour from this address (default; `FERRID_RATE_LIMITS`):
+    /// `temporarily_unavailable` (RFC 7591 has no code for it) with `Retry-After`. Every answer
+    /// carries the `RateLimit-*` headers.
+    #[oai(status = 429)]
+    TooManyRequests(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
     /// A backing store is unreachable; retry later.
     #[oai(status = 503)]
     Unavailable(Json<ErrorBody>),
@@ -135,6 +142,9 @@ impl RegisterApi {
         #[oai(name = "Authorization")] authorization: Header<Option<String>>,
         body: Json<RegistrationBody>,
     ) -> RegisterResponse {
+        if let Err(limited) = count_ip(request, &state, Scope::ClientRegistrationIp).await {
+            return RegisterResponse::TooManyRequests(oauth_refusal(&limited), limited.retry_after_secs());
+        }
         match registration::register(&state, bearer(authorization.0.as_deref()), body.0.metadata.into()).await {
             Ok(registered) => {
                 let id = registered.client.id.as_str();

@@ -6,8 +6,9 @@ use poem_openapi::{ApiResponse, Object, OpenApi, param::Header, payload::Json};
 
 use super::{
     dpop::dpop_header,
-    error::{NO_STORE, OAuthErrorResponse},
+    error::{ErrorBody, NO_STORE, OAuthErrorResponse},
     oauth_form::{ListFields, OAuthForm},
+    rate_limit::{count, count_ip, oauth_refusal},
     tags::ApiTags,
 };
 use crate::{
@@ -19,8 +20,8 @@ use crate::{
         grants::{TokenRequest, TokenResponse, exchange},
         resource::Resource,
         scope::Scope,
-        session::RequestOrigin,
     },
+    ratelimit::{self, Decision},
 };
 
 /// The form fields of every grant ferrid supports; each grant reads its own.
@@ -128,6 +129,30 @@ enum TokenEndpointResponse {
         #[oai(header = "Pragma")] String,
         #[oai(header = "DPoP-Nonce")] Option<String>,
     ),
+    /// Too many requests from this address, or from this (authenticated) client: 600 a minute
+    /// each by default (`FERRID_RATE_LIMITS`). RFC 6749 has no error code for it; the body is
+    /// `temporarily_unavailable` and `Retry-After` says when to retry. Every answer carries the
+    /// `RateLimit-*` headers.
+    #[oai(status = 429)]
+    TooManyRequests(Json<ErrorBody>, #[oai(header = "Retry-After")] u64, #[oai(header = "Cache-Control")] String),
+}
+
+impl From<Decision> for TokenEndpointResponse {
+    fn from(limited: Decision) -> Self {
+        Self::TooManyRequests(oauth_refusal(&limited), limited.retry_after_secs(), NO_STORE.to_owned())
+    }
+}
+
+/// A request refused by a limit, or an RFC 6749 §5.2 error.
+enum Refusal {
+    Limited(Decision),
+    OAuth(OAuthError),
+}
+
+impl From<OAuthError> for Refusal {
+    fn from(error: OAuthError) -> Self {
+        Self::OAuth(error)
+    }
 }
 
 pub struct TokenApi;
@@ -155,22 +180,29 @@ impl TokenApi {
         _dpop: Header<Option<String>>,
         form: OAuthForm<TokenForm>,
     ) -> Result<TokenEndpointResponse, OAuthErrorResponse> {
-        let origin = super::request_context::origin_of(request);
+        if let Err(limited) = count_ip(request, &state, ratelimit::Scope::TokenIp).await {
+            return Ok(limited.into());
+        }
         let proof = dpop_header(request).map_err(OAuthError::from)?;
-        let response = token(&state, authorization.0.as_deref(), proof, form.0, &origin).await?;
-        let nonce = state.dpop.current_nonce(state.clock.now());
-        Ok(TokenEndpointResponse::Ok(Json(response.into()), NO_STORE.to_owned(), "no-cache".to_owned(), nonce))
+        match token(&state, request, authorization.0.as_deref(), proof, form.0).await {
+            Ok(response) => {
+                let nonce = state.dpop.current_nonce(state.clock.now());
+                Ok(TokenEndpointResponse::Ok(Json(response.into()), NO_STORE.to_owned(), "no-cache".to_owned(), nonce))
+            }
+            Err(Refusal::Limited(limited)) => Ok(limited.into()),
+            Err(Refusal::OAuth(error)) => Err(error.into()),
+        }
     }
 }
 
 #[tracing::instrument(skip_all, fields(grant_type = %form.grant_type))]
 async fn token(
     state: &AppState,
+    request: &Request,
     authorization: Option<&str>,
     dpop: Option<&str>,
     form: TokenForm,
-    origin: &RequestOrigin,
-) -> Result<TokenResponse, OAuthError> {
+) -> Result<TokenResponse, Refusal> {
     let credentials = credentials_from_request(
         authorization,
         form.client_id.as_deref(),
@@ -181,14 +213,17 @@ async fn token(
         },
     )?;
     let client = authenticate_client(credentials, &state.clients, &state.client_assertions).await?;
-    let request = TokenRequest::try_from(form)?;
+    // Counted once authenticated: a client id alone must not let anyone spend a client's budget.
+    count(request, state, &[(ratelimit::Scope::TokenClient, &[client.id.as_str()])]).await.map_err(Refusal::Limited)?;
+    let origin = super::request_context::origin_of(request);
+    let grant = TokenRequest::try_from(form)?;
     let proof = match dpop {
         Some(proof) => {
             let uri = format!("{}/token", state.config.issuer.as_str());
             let target = ProofTarget { method: "POST", uri: &uri, access_token: None };
-            Some(state.dpop.verify(proof, target, state.clock.now()).await?)
+            Some(state.dpop.verify(proof, target, state.clock.now()).await.map_err(OAuthError::from)?)
         }
         None => None,
     };
-    exchange(state, &client, request, origin, proof.as_ref()).await
+    Ok(exchange(state, &client, grant, &origin, proof.as_ref()).await?)
 }

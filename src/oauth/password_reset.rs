@@ -154,6 +154,11 @@ pub async fn confirm(
     }
     store.delete(&latest_key(user.id)).await?;
     state.accounts.set_password(user.id, password).await?;
+    // The owner proved control of the address: failed sign-ins no longer hold it back (the
+    // password is set either way, so a failure here is logged rather than reported).
+    if let Err(error) = state.accounts.clear_sign_in_delays(&user.email).await {
+        tracing::warn!(%error, user = %user.id, "could not clear the sign-in delays after a reset");
+    }
     let ended = log_out_everywhere(state, user.id).await?;
     notify_password_changed(state, &user).await;
     let actor = Actor { user: Some(user.id.to_string()), client_id: None, origin };

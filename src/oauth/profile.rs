@@ -45,7 +45,7 @@ pub enum ProfileFlowError {
 impl From<AccountError> for ProfileFlowError {
     fn from(error: AccountError) -> Self {
         match error {
-            AccountError::InvalidCredentials => Self::WrongPassword,
+            AccountError::InvalidCredentials | AccountError::SignInDelayed => Self::WrongPassword,
             AccountError::EmailTaken => Self::EmailTaken,
             other => Self::Unavailable(other.to_string()),
         }

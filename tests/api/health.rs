@@ -28,7 +28,9 @@ async fn ready_checks_every_configured_dependency(backend: Backend) {
     let body: Value = response.json().await.unwrap();
     let expected = match backend {
         Backend::Embedded => json!({"status": "ready", "checks": {"database": "ok"}}),
-        Backend::External => json!({"status": "ready", "checks": {"database": "ok", "redis": "ok"}}),
+        Backend::External => {
+            json!({"status": "ready", "rate_limits": "shared", "checks": {"database": "ok", "redis": "ok"}})
+        }
     };
     assert_eq!(body, expected);
     app.stop().await;
@@ -50,13 +52,14 @@ async fn swagger_and_openapi_are_served(backend: Backend) {
 }
 
 #[tokio::test]
-async fn ready_is_503_and_names_redis_when_redis_is_unreachable() {
+async fn ready_is_200_degraded_and_names_redis_when_redis_is_unreachable() {
     // Nothing listens on port 1; ferrid must start anyway and report the dependency (DESIGN §7.7).
+    // Degraded, not unavailable: the node serves with local rate limits (issue 8 item 1).
     let app = spawn_app_with(Backend::Embedded, &[("FERRID_REDIS_URL", "redis://127.0.0.1:1")]).await;
     let response = app.get("/ready").await;
-    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.json().await.unwrap();
-    assert_eq!(body["status"], "unavailable");
+    assert_eq!(body["status"], "degraded");
     assert_eq!(body["checks"]["database"], "ok");
     assert_eq!(body["checks"]["redis"], "unreachable");
     assert_eq!(app.get("/health").await.status(), StatusCode::OK, "liveness is independent of Redis");

@@ -114,6 +114,9 @@ impl TestResources {
             ("FERRID_ARGON2_MEMORY_KIB", "64".to_owned()),
             ("FERRID_ARGON2_ITERATIONS", "1".to_owned()),
             ("FERRID_SHUTDOWN_GRACE_SECS", "2".to_owned()),
+            // Some tests register more accounts (or ask for more resets) from 127.0.0.1 than the
+            // default budgets allow; tests of the limits set their own.
+            ("FERRID_RATE_LIMITS", "register_ip=100/1h,reset_request_ip_email=100/1m".to_owned()),
         ];
         if let Some(url) = &self.redis_url {
             env.push(("FERRID_REDIS_URL", url.clone()));

@@ -40,6 +40,7 @@ mod openapi;
 mod password_reset;
 mod private_key_jwt;
 mod profile;
+mod rate_limits;
 mod refresh_token_store;
 mod registration;
 mod short_lived_store;

@@ -52,24 +52,24 @@ async fn start(backend: Backend, sink: &SmtpSink, clock: Arc<dyn Clock>) -> Test
         .unwrap()
 }
 
-async fn ask_for_reset(app: &TestApp, email: &str) -> (StatusCode, String) {
+pub(crate) async fn ask_for_reset(app: &TestApp, email: &str) -> (StatusCode, String) {
     let response = app.http.post(app.url("/api/password/reset")).json(&json!({ "email": email })).send().await.unwrap();
     assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
     (response.status(), response.text().await.unwrap())
 }
 
 /// The path and query of the reset link in a mail.
-fn reset_link(message: &Received) -> String {
+pub(crate) fn reset_link(message: &Received) -> String {
     let data = message.decoded();
     let start = data.find("/password/reset?token=").unwrap_or_else(|| panic!("no reset link in {data}"));
     data[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || "/?=_-".contains(*c)).collect()
 }
 
-fn token_of(link: &str) -> String {
+pub(crate) fn token_of(link: &str) -> String {
     link.split_once("token=").unwrap().1.to_owned()
 }
 
-async fn confirm(app: &TestApp, token: &str, password: &str) -> reqwest::Response {
+pub(crate) async fn confirm(app: &TestApp, token: &str, password: &str) -> reqwest::Response {
     app.http
         .post(app.url("/api/password/reset/confirm"))
         .json(&json!({ "token": token, "new_password": password }))

@@ -62,6 +62,26 @@ fn live(entry: &Entry, now: Instant) -> bool {
     entry.expires_at > now
 }
 
+/// Adds one to the counter at `key`, under the caller's lock.
+fn count_one(entries: &mut HashMap<String, Entry>, key: &str, window: Duration, now: Instant) -> Counter {
+    let entry = entries
+        .entry(key.to_owned())
+        .and_modify(|entry| {
+            if !live(entry, now) || !matches!(entry.value, Value::Count(_)) {
+                *entry = Entry { value: Value::Count(0), expires_at: now + window };
+            }
+        })
+        .or_insert_with(|| Entry { value: Value::Count(0), expires_at: now + window });
+    let count = match &mut entry.value {
+        Value::Count(count) => {
+            *count += 1;
+            *count
+        }
+        Value::Bytes(_) => 1,
+    };
+    Counter { count, resets_in: entry.expires_at.saturating_duration_since(now) }
+}
+
 #[async_trait]
 impl ShortLivedStore for MemoryStore {
     async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
@@ -109,25 +129,10 @@ impl ShortLivedStore for MemoryStore {
         Ok(())
     }
 
-    async fn increment(&self, key: &str, window: Duration) -> Result<Counter, StoreError> {
+    async fn increment_many(&self, hits: &[(&str, Duration)]) -> Result<Vec<Counter>, StoreError> {
         let now = Instant::now();
         let mut entries = self.lock_for_write();
-        let entry = entries
-            .entry(key.to_owned())
-            .and_modify(|entry| {
-                if !live(entry, now) || !matches!(entry.value, Value::Count(_)) {
-                    *entry = Entry { value: Value::Count(0), expires_at: now + window };
-                }
-            })
-            .or_insert_with(|| Entry { value: Value::Count(0), expires_at: now + window });
-        let count = match &mut entry.value {
-            Value::Count(count) => {
-                *count += 1;
-                *count
-            }
-            Value::Bytes(_) => 1,
-        };
-        Ok(Counter { count, resets_in: entry.expires_at.saturating_duration_since(now) })
+        Ok(hits.iter().map(|(key, window)| count_one(&mut entries, key, *window, now)).collect())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

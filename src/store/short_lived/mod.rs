@@ -5,6 +5,7 @@
 //! in-process map for the embedded default and Redis for many nodes. `take` is atomic on both, so
 //! a single-use value is redeemed at most once even under concurrent requests (DESIGN §7.1).
 
+mod fallback;
 mod memory;
 mod redis;
 
@@ -12,6 +13,7 @@ use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 
+pub use self::fallback::{FallbackStore, Outage};
 pub use self::memory::MemoryStore;
 pub use self::redis::RedisStore;
 use super::StoreError;
@@ -47,7 +49,15 @@ pub trait ShortLivedStore: Send + Sync {
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
 
     /// Adds one to the counter at `key`, opening a new window of length `window` if none is open.
-    async fn increment(&self, key: &str, window: Duration) -> Result<Counter, StoreError>;
+    async fn increment(&self, key: &str, window: Duration) -> Result<Counter, StoreError> {
+        let counters = self.increment_many(&[(key, window)]).await?;
+        counters.into_iter().next().ok_or(StoreError::Malformed("counter"))
+    }
+
+    /// [`Self::increment`] for several counters in one atomic step (one round trip on Redis),
+    /// answered in the order of `hits`: a request limited per IP and per IP + email costs one
+    /// call.
+    async fn increment_many(&self, hits: &[(&str, Duration)]) -> Result<Vec<Counter>, StoreError>;
 
     /// Whether the backend answers (readiness).
     async fn ping(&self) -> Result<(), StoreError>;

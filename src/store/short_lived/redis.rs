@@ -14,16 +14,23 @@ use redis::{
 use super::{Counter, ShortLivedStore};
 use crate::{config::Sensitive, store::StoreError};
 
-/// Increments a counter and opens its window on the first increment; also repairs a counter
-/// that somehow lost its expiry. Returns `{count, remaining_ms}`.
+/// Increments each counter in `KEYS` and opens its window (`ARGV`, same position) on the first
+/// increment; also repairs a counter that somehow lost its expiry. One atomic script, so every
+/// node sees one count (DESIGN §7.7). Returns `{count1, remaining_ms1, count2, …}`. (On a Redis
+/// Cluster the keys of one call would have to share a hash slot; ferrid uses one Redis.)
 const INCREMENT_SCRIPT: &str = r"
-local count = redis.call('INCR', KEYS[1])
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
-  ttl = tonumber(ARGV[1])
+local result = {}
+for i, key in ipairs(KEYS) do
+  local count = redis.call('INCR', key)
+  local ttl = redis.call('PTTL', key)
+  if ttl < 0 then
+    redis.call('PEXPIRE', key, ARGV[i])
+    ttl = tonumber(ARGV[i])
+  end
+  result[#result + 1] = count
+  result[#result + 1] = ttl
 end
-return {count, ttl}
+return result
 ";
 
 pub struct RedisStore {
@@ -99,15 +106,22 @@ impl ShortLivedStore for RedisStore {
         self.connection().del::<_, ()>(self.key(key)).await.map_err(unavailable)
     }
 
-    async fn increment(&self, key: &str, window: Duration) -> Result<Counter, StoreError> {
-        let (count, remaining_ms): (u64, u64) = self
-            .increment
-            .key(self.key(key))
-            .arg(millis(window))
-            .invoke_async(&mut self.connection())
-            .await
-            .map_err(unavailable)?;
-        Ok(Counter { count, resets_in: Duration::from_millis(remaining_ms) })
+    async fn increment_many(&self, hits: &[(&str, Duration)]) -> Result<Vec<Counter>, StoreError> {
+        if hits.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut invocation = self.increment.prepare_invoke();
+        for (key, window) in hits {
+            invocation.key(self.key(key)).arg(millis(*window));
+        }
+        let flat: Vec<u64> = invocation.invoke_async(&mut self.connection()).await.map_err(unavailable)?;
+        if flat.len() != hits.len() * 2 {
+            return Err(StoreError::Malformed("counter"));
+        }
+        Ok(flat
+            .chunks_exact(2)
+            .map(|pair| Counter { count: pair[0], resets_in: Duration::from_millis(pair[1]) })
+            .collect())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
