@@ -64,6 +64,18 @@ impl From<StoreError> for AccountError {
     }
 }
 
+/// The result of checking an email and password (see [`Accounts::check_password`]).
+#[derive(Debug)]
+pub enum PasswordCheck {
+    Accepted(User),
+    /// No such account, no password on it, or the wrong password: the account, if any.
+    WrongPassword(Option<UserId>),
+    /// The right password for a disabled account.
+    Disabled(UserId),
+    /// The right password, but the address is unverified and the configuration requires it.
+    Unverified(UserId),
+}
+
 /// Administrative operations on accounts.
 #[derive(Clone)]
 pub struct Accounts {
@@ -130,26 +142,42 @@ impl Accounts {
     /// Checks an email and password. Takes the same time whether or not the account exists, is
     /// disabled or has a password, so the answer reveals nothing but "wrong email or password".
     pub async fn authenticate(&self, email: &str, password: Password) -> Result<User, AccountError> {
+        match self.check_password(email, password).await? {
+            PasswordCheck::Accepted(user) => Ok(user),
+            PasswordCheck::WrongPassword(_) | PasswordCheck::Disabled(_) => Err(AccountError::InvalidCredentials),
+            PasswordCheck::Unverified(_) => Err(AccountError::EmailNotVerified),
+        }
+    }
+
+    /// [`Accounts::authenticate`] with the refusal told apart, for the audit log only: a sign-in
+    /// page answers `WrongPassword` and `Disabled` alike (DESIGN §7.2). A disabled account is
+    /// reported as such only with the right password.
+    pub async fn check_password(&self, email: &str, password: Password) -> Result<PasswordCheck, AccountError> {
         let found = match Email::parse(email) {
             Ok(email) => self.users.find_credentials(&email).await?,
             Err(_) => None,
         };
-        match found {
+        Ok(match found {
             Some((user, Some(hash))) => {
-                let verified = self.hasher.verify(password, hash).await;
-                if !verified || user.disabled {
-                    Err(AccountError::InvalidCredentials)
+                if !self.hasher.verify(password, hash).await {
+                    PasswordCheck::WrongPassword(Some(user.id))
+                } else if user.disabled {
+                    PasswordCheck::Disabled(user.id)
                 } else if !user.email_verified && !self.allow_unverified_login {
-                    Err(AccountError::EmailNotVerified)
+                    PasswordCheck::Unverified(user.id)
                 } else {
-                    Ok(user)
+                    PasswordCheck::Accepted(user)
                 }
             }
-            _ => {
+            Some((user, None)) => {
                 self.hasher.verify_decoy(password).await;
-                Err(AccountError::InvalidCredentials)
+                PasswordCheck::WrongPassword(Some(user.id))
             }
-        }
+            None => {
+                self.hasher.verify_decoy(password).await;
+                PasswordCheck::WrongPassword(None)
+            }
+        })
     }
 
     pub async fn find(&self, id: UserId) -> Result<User, AccountError> {
