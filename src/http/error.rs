@@ -177,3 +177,55 @@ pub(super) fn json(status: StatusCode, body: &ErrorBody) -> Response {
         .header(header::CACHE_CONTROL, "no-store")
         .body(body)
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    async fn body_of(mut response: Response) -> Vec<u8> {
+        response.take_body().into_vec().await.unwrap()
+    }
+
+    fn leaky(status: StatusCode) -> Response {
+        let description = Some("connection refused by 10.0.0.5:5432".to_owned());
+        json(status, &ErrorBody { error: "db_down".to_owned(), error_description: description, request_id: None })
+    }
+
+    #[tokio::test]
+    async fn a_500_shows_nothing_but_its_request_id() {
+        let response = identify_server_error(leaky(StatusCode::INTERNAL_SERVER_ERROR), "req-1").await;
+        let body: Value = serde_json::from_slice(&body_of(response).await).unwrap();
+        assert_eq!(body, json!({ "error": "server_error", "request_id": "req-1" }));
+    }
+
+    #[tokio::test]
+    async fn a_503_keeps_its_advice_and_gains_the_request_id() {
+        let response =
+            identify_server_error(json(StatusCode::SERVICE_UNAVAILABLE, &temporarily_unavailable("x").0), "req-3")
+                .await;
+        let body: Value = serde_json::from_slice(&body_of(response).await).unwrap();
+        assert_eq!(body["error"], "temporarily_unavailable");
+        assert_eq!(body["request_id"], "req-3");
+    }
+
+    #[tokio::test]
+    async fn an_html_5xx_becomes_the_generic_page_with_the_request_id() {
+        let page = super::super::pages::error(StatusCode::INTERNAL_SERVER_ERROR, "Oops", "stack trace here", None);
+        let response = identify_server_error(page, "req-4").await;
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let html = String::from_utf8(body_of(response).await).unwrap();
+        assert!(html.contains("req-4") && !html.contains("stack trace here"));
+    }
+
+    #[tokio::test]
+    async fn other_bodies_are_kept() {
+        let report = Response::builder()
+            .status(StatusCode::SERVICE_UNAVAILABLE)
+            .content_type("application/json")
+            .body(r#"{"status":"unavailable"}"#);
+        let response = identify_server_error(report, "req-5").await;
+        assert_eq!(body_of(response).await, br#"{"status":"unavailable"}"#);
+    }
+}
