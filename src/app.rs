@@ -307,6 +307,7 @@ impl BoundServer {
         let sweeper = crate::maintenance::spawn_sweeper(self.state.clone(), MAINTENANCE_EVERY);
         let mail_sender = crate::mail::spawn_sender(self.state.mail_sender.clone());
         let served = Server::new_with_acceptor(self.acceptor)
+            .idle_timeout(self.state.config.idle_timeout)
             .run_with_graceful_shutdown(http::endpoint(self.state), shutdown, Some(grace))
             .await
             .context("the HTTP server stopped with an error");

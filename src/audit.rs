@@ -90,6 +90,16 @@ pub mod kinds {
     pub const FEDERATION_USER_CREATE: &str = "federation.user.create";
     pub const FEDERATION_LINK: &str = "federation.identity.link";
     pub const FEDERATION_UNLINK: &str = "federation.identity.unlink";
+
+    // Tokens and sessions (issue 8 item 5).
+    /// Tokens issued: at /token per grant (`details.grant_type`), or to the first-party app.
+    pub const TOKEN_ISSUE: &str = "token.issue";
+    /// RFC 7009 revocation by the client (`details.token_type`).
+    pub const TOKEN_REVOKE: &str = "token.revoke";
+    /// A spent refresh token presented again: its family is revoked (RFC 9700 §4.14.2).
+    pub const TOKEN_REUSE_DETECTED: &str = "token.reuse_detected";
+    /// RP-Initiated Logout (`/logout`): the OP session ended.
+    pub const SESSION_LOGOUT: &str = "session.logout";
 }
 
 /// The most records one query returns.
@@ -224,6 +234,65 @@ pub struct AuditQuery {
     pub limit: u64,
 }
 
+/// Why a sign-in failed, for the log; the person signing in is told less (no enumeration).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignInFailure {
+    /// No such account, or the wrong password: deliberately one reason.
+    UnknownOrWrongPassword,
+    Disabled,
+    Unverified,
+    /// The password was right, the second step failed (wrong code, or out of attempts).
+    MfaFailed,
+    /// Too soon after failed attempts for this address (brute-force delay or lock).
+    Locked,
+    /// Over a sign-in rate limit (per IP, or per IP and address).
+    RateLimited,
+}
+
+impl SignInFailure {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::UnknownOrWrongPassword => "unknown_or_wrong_password",
+            Self::Disabled => "disabled",
+            Self::Unverified => "unverified",
+            Self::MfaFailed => "mfa_failed",
+            Self::Locked => "locked",
+            Self::RateLimited => "rate_limited",
+        }
+    }
+
+    /// Why a password check refused, with the account it identified; `None` when it passed.
+    pub fn of(check: &crate::accounts::PasswordCheck) -> Option<(Self, Option<UserId>)> {
+        use crate::accounts::PasswordCheck;
+        match check {
+            PasswordCheck::Accepted(_) => None,
+            PasswordCheck::WrongPassword(user) => Some((Self::UnknownOrWrongPassword, *user)),
+            PasswordCheck::Disabled(user) => Some((Self::Disabled, Some(*user))),
+            PasswordCheck::Unverified(user) => Some((Self::Unverified, Some(*user))),
+            PasswordCheck::Delayed => Some((Self::Locked, None)),
+        }
+    }
+}
+
+/// Where someone signed in: the OP's login page (for a relying party) or the first-party API.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignInChannel {
+    LoginPage,
+    LoginApi,
+}
+
+/// One sign-in attempt as [`AuditLog::sign_in`] records it.
+#[derive(Clone, Debug)]
+pub struct SignInAttempt {
+    pub channel: SignInChannel,
+    /// The client the person signs in to.
+    pub client_id: String,
+    /// The account, when one was identified (even on failure; never told to the caller).
+    pub user: Option<UserId>,
+    pub origin: RequestOrigin,
+    pub result: Result<(), SignInFailure>,
+}
+
 #[derive(Clone)]
 pub struct AuditLog {
     repository: AuditRepository,
@@ -248,6 +317,31 @@ impl AuditLog {
             tracing::error!(%error, kind = event.kind, outcome = event.outcome.as_str(), ?event.subject_user,
                 client_id = ?event.client_id, target = ?event.target, "could not write the audit record");
         }
+    }
+
+    /// Every sign-in attempt, on every channel, is recorded here (`auth.login`): one place decides
+    /// its fields, so a new refusal reason is added once. The actor is the user only on success.
+    pub async fn sign_in(&self, attempt: SignInAttempt) {
+        let channel = match attempt.channel {
+            SignInChannel::LoginPage => "login_page",
+            SignInChannel::LoginApi => "login_api",
+        };
+        let succeeded = attempt.result.is_ok();
+        let actor = Actor {
+            user: attempt.user.filter(|_| succeeded).map(|user| user.to_string()),
+            client_id: Some(attempt.client_id.clone()),
+            origin: attempt.origin,
+        };
+        let mut event = AuditEvent::new(kinds::AUTH_LOGIN, &actor).client(attempt.client_id);
+        event.subject_user = attempt.user;
+        let details = match attempt.result {
+            Ok(()) => serde_json::json!({ "channel": channel }),
+            Err(reason) => {
+                event = event.failed();
+                serde_json::json!({ "channel": channel, "reason": reason.as_str() })
+            }
+        };
+        self.record(event.details(details)).await;
     }
 
     pub async fn query(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {

@@ -78,6 +78,19 @@ pub struct Config {
     /// `FERRID_RATE_LIMITS`: per-scope overrides of the default rate limits, e.g.
     /// `login_ip=20/1m,register_ip=10/1h` (see `ratelimit::Scope`).
     pub rate_limits: crate::ratelimit::RateLimits,
+    /// `FERRID_CORS_ORIGINS`: web origins allowed to call the protocol endpoints and the
+    /// bearer-token first-party API from a browser, besides the origins of registered clients'
+    /// redirect URIs.
+    pub cors_origins: Vec<String>,
+    /// `FERRID_ADMIN_CORS_ORIGINS`: web origins allowed to call `/api/admin` from a browser (none
+    /// by default).
+    pub admin_cors_origins: Vec<String>,
+    /// `FERRID_REQUEST_TIMEOUT_SECS`: a request (reading its body included) that takes longer is
+    /// answered 503 (default 30).
+    pub request_timeout: Duration,
+    /// `FERRID_IDLE_TIMEOUT_SECS`: a connection that sends nothing for this long is closed, which
+    /// also bounds how long a client may take to send its headers (default 30).
+    pub idle_timeout: Duration,
 }
 
 /// `FERRID_ADMIN_EMAIL` + `FERRID_ADMIN_PASSWORD`.
@@ -231,6 +244,10 @@ pub struct RawConfig {
     pub upstreams: Option<String>,
     pub upstream_timeout_secs: Option<String>,
     pub rate_limits: Option<String>,
+    pub cors_origins: Option<String>,
+    pub admin_cors_origins: Option<String>,
+    pub request_timeout_secs: Option<String>,
+    pub idle_timeout_secs: Option<String>,
 }
 
 /// A configuration error: the variable and what is wrong with it.
@@ -274,7 +291,7 @@ impl Config {
 }
 
 impl RawConfig {
-    const KEYS: [&'static str; 46] = [
+    const KEYS: [&'static str; 50] = [
         "issuer",
         "bind",
         "data_dir",
@@ -321,6 +338,10 @@ impl RawConfig {
         "upstreams",
         "upstream_timeout_secs",
         "rate_limits",
+        "cors_origins",
+        "admin_cors_origins",
+        "request_timeout_secs",
+        "idle_timeout_secs",
     ];
 
     /// Builds a raw configuration from `(VARIABLE, value)` pairs without touching the process
@@ -388,6 +409,13 @@ impl RawConfig {
         let allow_unverified_login = flag("ALLOW_UNVERIFIED_LOGIN", self.allow_unverified_login.as_deref())?;
         let first_party_origins =
             origins(self.first_party_origins.as_deref()).map_err(|problem| invalid("FIRST_PARTY_ORIGINS", problem))?;
+        let cors_origins = origins(self.cors_origins.as_deref()).map_err(|problem| invalid("CORS_ORIGINS", problem))?;
+        let admin_cors_origins =
+            origins(self.admin_cors_origins.as_deref()).map_err(|problem| invalid("ADMIN_CORS_ORIGINS", problem))?;
+        let request_timeout =
+            Duration::from_secs(number("REQUEST_TIMEOUT_SECS", self.request_timeout_secs, 30, 1..=3600)?.into());
+        let idle_timeout =
+            Duration::from_secs(number("IDLE_TIMEOUT_SECS", self.idle_timeout_secs, 30, 1..=3600)?.into());
         let audit_retention =
             chrono::Duration::days(number("AUDIT_RETENTION_DAYS", self.audit_retention_days, 365, 1..=36_500)?.into());
         let dpop = crate::oauth::dpop::DpopSettings {
@@ -406,6 +434,10 @@ impl RawConfig {
             audit_retention,
             allow_unverified_login,
             first_party_origins,
+            cors_origins,
+            admin_cors_origins,
+            request_timeout,
+            idle_timeout,
             issuer,
             bind,
             data_dir,

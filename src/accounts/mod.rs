@@ -70,6 +70,20 @@ impl From<StoreError> for AccountError {
     }
 }
 
+/// The result of checking an email and password (see [`Accounts::check_password`]).
+#[derive(Debug)]
+pub enum PasswordCheck {
+    Accepted(User),
+    /// No such account, no password on it, or the wrong password: the account, if any.
+    WrongPassword(Option<UserId>),
+    /// The right password for a disabled account.
+    Disabled(UserId),
+    /// The right password, but the address is unverified and the configuration requires it.
+    Unverified(UserId),
+    /// Too soon after failed attempts for this address: the password was not checked.
+    Delayed,
+}
+
 /// Administrative operations on accounts.
 #[derive(Clone)]
 pub struct Accounts {
@@ -141,23 +155,12 @@ impl Accounts {
     /// nothing but "wrong email or password". Failures count per address (known or not) and
     /// delay further attempts; a success clears them.
     pub async fn authenticate(&self, email: &str, password: Password) -> Result<User, AccountError> {
-        let now = self.clock.now();
-        if !self.guard.admits(email, now).await? {
-            self.hasher.verify_decoy(password).await;
-            return Err(AccountError::SignInDelayed);
+        match self.check_password(email, password).await? {
+            PasswordCheck::Accepted(user) => Ok(user),
+            PasswordCheck::WrongPassword(_) | PasswordCheck::Disabled(_) => Err(AccountError::InvalidCredentials),
+            PasswordCheck::Unverified(_) => Err(AccountError::EmailNotVerified),
+            PasswordCheck::Delayed => Err(AccountError::SignInDelayed),
         }
-        let outcome = self.check_password(email, password).await;
-        match &outcome {
-            // The password was right: an unverified address is no guessing.
-            Ok(_) | Err(AccountError::EmailNotVerified) => self.guard.clear(email).await?,
-            Err(AccountError::InvalidCredentials) => {
-                if let Some(not_before) = self.guard.failed(email, now).await? {
-                    tracing::info!(%not_before, "sign-ins for an address wait after repeated failures");
-                }
-            }
-            Err(_) => {}
-        }
-        outcome
     }
 
     /// Forgets failed sign-ins for `email` (after a password reset).
@@ -165,27 +168,56 @@ impl Accounts {
         Ok(self.guard.clear(email.normalized()).await?)
     }
 
-    async fn check_password(&self, email: &str, password: Password) -> Result<User, AccountError> {
+    /// [`Accounts::authenticate`] with the refusal told apart, for the audit log only: a sign-in
+    /// page answers `WrongPassword`, `Disabled` and `Delayed` alike (DESIGN §7.2). A disabled
+    /// account is reported as such only with the right password.
+    pub async fn check_password(&self, email: &str, password: Password) -> Result<PasswordCheck, AccountError> {
+        let now = self.clock.now();
+        if !self.guard.admits(email, now).await? {
+            self.hasher.verify_decoy(password).await;
+            return Ok(PasswordCheck::Delayed);
+        }
+        let check = self.verify_credentials(email, password).await?;
+        match &check {
+            // The password was right (an unverified address is told so, so this reveals nothing).
+            PasswordCheck::Accepted(_) | PasswordCheck::Unverified(_) => self.guard.clear(email).await?,
+            // A disabled account counts as a failure: its answer must not differ from a wrong one.
+            PasswordCheck::WrongPassword(_) | PasswordCheck::Disabled(_) => {
+                if let Some(not_before) = self.guard.failed(email, now).await? {
+                    tracing::info!(%not_before, "sign-ins for an address wait after repeated failures");
+                }
+            }
+            PasswordCheck::Delayed => {}
+        }
+        Ok(check)
+    }
+
+    async fn verify_credentials(&self, email: &str, password: Password) -> Result<PasswordCheck, AccountError> {
         let found = match Email::parse(email) {
             Ok(email) => self.users.find_credentials(&email).await?,
             Err(_) => None,
         };
-        match found {
+        Ok(match found {
             Some((user, Some(hash))) => {
-                let verified = self.hasher.verify(password, hash).await;
-                if !verified || user.disabled {
-                    Err(AccountError::InvalidCredentials)
+                if !self.hasher.verify(password, hash).await {
+                    PasswordCheck::WrongPassword(Some(user.id))
+                } else if user.disabled {
+                    PasswordCheck::Disabled(user.id)
                 } else if !user.email_verified && !self.allow_unverified_login {
-                    Err(AccountError::EmailNotVerified)
+                    PasswordCheck::Unverified(user.id)
                 } else {
-                    Ok(user)
+                    PasswordCheck::Accepted(user)
                 }
             }
-            _ => {
+            Some((user, None)) => {
                 self.hasher.verify_decoy(password).await;
-                Err(AccountError::InvalidCredentials)
+                PasswordCheck::WrongPassword(Some(user.id))
             }
-        }
+            None => {
+                self.hasher.verify_decoy(password).await;
+                PasswordCheck::WrongPassword(None)
+            }
+        })
     }
 
     pub async fn find(&self, id: UserId) -> Result<User, AccountError> {

@@ -4,6 +4,7 @@ use clap::Subcommand;
 use super::client_tokens::TokenOptions;
 use crate::{
     app::AppState,
+    audit::{Actor, AuditEvent, kinds},
     oauth::{
         Client, ClientId, ClientMetadata, ClientType, GrantType, RedirectUri, TokenEndpointAuthMethod,
         client::parse_jwks_uri,
@@ -123,6 +124,8 @@ pub async fn run(command: ClientCommand, state: AppState) -> anyhow::Result<()> 
             metadata.jwks_uri = jwks_uri.as_deref().map(parse_jwks_uri).transpose()?;
             (*tokens).apply(&mut metadata)?;
             let (client, secret) = registry.register(metadata).await?;
+            let event = AuditEvent::new(kinds::ADMIN_CLIENT_CREATE, &Actor::system()).client(client.id.as_str());
+            super::audit(&state, event).await;
             print_client(&client);
             if let Some(secret) = secret {
                 println!("client_secret: {}", secret.expose());
@@ -138,6 +141,8 @@ pub async fn run(command: ClientCommand, state: AppState) -> anyhow::Result<()> 
         ClientCommand::Show { client_id: id } => print_client(&registry.find(&client_id(&id)?).await?),
         ClientCommand::Delete { client_id: id } => {
             registry.delete(&client_id(&id)?).await?;
+            super::audit(&state, AuditEvent::new(kinds::ADMIN_CLIENT_DELETE, &Actor::system()).client(id.as_str()))
+                .await;
             println!("deleted {id}");
         }
     }

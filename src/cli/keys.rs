@@ -1,7 +1,10 @@
 use clap::Subcommand;
 use keys::KeyAlg;
 
-use crate::app::AppState;
+use crate::{
+    app::AppState,
+    audit::{Actor, AuditEvent, kinds},
+};
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
@@ -31,9 +34,15 @@ pub async fn run(command: KeysCommand, state: AppState) -> anyhow::Result<()> {
             };
             for alg in algs {
                 state.keys.rotate(alg).await?;
+                let event = AuditEvent::new(kinds::ADMIN_KEY_ROTATE, &Actor::system());
+                super::audit(&state, event.details(serde_json::json!({ "alg": alg.as_str() }))).await;
             }
         }
-        KeysCommand::Revoke { kid } => state.keys.revoke(&kid).await?,
+        KeysCommand::Revoke { kid } => {
+            state.keys.revoke(&kid).await?;
+            let event = AuditEvent::new(kinds::ADMIN_KEY_REVOKE, &Actor::system()).target(format!("key:{kid}"));
+            super::audit(&state, event).await;
+        }
     }
     let date = |at: Option<chrono::DateTime<chrono::Utc>>| at.map_or_else(|| "-".to_owned(), |at| at.to_rfc3339());
     println!(

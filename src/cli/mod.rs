@@ -90,3 +90,16 @@ fn read_new_password() -> anyhow::Result<Password> {
     }
     Ok(Password::new(password))
 }
+
+/// Records a change made from the command line: ferrid itself is the actor (whoever ran the
+/// command has shell access, not an account), `details.via = "cli"`.
+async fn audit(state: &AppState, event: crate::audit::AuditEvent) {
+    let details = match event.details.clone() {
+        Some(serde_json::Value::Object(mut fields)) => {
+            fields.insert("via".to_owned(), "cli".into());
+            serde_json::Value::Object(fields)
+        }
+        _ => serde_json::json!({ "via": "cli" }),
+    };
+    state.audit.record(event.details(details)).await;
+}

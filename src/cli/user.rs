@@ -3,8 +3,9 @@ use clap::Subcommand;
 
 use super::read_new_password;
 use crate::{
-    accounts::{Accounts, Email, NewUser},
+    accounts::{Email, NewUser},
     app::AppState,
+    audit::{Actor, AuditEvent, kinds},
 };
 
 #[derive(Debug, Subcommand)]
@@ -60,6 +61,8 @@ pub async fn run(command: UserCommand, state: AppState) -> anyhow::Result<()> {
             if admin {
                 crate::oauth::admin::make_administrator(&state.access_control, user.id).await?;
             }
+            let event = AuditEvent::new(kinds::ADMIN_USER_CREATE, &Actor::system()).user(user.id);
+            super::audit(&state, event.details(serde_json::json!({ "admin": admin }))).await;
             println!("user_id: {}", user.id);
             println!("email:   {}", user.email);
             if admin {
@@ -72,20 +75,25 @@ pub async fn run(command: UserCommand, state: AppState) -> anyhow::Result<()> {
                 println!("{}  {:8}  {}  {}", user.id, status, user.email, user.name.as_deref().unwrap_or(""));
             }
         }
-        UserCommand::Disable { email: address } => set_disabled(accounts, &address, true).await?,
-        UserCommand::Enable { email: address } => set_disabled(accounts, &address, false).await?,
+        UserCommand::Disable { email: address } => set_disabled(&state, &address, true).await?,
+        UserCommand::Enable { email: address } => set_disabled(&state, &address, false).await?,
         UserCommand::SetPassword { email: address } => {
             let user = accounts.find_by_email(&email(&address)?).await?;
             accounts.set_password(user.id, read_new_password()?).await?;
+            super::audit(&state, AuditEvent::new(kinds::ADMIN_USER_PASSWORD_RESET, &Actor::system()).user(user.id))
+                .await;
             println!("password set for {}", user.email);
         }
     }
     Ok(())
 }
 
-async fn set_disabled(accounts: &Accounts, address: &str, disabled: bool) -> anyhow::Result<()> {
+async fn set_disabled(state: &AppState, address: &str, disabled: bool) -> anyhow::Result<()> {
+    let accounts = &state.accounts;
     let user = accounts.find_by_email(&email(address)?).await?;
     accounts.set_disabled(user.id, disabled).await?;
+    let kind = if disabled { kinds::ADMIN_USER_DISABLE } else { kinds::ADMIN_USER_ENABLE };
+    super::audit(state, AuditEvent::new(kind, &Actor::system()).user(user.id)).await;
     println!("{} {}", if disabled { "disabled" } else { "enabled" }, user.email);
     Ok(())
 }

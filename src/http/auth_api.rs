@@ -25,11 +25,11 @@ use super::{
 };
 use crate::{
     accounts::{
-        AccountError, Password, SecondFactorAnswer, UserId,
+        AccountError, Password, PasswordCheck, SecondFactorAnswer, UserId,
         mfa::{CHALLENGE_LIFETIME, ChallengeOutcome, PendingSecondStep, Resume},
     },
     app::AppState,
-    audit::{Actor, AuditEvent, kinds},
+    audit::{Actor, AuditEvent, SignInAttempt, SignInChannel, SignInFailure, kinds},
     oauth::{OAuthError, first_party, grants::TokenResponse},
 };
 
@@ -311,6 +311,18 @@ pub(super) fn app_actor(request: &Request, user: Option<String>) -> Actor {
     Actor { user, client_id: Some(first_party::APP_CLIENT_ID.to_owned()), origin: origin_of(request) }
 }
 
+/// A sign-in attempt through this API, to the first-party app.
+async fn record_sign_in(state: &AppState, request: &Request, user: Option<UserId>, result: Result<(), SignInFailure>) {
+    let attempt = SignInAttempt {
+        channel: SignInChannel::LoginApi,
+        client_id: first_party::APP_CLIENT_ID.to_owned(),
+        user,
+        origin: origin_of(request),
+        result,
+    };
+    state.audit.sign_in(attempt).await;
+}
+
 pub struct AuthApi;
 
 #[OpenApi(tag = "ApiTags::Authentication")]
@@ -329,32 +341,31 @@ impl AuthApi {
             return LoginResponse::Forbidden(Json(origin_refused().0.into()), NO_STORE.to_owned());
         }
         let Json(LoginRequest { email, password }) = login;
-        let failed = |reason: &str| {
-            AuditEvent::new(kinds::AUTH_LOGIN, &app_actor(request, None))
-                .failed()
-                .details(serde_json::json!({ "reason": reason }))
-        };
         if let Err(limited) = count_sign_in(request, &state, &email).await {
-            state.audit.record(failed("rate_limited")).await;
+            record_sign_in(&state, request, None, Err(SignInFailure::RateLimited)).await;
             return LoginResponse::TooManyRequests(api_refusal(&limited), limited.retry_after_secs());
         }
-        let user = match state.accounts.authenticate(&email, Password::new(password)).await {
-            Ok(user) => user,
-            Err(AccountError::EmailNotVerified) => {
-                state.audit.record(failed("email_not_verified")).await;
-                let description = "verify your email address first: enter the code or open the link we mailed you";
-                return LoginResponse::Forbidden(
-                    Json(body("email_not_verified", description).into()),
-                    NO_STORE.to_owned(),
-                );
-            }
-            Err(refused @ (AccountError::InvalidCredentials | AccountError::SignInDelayed)) => {
-                let reason = match refused {
-                    AccountError::SignInDelayed => "locked",
-                    _ => "invalid_credentials",
+        let user = match state.accounts.check_password(&email, Password::new(password)).await {
+            Ok(PasswordCheck::Accepted(user)) => user,
+            Ok(refused) => {
+                let (reason, user) =
+                    SignInFailure::of(&refused).unwrap_or((SignInFailure::UnknownOrWrongPassword, None));
+                record_sign_in(&state, request, user, Err(reason)).await;
+                return match reason {
+                    SignInFailure::Unverified => LoginResponse::Forbidden(
+                        Json(
+                            body(
+                                "email_not_verified",
+                                "verify your email address first: enter the code or open the link we mailed you",
+                            )
+                            .into(),
+                        ),
+                        NO_STORE.to_owned(),
+                    ),
+                    _ => {
+                        LoginResponse::InvalidCredentials(Json(body("invalid_credentials", "wrong email or password")))
+                    }
                 };
-                state.audit.record(failed(reason)).await;
-                return LoginResponse::InvalidCredentials(Json(body("invalid_credentials", "wrong email or password")));
             }
             Err(error) => return LoginResponse::Unavailable(temporarily_unavailable(error)),
         };
@@ -377,8 +388,7 @@ impl AuthApi {
         }
         match first_party::sign_in(&state, &user, amr, &origin_of(request)).await {
             Ok(tokens) => {
-                let actor = app_actor(request, Some(user.id.to_string()));
-                state.audit.record(AuditEvent::new(kinds::AUTH_LOGIN, &actor).user(user.id)).await;
+                record_sign_in(&state, request, Some(user.id), Ok(())).await;
                 let issued = tokens_response(&state, tokens);
                 LoginResponse::Ok(Json(issued.body), issued.cookie, NO_STORE.to_owned())
             }
@@ -424,6 +434,7 @@ impl AuthApi {
             }
             ChallengeOutcome::Wrong { pending, attempts_left } => {
                 state.audit.record(verified(pending.user()).failed()).await;
+                record_sign_in(&state, request, Some(pending.user()), Err(SignInFailure::MfaFailed)).await;
                 let description = format!("the code is wrong or was already used; {attempts_left} attempts left");
                 return MfaLoginResponse::Unauthorized(Json(body("invalid_code", &description)));
             }
@@ -431,6 +442,7 @@ impl AuthApi {
                 let event =
                     verified(pending.user()).failed().details(serde_json::json!({ "reason": "too many attempts" }));
                 state.audit.record(event).await;
+                record_sign_in(&state, request, Some(pending.user()), Err(SignInFailure::MfaFailed)).await;
                 return expired();
             }
             ChallengeOutcome::Expired => return expired(),
@@ -442,8 +454,7 @@ impl AuthApi {
         };
         match first_party::sign_in(&state, &user, pending.amr_with_otp(), &origin_of(request)).await {
             Ok(tokens) => {
-                let actor = app_actor(request, Some(user.id.to_string()));
-                state.audit.record(AuditEvent::new(kinds::AUTH_LOGIN, &actor).user(user.id)).await;
+                record_sign_in(&state, request, Some(user.id), Ok(())).await;
                 let issued = tokens_response(&state, tokens);
                 MfaLoginResponse::Ok(Json(issued.body), issued.cookie, NO_STORE.to_owned())
             }

@@ -17,10 +17,11 @@ use super::{
 };
 use crate::{
     accounts::{
-        AccountError, Password, UserId,
+        Password, PasswordCheck, UserId,
         mfa::{PendingSecondStep, Resume},
     },
     app::AppState,
+    audit::{SignInAttempt, SignInChannel, SignInFailure},
     oauth::{
         Client, ResponseMode,
         consent::describe_scope,
@@ -190,15 +191,23 @@ pub async fn login_submit(request: &Request, state: Data<&AppState>, Form(form):
         Err(response) => return response,
     };
     if let Err(limited) = count_sign_in(request, &state, &form.email).await {
+        record_sign_in(request, &state, &context, None, Err(SignInFailure::RateLimited)).await;
         return page_refusal(&limited);
     }
-    let user = match state.accounts.authenticate(&form.email, Password::new(form.password)).await {
-        Ok(user) => user,
-        Err(
-            refused @ (AccountError::InvalidCredentials | AccountError::EmailNotVerified | AccountError::SignInDelayed),
-        ) => {
-            let (error, status) = match refused {
-                AccountError::EmailNotVerified => (
+    let check = match state.accounts.check_password(&form.email, Password::new(form.password)).await {
+        Ok(check) => check,
+        Err(error) => {
+            tracing::error!(%error, "sign-in failed");
+            return pages::error(StatusCode::SERVICE_UNAVAILABLE, "Something went wrong", "Please try again.", None);
+        }
+    };
+    let user = match check {
+        PasswordCheck::Accepted(user) => user,
+        refused => {
+            let (reason, user) = SignInFailure::of(&refused).unwrap_or((SignInFailure::UnknownOrWrongPassword, None));
+            record_sign_in(request, &state, &context, user, Err(reason)).await;
+            let (error, status) = match reason {
+                SignInFailure::Unverified => (
                     "Verify your email address first: open the link or enter the code we mailed you.",
                     StatusCode::FORBIDDEN,
                 ),
@@ -215,10 +224,6 @@ pub async fn login_submit(request: &Request, state: Data<&AppState>, Form(form):
             };
             return pages::login(&page, status);
         }
-        Err(error) => {
-            tracing::error!(%error, "sign-in failed");
-            return pages::error(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", "Please try again.", None);
-        }
     };
     let amr = vec!["pwd".to_owned()];
     let pending = PendingSecondStep::new(user.id, amr.clone(), Resume::Authorize { request: form.request.clone() });
@@ -228,6 +233,20 @@ pub async fn login_submit(request: &Request, state: Data<&AppState>, Form(form):
         Err(error) => return second_step::failed(&error),
     }
     sign_in(request, &state, &form.request, &mut context, user.id, amr).await
+}
+
+/// A sign-in attempt on the login page, for the client of the pending request.
+pub(super) async fn record_sign_in(
+    request: &Request,
+    state: &AppState,
+    context: &PageContext,
+    user: Option<UserId>,
+    result: Result<(), SignInFailure>,
+) {
+    let origin = super::request_context::origin_of(request);
+    let client_id = context.client.id.as_str().to_owned();
+    let attempt = SignInAttempt { channel: SignInChannel::LoginPage, client_id, user, origin, result };
+    state.audit.sign_in(attempt).await;
 }
 
 /// Starts the OP session for `user` who authenticated with `amr` and continues the pending
@@ -245,6 +264,7 @@ pub(super) async fn sign_in(
     if let Err(error) = state.sessions.insert(&session, &origin).await {
         return respond(state, Err(error.into()));
     }
+    record_sign_in(request, state, context, Some(user), Ok(())).await;
     context.pending.fresh_login_sid = Some(session.sid.clone());
     if let Err(error) = update_pending(state.short_lived.as_ref(), pending_id, &context.pending).await {
         return respond(state, Err(error.into()));

@@ -4,8 +4,10 @@
 
 use poem::{
     Body, Endpoint, Error, Middleware, Request, Result,
-    http::{StatusCode, header},
+    http::{HeaderValue, StatusCode, header},
 };
+
+use super::error::{ErrorBody, json};
 
 pub(super) struct BodyLimit(pub usize);
 
@@ -22,8 +24,17 @@ pub(super) struct BodyLimitEndpoint<E> {
     max: usize,
 }
 
+/// 413 in the error shape, closing the connection: the unread rest of the body must not be taken
+/// for the next request on it.
 fn too_large() -> Error {
-    Error::from_status(StatusCode::PAYLOAD_TOO_LARGE)
+    let body = ErrorBody {
+        error: "request_too_large".to_owned(),
+        error_description: Some("the request body is too large".to_owned()),
+        request_id: None,
+    };
+    let mut response = json(StatusCode::PAYLOAD_TOO_LARGE, &body);
+    response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    Error::from_response(response)
 }
 
 impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {

@@ -107,6 +107,55 @@ pub(super) fn framework_error_response(error: poem::Error, request_id: &str) -> 
     json(status, &ErrorBody { error: code.to_owned(), error_description: Some(description), request_id: None })
 }
 
+/// Makes a 5xx answer say nothing internal and carry the request id, whoever produced it: an
+/// error body (`{"error": …}`) gets `request_id` (and a 500 loses any description), an HTML page
+/// becomes the generic error page with the id. Other bodies (e.g. /ready's report) are kept.
+pub(super) async fn identify_server_error(mut response: Response, request_id: &str) -> Response {
+    let status = response.status();
+    let content_type = response.content_type().unwrap_or_default().to_ascii_lowercase();
+    if content_type.starts_with("text/html") {
+        return super::pages::server_error(status, request_id);
+    }
+    if !content_type.starts_with("application/json") {
+        return response;
+    }
+    let bytes = match response.take_body().into_vec().await {
+        Ok(bytes) => bytes,
+        Err(_) => return server_error(request_id),
+    };
+    let mut fields = match serde_json::from_slice::<serde_json::Value>(&bytes) {
+        Ok(serde_json::Value::Object(fields)) if fields.get("error").is_some_and(serde_json::Value::is_string) => {
+            fields
+        }
+        _ => {
+            response.set_body(bytes);
+            return response;
+        }
+    };
+    if status == StatusCode::INTERNAL_SERVER_ERROR {
+        fields.insert("error".to_owned(), "server_error".into());
+        fields.remove("error_description");
+    }
+    fields.insert("request_id".to_owned(), request_id.into());
+    let body = serde_json::to_vec(&fields).unwrap_or_else(|_| br#"{"error":"server_error"}"#.to_vec());
+    response.headers_mut().remove(header::CONTENT_LENGTH);
+    response.set_body(body);
+    response
+}
+
+/// The answer to a request that ran past `FERRID_REQUEST_TIMEOUT_SECS`: 503, retry later.
+pub(super) fn timed_out() -> Response {
+    tracing::warn!("request timed out");
+    json(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &ErrorBody {
+            error: "temporarily_unavailable".to_owned(),
+            error_description: Some("the request took too long; please try again".to_owned()),
+            request_id: None,
+        },
+    )
+}
+
 /// A 500 that reveals nothing but the request id.
 pub(super) fn server_error(request_id: &str) -> Response {
     json(
@@ -119,7 +168,8 @@ pub(super) fn server_error(request_id: &str) -> Response {
     )
 }
 
-fn json(status: StatusCode, body: &ErrorBody) -> Response {
+/// `body` as a JSON response with `status` and `Cache-Control: no-store`.
+pub(super) fn json(status: StatusCode, body: &ErrorBody) -> Response {
     // Serialising a struct of strings cannot fail; fall back to a fixed body regardless.
     let body = serde_json::to_vec(body).unwrap_or_else(|_| br#"{"error":"server_error"}"#.to_vec());
     Response::builder()
@@ -127,4 +177,56 @@ fn json(status: StatusCode, body: &ErrorBody) -> Response {
         .header(header::CONTENT_TYPE, "application/json")
         .header(header::CACHE_CONTROL, "no-store")
         .body(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    async fn body_of(mut response: Response) -> Vec<u8> {
+        response.take_body().into_vec().await.unwrap()
+    }
+
+    fn leaky(status: StatusCode) -> Response {
+        let description = Some("connection refused by 10.0.0.5:5432".to_owned());
+        json(status, &ErrorBody { error: "db_down".to_owned(), error_description: description, request_id: None })
+    }
+
+    #[tokio::test]
+    async fn a_500_shows_nothing_but_its_request_id() {
+        let response = identify_server_error(leaky(StatusCode::INTERNAL_SERVER_ERROR), "req-1").await;
+        let body: Value = serde_json::from_slice(&body_of(response).await).unwrap();
+        assert_eq!(body, json!({ "error": "server_error", "request_id": "req-1" }));
+    }
+
+    #[tokio::test]
+    async fn a_503_keeps_its_advice_and_gains_the_request_id() {
+        let response =
+            identify_server_error(json(StatusCode::SERVICE_UNAVAILABLE, &temporarily_unavailable("x").0), "req-3")
+                .await;
+        let body: Value = serde_json::from_slice(&body_of(response).await).unwrap();
+        assert_eq!(body["error"], "temporarily_unavailable");
+        assert_eq!(body["request_id"], "req-3");
+    }
+
+    #[tokio::test]
+    async fn an_html_5xx_becomes_the_generic_page_with_the_request_id() {
+        let page = super::super::pages::error(StatusCode::INTERNAL_SERVER_ERROR, "Oops", "stack trace here", None);
+        let response = identify_server_error(page, "req-4").await;
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let html = String::from_utf8(body_of(response).await).unwrap();
+        assert!(html.contains("req-4") && !html.contains("stack trace here"));
+    }
+
+    #[tokio::test]
+    async fn other_bodies_are_kept() {
+        let report = Response::builder()
+            .status(StatusCode::SERVICE_UNAVAILABLE)
+            .content_type("application/json")
+            .body(r#"{"status":"unavailable"}"#);
+        let response = identify_server_error(report, "req-5").await;
+        assert_eq!(body_of(response).await, br#"{"status":"unavailable"}"#);
+    }
 }

@@ -10,9 +10,11 @@ use poem::{
 use super::{
     cookies::{self, SESSION_COOKIE, csrf_token, csrf_valid, with_csrf_cookie},
     pages,
+    request_context::origin_of,
 };
 use crate::{
     app::AppState,
+    audit::{Actor, AuditEvent, kinds},
     oauth::{
         flow::current_session,
         logout::{LogoutError, LogoutRequest, end_session, plan_logout},
@@ -78,10 +80,18 @@ async fn logout(request: &Request, state: &AppState, params: &[(String, String)]
         let page = pages::logout_confirmation(plan.client_name.as_deref(), &csrf, &hidden);
         return with_csrf_cookie(page, &csrf, new_csrf, state.config.issuer.is_https());
     }
-    if let Some(session) = &session
-        && let Err(error) = end_session(state, session).await
-    {
-        return failure(&error.to_string());
+    if let Some(session) = &session {
+        if let Err(error) = end_session(state, session).await {
+            return failure(&error.to_string());
+        }
+        let user = session.user_id;
+        let actor = Actor { user: Some(user.to_string()), client_id: None, origin: origin_of(request) };
+        let mut event = AuditEvent::new(kinds::SESSION_LOGOUT, &actor).user(user);
+        // The client that asked (RP-Initiated Logout §2), when it said; never the hint itself.
+        if let Some(client) = logout_request.client_id.as_deref() {
+            event = event.client(client);
+        }
+        state.audit.record(event.details(serde_json::json!({ "sid": session.sid }))).await;
     }
     let mut response = match plan.redirect {
         Some(location) => Response::builder()

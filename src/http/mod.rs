@@ -16,6 +16,8 @@ mod body_limit;
 mod cached_json;
 mod client_metadata;
 mod cookies;
+mod cors;
+mod deadline;
 mod discovery;
 mod dpop;
 mod error;
@@ -37,6 +39,7 @@ mod register;
 mod request_context;
 mod revoke;
 mod second_step;
+mod security_headers;
 mod security_schemes;
 mod session_auth;
 mod sign_in_views;
@@ -47,11 +50,14 @@ mod user_auth;
 mod userinfo;
 
 use body_limit::BodyLimit;
+use cors::Cors;
+use deadline::Deadline;
 use poem::{Endpoint, EndpointExt, Route, get, post};
 use poem_openapi::OpenApiService;
 
 pub use error::ErrorBody;
 use request_context::RequestContext;
+use security_headers::SecurityHeaders;
 
 use crate::app::AppState;
 
@@ -116,7 +122,9 @@ pub fn openapi_document() -> String {
     api().spec()
 }
 
-/// The whole application as one endpoint.
+/// The whole application as one endpoint. From the outside in: security headers on every answer,
+/// CORS, the request id (and the error shape of anything that failed), the request deadline, the
+/// body size cap, then the routes.
 pub fn endpoint(state: AppState) -> impl Endpoint {
     let api = api();
     let swagger = swagger::routes(&state.config.issuer, &api.spec(), &api.swagger_ui_html(), api.swagger_ui());
@@ -140,7 +148,10 @@ pub fn endpoint(state: AppState) -> impl Endpoint {
         .nest("/", api)
         .with(BodyLimit(MAX_BODY_BYTES))
         .with(rate_limit::RateLimitHeaders)
-        .data(state)
+        .data(state.clone())
         .data(discovery)
+        .with(Deadline(state.config.request_timeout))
         .with(RequestContext)
+        .with(Cors(state.clone()))
+        .with(SecurityHeaders { hsts: state.config.issuer.is_https() })
 }

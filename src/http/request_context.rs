@@ -1,7 +1,8 @@
 //! Outermost middleware: gives every request an id (echoing a well-formed `X-Request-Id` from
 //! a proxy, else a fresh UUID), runs it in a tracing span carrying that id, logs one line per
 //! request (method, path, status, latency — never the query string, which may hold codes), turns
-//! any framework error or panic into the JSON error shape, and returns the id in the response.
+//! any framework error or panic into the JSON error shape, makes every 5xx body carry the id and
+//! nothing internal, and returns the id in the response.
 
 use std::{panic::AssertUnwindSafe, time::Instant};
 
@@ -9,7 +10,7 @@ use futures_util::FutureExt;
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result, http::HeaderValue};
 use tracing::Instrument;
 
-use super::error::{framework_error_response, server_error};
+use super::error::{framework_error_response, identify_server_error, server_error};
 
 pub(super) const REQUEST_ID_HEADER: &str = "x-request-id";
 
@@ -60,6 +61,9 @@ impl<E: Endpoint> Endpoint for RequestContextEndpoint<E> {
                     server_error(&id)
                 }
             };
+            if response.status().is_server_error() {
+                response = identify_server_error(response, &id).await;
+            }
             if let Ok(value) = HeaderValue::from_str(&id) {
                 response.headers_mut().insert(REQUEST_ID_HEADER, value);
             }

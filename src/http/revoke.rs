@@ -1,11 +1,12 @@
 //! `POST /revoke` (RFC 7009 §2): authenticate the client as at /token, revoke, and answer 200
 //! with an empty body whether or not there was anything to revoke (§2.2).
 
-use poem::web::Data;
+use poem::{Request, web::Data};
 use poem_openapi::{ApiResponse, Object, OpenApi, param::Header, payload::Form};
 
 use super::{
     error::{NO_STORE, OAuthErrorResponse},
+    request_context::origin_of,
     tags::ApiTags,
 };
 use crate::{
@@ -14,6 +15,7 @@ use crate::{
         client_auth::{AssertionParams, authenticate_client, credentials_from_request},
         error::OAuthError,
         revoke::revoke_token,
+        session::RequestOrigin,
     },
 };
 
@@ -55,15 +57,21 @@ impl RevocationApi {
     async fn revoke(
         &self,
         state: Data<&AppState>,
+        request: &Request,
         #[oai(name = "Authorization")] authorization: Header<Option<String>>,
         form: Form<RevocationForm>,
     ) -> Result<RevocationResponse, OAuthErrorResponse> {
-        respond(&state, authorization.0.as_deref(), form.0).await?;
+        respond(&state, authorization.0.as_deref(), form.0, &origin_of(request)).await?;
         Ok(RevocationResponse::Ok(NO_STORE.to_owned()))
     }
 }
 
-async fn respond(state: &AppState, authorization: Option<&str>, form: RevocationForm) -> Result<(), OAuthError> {
+async fn respond(
+    state: &AppState,
+    authorization: Option<&str>,
+    form: RevocationForm,
+    origin: &RequestOrigin,
+) -> Result<(), OAuthError> {
     let credentials = credentials_from_request(
         authorization,
         form.client_id.as_deref(),
@@ -76,5 +84,5 @@ async fn respond(state: &AppState, authorization: Option<&str>, form: Revocation
     let client = authenticate_client(credentials, &state.clients, &state.client_assertions).await?;
     let token =
         form.token.filter(|t| !t.is_empty()).ok_or_else(|| OAuthError::InvalidRequest("token is required".into()))?;
-    revoke_token(state, &client, &token, form.token_type_hint.as_deref()).await
+    revoke_token(state, &client, &token, form.token_type_hint.as_deref(), origin).await
 }

@@ -11,7 +11,7 @@ use poem::{
 use serde::Deserialize;
 
 use super::{
-    authorize::{PageContext, expired, load_page_context, see_other, sign_in},
+    authorize::{PageContext, expired, load_page_context, record_sign_in, see_other, sign_in},
     cookies::csrf_valid,
     pages::{self, SecondStepPage},
     request_context::origin_of,
@@ -22,7 +22,7 @@ use crate::{
         mfa::{ChallengeOutcome, Resume},
     },
     app::AppState,
-    audit::{Actor, AuditEvent, kinds},
+    audit::{Actor, AuditEvent, SignInFailure, kinds},
 };
 
 /// The code form for the challenge the password step opened.
@@ -92,11 +92,13 @@ pub async fn submit(request: &Request, state: Data<&AppState>, Form(form): Form<
         }
         ChallengeOutcome::Wrong { pending, .. } => {
             state.audit.record(audit(pending.user()).failed()).await;
+            record_sign_in(request, &state, &context, Some(pending.user()), Err(SignInFailure::MfaFailed)).await;
             again("That code is not right, or it was already used. Try again.", StatusCode::UNAUTHORIZED)
         }
         ChallengeOutcome::Exhausted { pending } => {
             let event = audit(pending.user()).failed().details(serde_json::json!({ "reason": "too many attempts" }));
             state.audit.record(event).await;
+            record_sign_in(request, &state, &context, Some(pending.user()), Err(SignInFailure::MfaFailed)).await;
             start_over(&form.request)
         }
         ChallengeOutcome::Expired => start_over(&form.request),

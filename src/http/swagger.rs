@@ -74,6 +74,11 @@ fn asset(body: String, content_type: &'static str) -> impl Endpoint {
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; \
                    connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
+/// poem-openapi's OAuth receiver runs one inline script (it hands the code to the Swagger page
+/// that opened it) and loads nothing; the default policy of every other answer would block it.
+const RECEIVER_CSP: &str =
+    "default-src 'none'; script-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
 /// The routes under `/swagger`. `poem_ui` is poem-openapi's Swagger UI endpoint, kept for the
 /// OAuth receiver page; `poem_page` its HTML, the source of the bundled assets.
 pub(super) fn routes(
@@ -103,7 +108,7 @@ pub(super) fn routes(
         .at("/swagger-ui.css", asset(assets.css, "text/css; charset=utf-8"))
         .at("/swagger-ui-bundle.js", asset(assets.js, "text/javascript; charset=utf-8"))
         .at("/ferrid-swagger.js", asset(init_script(issuer, spec), "text/javascript; charset=utf-8"))
-        .at("/oauth-receiver.html", poem_ui)
+        .at("/oauth-receiver.html", poem_ui.with(SetHeader::new().overriding("content-security-policy", RECEIVER_CSP)))
         .with(SetHeader::new().overriding(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .map_to_response()
         .boxed()

@@ -317,13 +317,14 @@ pub fn validate_authorization_request(
     let state = params.get("state");
     let mut to_client = ErrorRedirect {
         redirect_uri: redirect_uri.clone(),
-        state: state.filter(|s| within(s, MAX_VALUE_LEN)).map(str::to_owned),
+        state: state.filter(|s| within(s, MAX_VALUE_LEN) && is_vschar(s)).map(str::to_owned),
         response_mode: ResponseMode::Query,
     };
     to_client.response_mode = response_mode(&params).map_err(|p| to_client.reject(p))?;
     let reject = |problem: Problem| to_client.reject(problem);
 
     check_value_lengths(&params).map_err(reject)?;
+    check_state_syntax(&params).map_err(reject)?;
     check_unsupported_features(&params).map_err(reject)?;
     check_response_type(&params, client).map_err(reject)?;
     let scope = requested_scope(&params, client).map_err(reject)?;
@@ -433,6 +434,21 @@ fn check_value_lengths(params: &Params<'_>) -> Result<(), Problem> {
         }
     }
     Ok(())
+}
+
+/// RFC 6749 Appendix A.5: `state = 1*VSCHAR` (printable ASCII, %x20-7E). Anything else — a CR/LF
+/// aimed at the redirect's headers, say — is refused and not echoed.
+fn is_vschar(value: &str) -> bool {
+    value.bytes().all(|b| (0x20..=0x7e).contains(&b))
+}
+
+fn check_state_syntax(params: &Params<'_>) -> Result<(), Problem> {
+    match params.get("state") {
+        Some(state) if !is_vschar(state) => {
+            Err(invalid_request("state must be printable ASCII (RFC 6749 Appendix A.5)"))
+        }
+        _ => Ok(()),
+    }
 }
 
 fn within(value: &str, limit: usize) -> bool {

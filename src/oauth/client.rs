@@ -151,6 +151,13 @@ impl RedirectUri {
         &self.uri
     }
 
+    /// The web origin (RFC 6454 §4) a browser at this redirect URI sends in `Origin`: only for
+    /// http(s) URIs; a native app's private-use scheme has none.
+    pub fn web_origin(&self) -> Option<String> {
+        let url = Url::parse(&self.uri).ok()?;
+        matches!(url.scheme(), "https" | "http").then(|| url.origin().ascii_serialization())
+    }
+
     /// The form to store: the issuer-relative path if it was loaded as one.
     pub fn stored_form(&self) -> &str {
         self.issuer_path.as_deref().unwrap_or(&self.uri)

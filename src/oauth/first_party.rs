@@ -13,7 +13,7 @@ use super::{
     Client, ClientId, FamilyId, OAuthError, RegistryError,
     access_token::verify_bearer_access_token,
     admin::BearerAuthError,
-    grants::{TokenRequest, TokenResponse, exchange, issue_to_session},
+    grants::{TokenRequest, TokenResponse, exchange, issue_to_session, record_issue},
     revocation::revoke_family,
     scope::Scope,
     session::{OpSession, RequestOrigin},
@@ -53,7 +53,9 @@ pub async fn sign_in(
     let (_, session) = OpSession::start(user.id, amr, state.clock.now());
     state.sessions.insert(&session, origin).await?;
     let scope = Scope::parse(APP_SCOPE).map_err(|e| OAuthError::Internal(e.into()))?;
-    issue_to_session(state, &client, user, &scope, &session, origin).await
+    let issued = issue_to_session(state, &client, user, &scope, &session, origin).await;
+    record_issue(state, &client, "first_party_login", origin, &issued).await;
+    issued
 }
 
 /// Rotates the cookie's refresh token (RFC 6749 §6 with RFC 9700 §4.14.2 reuse detection), as

@@ -2,7 +2,7 @@
 //! the code or refresh token, check it belongs to this client, check PKCE, then mint tokens.
 
 use keys::OpaqueSecret;
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 use super::{
     Client, ClientType, GrantType, admin,
@@ -11,7 +11,7 @@ use super::{
     dpop::{DpopProof, TOKEN_TYPE as DPOP_TOKEN_TYPE},
     error::OAuthError,
     pkce::{CodeChallenge, CodeVerifier, verify_pkce},
-    refresh_token::{FamilyId, RefreshGrant, RefreshLifetimes, issue_refresh_token, rotate_refresh_token},
+    refresh_token::{FamilyId, RefreshGrant, RefreshLifetimes, ReuseWatch, issue_refresh_token, rotate_refresh_token},
     resource::Resource,
     revocation::{deny_access_token, record_family_access_token, revoke_family},
     scope::Scope,
@@ -21,6 +21,7 @@ use super::{
 use crate::{
     accounts::{User, UserId},
     app::AppState,
+    audit::{Actor, AuditEvent, kinds},
     metrics::IssuedToken,
 };
 
@@ -53,6 +54,8 @@ pub struct TokenResponse {
     pub id_token: Option<String>,
     pub refresh_token: Option<String>,
     pub scope: String,
+    /// The user the tokens are for (none for `client_credentials`); for the audit log, not sent.
+    pub user: Option<UserId>,
 }
 
 /// Redeems `request` for `client`, which has already authenticated. With a checked DPoP
@@ -70,7 +73,7 @@ pub async fn exchange(
     }
     let jkt = proof.map(|p| p.jkt.as_str());
     let grant_type = request.grant_type();
-    let response = match request {
+    let result = match request {
         TokenRequest::AuthorizationCode { code, redirect_uri, code_verifier } => {
             redeem_code(state, client, code, &redirect_uri, code_verifier.as_deref(), origin, jkt).await
         }
@@ -80,9 +83,43 @@ pub async fn exchange(
         TokenRequest::ClientCredentials { scope, resources } => {
             client_credentials(state, client, scope, &resources, jkt).await
         }
-    }?;
+    };
+    record_issue(state, client, grant_type.as_str(), origin, &result).await;
+    let response = result?;
     count_issued(state, grant_type, &response);
     Ok(response)
+}
+
+/// Audits a token request's result (`token.issue`): the grant, the user and which tokens were
+/// issued — never a token — or the error code it was refused with.
+pub async fn record_issue(
+    state: &AppState,
+    client: &Client,
+    grant: &str,
+    origin: &RequestOrigin,
+    result: &Result<TokenResponse, OAuthError>,
+) {
+    let actor = Actor { user: None, client_id: Some(client.id.as_str().to_owned()), origin: origin.clone() };
+    let mut event = AuditEvent::new(kinds::TOKEN_ISSUE, &actor).client(client.id.as_str());
+    let details = match result {
+        Ok(response) => {
+            event.subject_user = response.user;
+            let issued: Vec<&str> = [
+                Some("access_token"),
+                response.refresh_token.as_ref().map(|_| "refresh_token"),
+                response.id_token.as_ref().map(|_| "id_token"),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            json!({ "grant_type": grant, "issued": issued })
+        }
+        Err(error) => {
+            event = event.failed();
+            json!({ "grant_type": grant, "error": error.code() })
+        }
+    };
+    state.audit.record(event.details(details)).await;
 }
 
 impl TokenRequest {
@@ -267,6 +304,7 @@ pub async fn issue_to_session(
         id_token: None,
         refresh_token: Some(refresh_token),
         scope: scope.to_string(),
+        user: Some(user.id),
     })
 }
 
@@ -296,9 +334,8 @@ async fn refresh(
     let store = state.short_lived.as_ref();
     let repo = &state.refresh_tokens;
     let lifetimes = refresh_lifetimes(state, client);
-    let metrics = state.metrics.as_ref();
-    let rotated =
-        rotate_refresh_token(presented, client, scope, now, repo, store, metrics, lifetimes, origin, jkt).await?;
+    let watch = ReuseWatch { metrics: state.metrics.as_ref(), audit: &state.audit, origin };
+    let rotated = rotate_refresh_token(presented, client, scope, now, repo, store, &watch, lifetimes, jkt).await?;
     super::refresh_origin::apply_policy(state, client, &rotated, origin).await?;
     let grant = &rotated.record.grant;
     let user = active_user(state, grant.user_id).await?;
@@ -356,6 +393,7 @@ async fn client_credentials(
         id_token: None,
         refresh_token: None,
         scope: scope.to_string(),
+        user: None,
     })
 }
 
@@ -389,6 +427,7 @@ async fn active_user(state: &AppState, id: UserId) -> Result<User, OAuthError> {
 }
 
 struct Minted {
+    user: UserId,
     access: IssuedAccessToken,
     token_type: &'static str,
     expires_in: i64,
@@ -406,6 +445,7 @@ impl Minted {
             id_token: self.id_token,
             refresh_token: self.refresh_token,
             scope: self.scope,
+            user: Some(self.user),
         }
     }
 }
@@ -473,6 +513,7 @@ async fn mint(
     };
     Ok(Minted {
         token_type: token_type(jkt),
+        user: user.id,
         expires_in: (access.expires_at - now).num_seconds(),
         access,
         id_token,

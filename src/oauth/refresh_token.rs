@@ -17,6 +17,7 @@ use super::{
 };
 use crate::{
     accounts::UserId,
+    audit::{Actor, AuditEvent, AuditLog, kinds},
     metrics::Metrics,
     store::{ShortLivedStore, sql::RefreshTokenRepository},
 };
@@ -224,18 +225,33 @@ fn check_usable(record: &RefreshTokenRecord, client: &ClientId, now: DateTime<Ut
 async fn reject_reuse(
     repo: &RefreshTokenRepository,
     store: &dyn ShortLivedStore,
-    metrics: &Metrics,
+    watch: &ReuseWatch<'_>,
+    record: &RefreshTokenRecord,
     family_id: &FamilyId,
     now: DateTime<Utc>,
 ) -> OAuthError {
-    metrics.refresh_token_reuse_detected();
+    watch.metrics.refresh_token_reuse_detected();
     match super::revocation::revoke_family(repo, store, family_id, now).await {
         Ok(revoked) => {
             tracing::warn!(family_id = %family_id, revoked, "refresh token reuse detected; the family is revoked");
+            let client = record.grant.client_id.as_str();
+            let actor = Actor { user: None, client_id: Some(client.to_owned()), origin: watch.origin.clone() };
+            let event = AuditEvent::new(kinds::TOKEN_REUSE_DETECTED, &actor)
+                .user(record.grant.user_id)
+                .client(client)
+                .details(serde_json::json!({ "family_id": family_id.as_str(), "revoked": revoked }));
+            watch.audit.record(event).await;
             invalid_grant()
         }
         Err(error) => error.into(),
     }
+}
+
+/// Who hears about a detected reuse: the metrics and the audit log, with the request's origin.
+pub struct ReuseWatch<'a> {
+    pub metrics: &'a Metrics,
+    pub audit: &'a AuditLog,
+    pub origin: &'a RequestOrigin,
 }
 
 /// A rotated token presented again within its client's reuse grace window: a second successor in
@@ -283,11 +299,11 @@ pub async fn rotate_refresh_token(
     now: DateTime<Utc>,
     repo: &RefreshTokenRepository,
     store: &dyn ShortLivedStore,
-    metrics: &Metrics,
+    watch: &ReuseWatch<'_>,
     lifetimes: RefreshLifetimes,
-    origin: &RequestOrigin,
     proof_jkt: Option<&str>,
 ) -> Result<RotatedRefreshToken, OAuthError> {
+    let origin = watch.origin;
     if !client.metadata.grant_types.contains(&GrantType::RefreshToken) {
         return Err(OAuthError::UnauthorizedClient("the client may not use the refresh_token grant".to_owned()));
     }
@@ -311,7 +327,7 @@ pub async fn rotate_refresh_token(
         {
             return reissue_within_grace(&record, requested_scope, now, repo, lifetimes, origin).await;
         }
-        Err(Unusable::Reused) => return Err(reject_reuse(repo, store, metrics, &record.family_id, now).await),
+        Err(Unusable::Reused) => return Err(reject_reuse(repo, store, watch, &record, &record.family_id, now).await),
         Err(reason) => {
             tracing::info!(?reason, "refresh token rejected");
             return Err(invalid_grant());
@@ -332,7 +348,7 @@ pub async fn rotate_refresh_token(
         RotateOutcome::Reused { .. } if grace > Duration::zero() => {
             reissue_within_grace(&record, Some(access_scope), now, repo, lifetimes, origin).await
         }
-        RotateOutcome::Reused { family_id } => Err(reject_reuse(repo, store, metrics, &family_id, now).await),
+        RotateOutcome::Reused { family_id } => Err(reject_reuse(repo, store, watch, &record, &family_id, now).await),
         RotateOutcome::Revoked | RotateOutcome::Unknown => Err(invalid_grant()),
     }
 }

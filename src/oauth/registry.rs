@@ -7,7 +7,7 @@
 //! node or by the CLI, within that bound.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::{Arc, RwLock},
     time::{Duration, Instant},
 };
@@ -60,10 +60,33 @@ impl ClientCache {
     }
 }
 
+/// The web origins of all clients' redirect URIs, with when they were collected.
+#[derive(Default)]
+struct OriginCache(RwLock<Option<(Instant, Arc<HashSet<String>>)>>);
+
+impl OriginCache {
+    fn get(&self) -> Option<Arc<HashSet<String>>> {
+        let entry = self.0.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        entry.as_ref().filter(|(read_at, _)| read_at.elapsed() < CLIENT_CACHE_TTL).map(|(_, origins)| origins.clone())
+    }
+
+    fn put(&self, origins: Arc<HashSet<String>>) {
+        *self.0.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some((Instant::now(), origins));
+    }
+
+    fn forget(&self) {
+        *self.0.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
+    }
+}
+
+/// Clients read per page while collecting web origins.
+const ORIGIN_PAGE: u64 = 500;
+
 #[derive(Clone)]
 pub struct ClientRegistry {
     clients: ClientRepository,
     cache: Arc<ClientCache>,
+    origins: Arc<OriginCache>,
     clock: Arc<dyn Clock>,
     /// The signing algorithms the key ring keeps active keys for: a client may only choose these.
     signing_algs: Arc<[SigningAlg]>,
@@ -79,7 +102,14 @@ impl ClientRegistry {
         signing_algs: &[SigningAlg],
         longest_signed_lifetime_secs: u32,
     ) -> Self {
-        Self { clients, cache: Arc::default(), clock, signing_algs: signing_algs.into(), longest_signed_lifetime_secs }
+        Self {
+            clients,
+            cache: Arc::default(),
+            origins: Arc::default(),
+            clock,
+            signing_algs: signing_algs.into(),
+            longest_signed_lifetime_secs,
+        }
     }
 
     /// A client's access and ID tokens must not outlive the keys that sign them.
@@ -152,6 +182,7 @@ impl ClientRegistry {
             updated_at: now,
         };
         self.clients.insert(&client).await?;
+        self.origins.forget();
         Ok((client, secret, registration_token))
     }
 
@@ -179,6 +210,7 @@ impl ClientRegistry {
         let updated = Client { secret_digest, metadata, updated_at: self.clock.now(), ..client.clone() };
         let stored = self.clients.update(&updated).await;
         self.cache.forget(&client.id);
+        self.origins.forget();
         if !stored? {
             return Err(RegistryError::NotFound);
         }
@@ -192,6 +224,32 @@ impl ClientRegistry {
         let client = self.clients.find(id).await?.ok_or(RegistryError::NotFound)?;
         self.cache.put(&client);
         Ok(client)
+    }
+
+    /// The web origins of every registered client's http(s) redirect URIs: the browsers that may
+    /// call the token, userinfo and first-party endpoints cross-origin (CORS). Collected at most
+    /// once per [`CLIENT_CACHE_TTL`], like the clients themselves; at most [`CLIENT_CACHE_MAX`].
+    pub async fn web_origins(&self) -> Result<Arc<HashSet<String>>, RegistryError> {
+        if let Some(origins) = self.origins.get() {
+            return Ok(origins);
+        }
+        let mut origins = HashSet::new();
+        let mut after: Option<ClientId> = None;
+        loop {
+            let page = self.clients.list_after(after.as_ref(), ORIGIN_PAGE).await?;
+            origins.extend(
+                page.iter().flat_map(|client| &client.metadata.redirect_uris).filter_map(|uri| uri.web_origin()),
+            );
+            match page.last() {
+                Some(last) if (page.len() as u64) == ORIGIN_PAGE && origins.len() < CLIENT_CACHE_MAX => {
+                    after = Some(last.id.clone());
+                }
+                _ => break,
+            }
+        }
+        let origins = Arc::new(origins);
+        self.origins.put(origins.clone());
+        Ok(origins)
     }
 
     /// Up to `limit` clients in client_id order, after the client `after`.
@@ -219,6 +277,7 @@ impl ClientRegistry {
     pub async fn delete(&self, id: &ClientId) -> Result<(), RegistryError> {
         let deleted = self.clients.delete(id).await;
         self.cache.forget(id);
+        self.origins.forget();
         if deleted? { Ok(()) } else { Err(RegistryError::NotFound) }
     }
 }

@@ -10,7 +10,14 @@ use super::{
     introspection::{Found, TokenTypeHint, find_token},
     revocation::{deny_access_token, revoke_family},
 };
-use crate::app::AppState;
+use serde_json::json;
+
+use super::session::RequestOrigin;
+use crate::{
+    accounts::UserId,
+    app::AppState,
+    audit::{Actor, AuditEvent, kinds},
+};
 
 /// RFC 7009 §2.1: revokes `token` if it is `client`'s. `hint` is the raw `token_type_hint`; a
 /// value other than the two registered ones (§4.1.2) is `unsupported_token_type` (§2.2.1).
@@ -20,6 +27,7 @@ pub async fn revoke_token(
     client: &Client,
     token: &str,
     hint: Option<&str>,
+    origin: &RequestOrigin,
 ) -> Result<(), OAuthError> {
     let hint = hint
         .map(|value| {
@@ -29,25 +37,42 @@ pub async fn revoke_token(
         })
         .transpose()?;
     let now = state.clock.now();
+    let actor = Actor { user: None, client_id: Some(client.id.as_str().to_owned()), origin: origin.clone() };
+    let event = AuditEvent::new(kinds::TOKEN_REVOKE, &actor).client(client.id.as_str());
     let Some(found) = find_token(state, token, hint, now).await? else {
+        state.audit.record(event.failed().details(json!({ "reason": "unknown_token" }))).await;
         return Ok(());
     };
     if found.client_id() != client.id.as_str() {
         // §2.1: the server "verifies whether the token was issued to the client making the
         // revocation request"; if not, nothing happens and the answer does not say so.
         tracing::info!("revocation of another client's token ignored");
+        state.audit.record(event.failed().details(json!({ "reason": "another_clients_token" }))).await;
         return Ok(());
     }
     let store = state.short_lived.as_ref();
-    match found {
-        Found::Access(grant) => deny_access_token(store, &grant.jti, grant.expires_at, now).await?,
+    let event = match found {
+        Found::Access(grant) => {
+            deny_access_token(store, &grant.jti, grant.expires_at, now).await?;
+            let event = event.details(json!({ "token_type": "access_token" }));
+            match uuid::Uuid::parse_str(&grant.subject).map(UserId) {
+                Ok(user) => event.user(user),
+                Err(_) => event,
+            }
+        }
         // Even a rotated or expired token names the grant the client wants ended; its family may
         // still have live access tokens.
-        Found::Refresh(record) if record.revoked_at.is_none() => {
-            let revoked = revoke_family(&state.refresh_tokens, store, &record.family_id, now).await?;
+        Found::Refresh(record) => {
+            let revoked = match record.revoked_at {
+                None => revoke_family(&state.refresh_tokens, store, &record.family_id, now).await?,
+                Some(_) => 0,
+            };
             tracing::info!(family_id = %record.family_id, revoked, "refresh token family revoked");
+            let details =
+                json!({ "token_type": "refresh_token", "family_id": record.family_id.as_str(), "revoked": revoked });
+            event.user(record.grant.user_id).details(details)
         }
-        Found::Refresh(_) => {}
-    }
+    };
+    state.audit.record(event).await;
     Ok(())
 }

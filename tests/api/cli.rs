@@ -15,7 +15,8 @@ use crate::helpers::{Backend, TestResources};
 on_every_backend!(
     client_create_then_show_round_trips_and_the_secret_is_only_a_digest,
     client_create_takes_a_jwks_uri_validated_as_registration_does,
-    user_administration
+    user_administration,
+    command_line_changes_are_audited
 );
 
 fn ferrid(resources: &TestResources, args: &[&str], stdin: Option<&str>) -> Output {
@@ -418,4 +419,31 @@ async fn serve_stops_gracefully_on_sigterm() {
     let mut log = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut log).unwrap();
     assert!(log.contains("ferrid stopped"), "{log}");
+}
+
+/// Changes made from the command line reach the audit log (issue 8 item 5), with ferrid itself
+/// as the actor and `details.via = "cli"`.
+async fn command_line_changes_are_audited(backend: Backend) {
+    let resources = TestResources::create(backend).await;
+    let created = ferrid(
+        &resources,
+        &["client", "create", "--name", "Billing", "--redirect-uri", "https://billing.example/cb"],
+        None,
+    );
+    let client_id = field(&stdout(&created), "client_id").to_owned();
+    stdout(&ferrid(&resources, &["client", "delete", &client_id], None));
+    stdout(&ferrid(&resources, &["keys", "rotate", "--alg", "ES256"], None));
+    let app = crate::helpers::start_app(resources, &[], std::sync::Arc::new(ferrid::clock::SystemClock)).await.unwrap();
+    let token = crate::admin_sessions::service_token(&app).await;
+    for (kind, client) in [
+        (ferrid::audit::kinds::ADMIN_CLIENT_CREATE, Some(client_id.as_str())),
+        (ferrid::audit::kinds::ADMIN_CLIENT_DELETE, Some(client_id.as_str())),
+        (ferrid::audit::kinds::ADMIN_KEY_ROTATE, None),
+    ] {
+        let records = crate::admin_users::audited(&app, &token, kind, None).await;
+        let record =
+            records.iter().find(|r| r["details"]["via"] == "cli").unwrap_or_else(|| panic!("{kind}: {records:?}"));
+        assert_eq!(record["client_id"].as_str(), client, "{record}");
+        assert!(record["actor_user_id"].is_null() && record["actor_client_id"].is_null(), "{record}");
+    }
 }

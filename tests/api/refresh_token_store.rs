@@ -8,7 +8,7 @@ use ferrid::{
     accounts::{Email, NewUser},
     oauth::{
         Client, ClientMetadata, ClientType, FamilyId, GrantType, OAuthError, RedirectUri, RefreshGrant,
-        RefreshLifetimes, RotatedRefreshToken, Scope, issue_refresh_token, rotate_refresh_token,
+        RefreshLifetimes, ReuseWatch, RotatedRefreshToken, Scope, issue_refresh_token, rotate_refresh_token,
         session::RequestOrigin,
     },
     store::sql::RefreshTokenRepository,
@@ -105,9 +105,12 @@ impl Fixture {
             now,
             &self.repo,
             store,
-            &self.app.state.metrics,
+            &ReuseWatch {
+                metrics: &self.app.state.metrics,
+                audit: &self.app.state.audit,
+                origin: &RequestOrigin::default(),
+            },
             RefreshLifetimes::default(),
-            &RequestOrigin::default(),
             None,
         )
         .await

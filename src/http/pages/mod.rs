@@ -91,6 +91,12 @@ pub fn error(status: StatusCode, title: &str, message: &str, code: Option<&str>)
     render("error.html", &context! { title, message, code }, status, None)
 }
 
+/// A server error page: nothing internal, only the request id to quote when reporting it.
+pub fn server_error(status: StatusCode, request_id: &str) -> Response {
+    let (title, message) = ("Something went wrong", "Please try again in a moment.");
+    render("error.html", &context! { title, message, request_id }, status, None)
+}
+
 /// A form whose CSRF token does not match the browser's cookie.
 pub fn csrf_rejected() -> Response {
     error(StatusCode::FORBIDDEN, "Please try again", "The form expired; reload the page.", Some("csrf"))
