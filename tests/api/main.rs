@@ -40,6 +40,7 @@ mod private_key_jwt;
 mod profile;
 mod refresh_token_store;
 mod registration;
+mod schemathesis;
 mod short_lived_store;
 mod sign_ins;
 mod smtp_sink;
