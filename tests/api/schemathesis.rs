@@ -128,6 +128,9 @@ fn run_args(app: &TestApp, config: &Path, reports: &Path) -> Vec<String> {
         "--report-dir",
         &reports.display().to_string(),
         "--no-color",
+        // Reproducible: no examples carried over from earlier runs (nor a .schemathesis/ folder).
+        "--generation-database",
+        "none",
     ]
     .map(str::to_owned)
     .to_vec()
