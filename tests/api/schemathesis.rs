@@ -82,9 +82,13 @@ async fn schemathesis_finds_no_server_error_and_no_schema_violation(backend: Bac
         std::fs::write(&config, credentials(&app, email).await).unwrap();
         let mut args = run_args(&app, &config, dir.path());
         args.extend([filter.to_owned(), ENDING_CREDENTIALS.to_owned()]);
-        // The server runs on this test's runtime: wait for the CLI off it.
-        let output =
-            tokio::task::spawn_blocking(move || Command::new(CLI).args(&args).output()).await.unwrap().unwrap();
+        // The server runs on this test's runtime: wait for the CLI off it. It runs in the
+        // temporary folder, where it keeps its cache (`.schemathesis/`).
+        let cwd = dir.path().to_path_buf();
+        let output = tokio::task::spawn_blocking(move || Command::new(CLI).args(&args).current_dir(cwd).output())
+            .await
+            .unwrap()
+            .unwrap();
         let stdout = String::from_utf8_lossy(&output.stdout);
         let stderr = String::from_utf8_lossy(&output.stderr);
         println!("{stdout}");
@@ -128,7 +132,7 @@ fn run_args(app: &TestApp, config: &Path, reports: &Path) -> Vec<String> {
         "--report-dir",
         &reports.display().to_string(),
         "--no-color",
-        // Reproducible: no examples carried over from earlier runs (nor a .schemathesis/ folder).
+        // Reproducible: no examples carried over from earlier runs.
         "--generation-database",
         "none",
     ]
