@@ -28,6 +28,7 @@ use crate::{
 
 /// A role, group or permission.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct AccessRecord {
     pub id: String,
     /// 1–100 characters of `[A-Za-z0-9_.:-]`, unique within its kind.

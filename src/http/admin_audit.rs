@@ -19,6 +19,7 @@ use crate::{
 
 /// One recorded event.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct AuditEntry {
     pub id: String,
     pub occurred_at: DateTime<Utc>,
@@ -64,6 +65,7 @@ impl From<AuditRecord> for AuditEntry {
 
 /// A page of the audit log.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct AuditPage {
     pub items: Vec<AuditEntry>,
     /// Pass as `cursor` for the next (older) page; absent on the last page.

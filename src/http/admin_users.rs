@@ -33,6 +33,7 @@ fn user_id(raw: &str) -> Option<UserId> {
 
 /// A user account as administrators see it. Never includes the password hash.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct AdminUser {
     pub id: String,
     pub email: String,

@@ -26,28 +26,23 @@ use crate::{
         Client, ResponseMode,
         consent::describe_scope,
         flow::{self, FlowError, FlowOutcome, current_session},
+        parse_parameters,
         pending::{PendingAuthorization, find_pending, update_pending},
         scope::Scope,
         session::{OpSession, SESSION_LIFETIME},
     },
 };
 
-/// Parameters of an urlencoded query or form body, in order, duplicates kept (the validator
-/// rejects duplicates, RFC 6749 §3.1).
-fn parameters(encoded: &[u8]) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(encoded).into_owned().collect()
-}
-
 #[handler]
 pub async fn authorize_get(request: &Request, state: Data<&AppState>) -> Response {
-    let params = parameters(request.uri().query().unwrap_or_default().as_bytes());
+    let params = parse_parameters(request.uri().query().unwrap_or_default().as_bytes());
     start(request, &state, params).await
 }
 
 #[handler]
 pub async fn authorize_post(request: &Request, state: Data<&AppState>, body: Body) -> Response {
     match body.into_bytes_limit(super::MAX_BODY_BYTES).await {
-        Ok(bytes) => start(request, &state, parameters(&bytes)).await,
+        Ok(bytes) => start(request, &state, parse_parameters(&bytes)).await,
         Err(_) => bad_request("The request body could not be read."),
     }
 }

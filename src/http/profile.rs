@@ -40,7 +40,7 @@ struct GroupView {
 
 /// The signed-in user's account.
 #[derive(Object)]
-#[oai(example)]
+#[oai(example, skip_serializing_if_is_none)]
 struct Profile {
     /// The user's id (UUID), also the `sub` of their tokens.
     id: String,

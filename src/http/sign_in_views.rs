@@ -11,6 +11,7 @@ use crate::{
 
 /// A browser signed in at ferrid.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct BrowserSession {
     /// The session id (also the ID tokens' `sid`).
     pub sid: String,
@@ -40,6 +41,7 @@ impl From<SessionSummary> for BrowserSession {
 
 /// An application holding a refresh token for the user.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ApplicationGrant {
     /// The refresh-token family: the `{id}` that revokes this application's access.
     pub id: String,
@@ -74,6 +76,7 @@ impl From<GrantSummary> for ApplicationGrant {
 
 /// A past or present sign-in, for the user's history.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PastSignIn {
     pub signed_in_at: DateTime<Utc>,
     /// How the user signed in (RFC 8176).

@@ -288,6 +288,12 @@ fn description_chars(description: &str) -> String {
         .collect()
 }
 
+/// The parameters of an urlencoded query or form body (RFC 6749 Appendix B), in order and with
+/// duplicates kept, so that [`validate_authorization_request`] can refuse repeats (RFC 6749 §3.1).
+pub fn parse_parameters(encoded: &[u8]) -> Vec<(String, String)> {
+    form_urlencoded::parse(encoded).into_owned().collect()
+}
+
 /// Step a: the `client_id` the caller must look up before validating the rest (RFC 6749
 /// §4.1.1). Repeated parameters are refused here already (RFC 6749 §3.1), and both errors are
 /// for the error page: without a known client there is nowhere safe to redirect.

@@ -45,7 +45,7 @@ pub mod userinfo;
 
 pub use authorize::{
     AuthorizationRequest, AuthorizeError, AuthorizeErrorKind, ErrorRedirect, Prompt, PromptError, ResponseMode,
-    build_redirect, client_id_param, success_params, validate_authorization_request,
+    build_redirect, client_id_param, parse_parameters, success_params, validate_authorization_request,
 };
 pub use claims::{SUPPORTED_CLAIMS, scope_claims, user_claims};
 pub use client::{

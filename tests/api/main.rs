@@ -47,6 +47,7 @@ mod profile;
 mod rate_limits;
 mod refresh_token_store;
 mod registration;
+mod schemathesis;
 mod short_lived_store;
 mod sign_ins;
 mod smtp_sink;

@@ -36,6 +36,7 @@ on_every_backend!(
     enrolment_needs_a_first_code_and_removal_a_current_one,
     the_account_api_turns_totp_on_and_off,
     the_login_api_answers_mfa_required_and_completes_with_a_code,
+    concurrent_enrolment_starts_never_fail,
 );
 
 const EMAIL: &str = "ann@example.com";
@@ -443,4 +444,18 @@ async fn the_login_api_answers_mfa_required_and_completes_with_a_code(backend: B
     let page_token = hidden(&page, "mfa_token");
     let response = api_second_step(&rig, &page_token, "code", &authenticator.code(&rig, 1)).await;
     assert_eq!(response.json::<Value>().await.unwrap()["error"], "invalid_mfa_token");
+}
+
+/// Starting enrolment "replaces an unconfirmed enrolment": concurrent starts (a double click, two
+/// tabs) each get a secret — one of them the one that counts — and never a server error.
+async fn concurrent_enrolment_starts_never_fail(backend: Backend) {
+    let rig = rig(backend).await;
+    let (body, _) = crate::accounts::api_login(&rig.app, EMAIL, PASSWORD).await;
+    let token = body["access_token"].as_str().unwrap().to_owned();
+    let starts = (0..8).map(|_| rig.app.http.post(rig.app.url("/api/users/me/mfa/totp")).bearer_auth(&token).send());
+    for response in futures::future::join_all(starts).await {
+        let response = response.unwrap();
+        let status = response.status();
+        assert_eq!(status, StatusCode::OK, "{}", response.text().await.unwrap());
+    }
 }

@@ -72,6 +72,13 @@ impl MfaFactorRepository {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let transaction = self.db.begin().await?;
+        // Write first: on SQLite a transaction that reads and then writes cannot wait for a
+        // concurrent writer (SQLITE_BUSY at once), one that starts with a write waits for it.
+        mfa_factors::Entity::delete_many()
+            .filter(totp_of(user))
+            .filter(mfa_factors::Column::ConfirmedAt.is_null())
+            .exec(&transaction)
+            .await?;
         let confirmed = mfa_factors::Entity::find()
             .filter(totp_of(user))
             .filter(mfa_factors::Column::ConfirmedAt.is_not_null())
@@ -80,7 +87,6 @@ impl MfaFactorRepository {
         if confirmed > 0 {
             return Err(StoreError::Conflict("confirmed totp factor"));
         }
-        mfa_factors::Entity::delete_many().filter(totp_of(user)).exec(&transaction).await?;
         mfa_factors::ActiveModel {
             id: Set(id),
             user_id: Set(user.0),
