@@ -108,12 +108,23 @@ pub(super) fn framework_error_response(error: poem::Error, request_id: &str) -> 
 }
 
 /// Makes a 5xx answer say nothing internal and carry the request id, whoever produced it: an
-/// error body (`{"error": …}`) gets `request_id` (and a 500 loses any description), an HTML page
-/// becomes the generic error page with the id. Other bodies (e.g. /ready's report) are kept.
+/// error body (`{"error": …}`) gets `request_id` (and a 500 loses any description); an HTML 500
+/// becomes the generic error page with the id, while another 5xx page (a 503 saying what is
+/// unavailable) keeps its text and gains the id. Other bodies (e.g. /ready's report) are kept.
 pub(super) async fn identify_server_error(mut response: Response, request_id: &str) -> Response {
     let status = response.status();
     let content_type = response.content_type().unwrap_or_default().to_ascii_lowercase();
     if content_type.starts_with("text/html") {
+        if status != StatusCode::INTERNAL_SERVER_ERROR {
+            let page = response.take_body().into_string().await.unwrap_or_default();
+            // Every page template closes one <main>; the id (a UUID or a checked token) needs no escaping.
+            if let Some(end) = page.rfind("</main>") {
+                let line = format!("<p class=\"muted\">Request id: {request_id}</p>\n");
+                response.headers_mut().remove(header::CONTENT_LENGTH);
+                response.set_body(format!("{}{line}{}", &page[..end], &page[end..]));
+                return response;
+            }
+        }
         return super::pages::server_error(status, request_id);
     }
     if !content_type.starts_with("application/json") {
@@ -212,12 +223,22 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_html_5xx_becomes_the_generic_page_with_the_request_id() {
+    async fn an_html_500_becomes_the_generic_page_with_the_request_id() {
         let page = super::super::pages::error(StatusCode::INTERNAL_SERVER_ERROR, "Oops", "stack trace here", None);
         let response = identify_server_error(page, "req-4").await;
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
         let html = String::from_utf8(body_of(response).await).unwrap();
         assert!(html.contains("req-4") && !html.contains("stack trace here"));
+    }
+
+    #[tokio::test]
+    async fn an_html_503_keeps_its_message_and_gains_the_request_id() {
+        let page =
+            super::super::pages::error(StatusCode::SERVICE_UNAVAILABLE, "Google is not answering", "Try later.", None);
+        let response = identify_server_error(page, "req-6").await;
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let html = String::from_utf8(body_of(response).await).unwrap();
+        assert!(html.contains("Google is not answering") && html.contains("Request id: req-6</p>\n</main>"));
     }
 
     #[tokio::test]
