@@ -303,7 +303,8 @@ impl BoundServer {
     /// configured grace period).
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         let grace = self.state.config.shutdown_grace;
-        let refresher = self.state.keys.clone().spawn_refresher(self.state.config.key_ring.refresh_every);
+        let refresher =
+            self.state.keys.clone().spawn_refresher(self.state.config.key_ring.refresh_every, self.state.audit.clone());
         let sweeper = crate::maintenance::spawn_sweeper(self.state.clone(), MAINTENANCE_EVERY);
         let mail_sender = crate::mail::spawn_sender(self.state.mail_sender.clone());
         let served = Server::new_with_acceptor(self.acceptor)

@@ -51,6 +51,8 @@ pub mod kinds {
     pub const ADMIN_PERMISSION_REVOKE: &str = "admin.permission.revoke";
     pub const ADMIN_KEY_ROTATE: &str = "admin.key.rotate";
     pub const ADMIN_KEY_REVOKE: &str = "admin.key.revoke";
+    /// A key created, promoted or removed by the rotation schedule (ferrid itself).
+    pub const KEY_ROTATE_SCHEDULED: &str = "key.rotate.scheduled";
     /// Dynamic client registration (RFC 7591) and management (RFC 7592), by the client itself.
     pub const CLIENT_REGISTER: &str = "client.register";
     pub const CLIENT_REGISTRATION_UPDATE: &str = "client.registration.update";
@@ -94,6 +96,8 @@ pub mod kinds {
     // Tokens and sessions (issue 8 item 5).
     /// Tokens issued: at /token per grant (`details.grant_type`), or to the first-party app.
     pub const TOKEN_ISSUE: &str = "token.issue";
+    /// A client that failed to authenticate at /token (`details.method`, `details.error`).
+    pub const CLIENT_AUTHENTICATE: &str = "client.authenticate";
     /// RFC 7009 revocation by the client (`details.token_type`).
     pub const TOKEN_REVOKE: &str = "token.revoke";
     /// A spent refresh token presented again: its family is revoked (RFC 9700 §4.14.2).

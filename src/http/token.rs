@@ -17,7 +17,7 @@ use crate::{
         client_auth::{AssertionParams, authenticate_client, credentials_from_request},
         dpop::ProofTarget,
         error::OAuthError,
-        grants::{TokenRequest, TokenResponse, exchange},
+        grants::{TokenRequest, TokenResponse, exchange, record_client_auth_failure},
         resource::Resource,
         scope::Scope,
     },
@@ -212,10 +212,17 @@ async fn token(
             client_assertion: form.client_assertion.as_deref(),
         },
     )?;
-    let client = authenticate_client(credentials, &state.clients, &state.client_assertions).await?;
+    let origin = super::request_context::origin_of(request);
+    let (claimed, method) = (credentials.client_id().clone(), credentials.method());
+    let client = match authenticate_client(credentials, &state.clients, &state.client_assertions).await {
+        Ok(client) => client,
+        Err(error) => {
+            record_client_auth_failure(state, &claimed, method, &origin, &error).await;
+            return Err(error.into());
+        }
+    };
     // Counted once authenticated: a client id alone must not let anyone spend a client's budget.
     count(request, state, &[(ratelimit::Scope::TokenClient, &[client.id.as_str()])]).await.map_err(Refusal::Limited)?;
-    let origin = super::request_context::origin_of(request);
     let grant = TokenRequest::try_from(form)?;
     let proof = match dpop {
         Some(proof) => {

@@ -11,12 +11,17 @@ use std::{
 };
 
 use chrono::{DateTime, Utc};
-use keys::{Kek, KeyAlg, KeyRing, KeyState, KeyStore, KeyUse, RotationOutcome, RotationPolicy};
+use keys::{Change, Kek, KeyAlg, KeyRing, KeyState, KeyStore, KeyUse, RotationOutcome, RotationPolicy};
 use ring::digest;
 
 pub use kek::{KEK_FILE, KekError, load_kek};
 
-use crate::{clock::Clock, config::KeyRingSettings, metrics::Metrics};
+use crate::{
+    audit::{Actor, AuditEvent, AuditLog, kinds},
+    clock::Clock,
+    config::KeyRingSettings,
+    metrics::Metrics,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyRingError {
@@ -175,12 +180,17 @@ impl KeyRingService {
 
     /// Rotates if due and re-reads the ring; returns whether the ring this node uses changed.
     pub async fn refresh(&self) -> Result<bool, KeyRingError> {
+        Ok(self.refresh_with_changes().await?.0)
+    }
+
+    /// [`Self::refresh`], also returning the scheduled changes this node made to the shared ring.
+    async fn refresh_with_changes(&self) -> Result<(bool, Vec<Change>), KeyRingError> {
         let outcome = self
             .off_the_request_path(|store, kek, policy, now| async move {
                 KeyRing::rotate_if_due(store.as_ref(), &kek, now, &policy).await
             })
             .await?;
-        Ok(self.publish(outcome.ring))
+        Ok((self.publish(outcome.ring), outcome.applied))
     }
 
     /// Rotates `alg` now (operator request): the next key becomes active, the active one retires.
@@ -215,22 +225,44 @@ impl KeyRingService {
     }
 
     /// Re-reads the ring every `every` until the returned task is aborted, so that every node
-    /// sees a rotation made by another within that bound.
-    pub fn spawn_refresher(self: Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
+    /// sees a rotation made by another within that bound. A scheduled change this node makes
+    /// (a key created, promoted or removed) is written to the audit log, with ferrid as actor.
+    pub fn spawn_refresher(self: Arc<Self>, every: Duration, audit: AuditLog) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
             let mut ticks = tokio::time::interval(every);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             ticks.tick().await;
             loop {
                 ticks.tick().await;
-                match self.refresh().await {
-                    Ok(true) => tracing::info!("key ring reloaded"),
-                    Ok(false) => {}
+                match self.refresh_with_changes().await {
+                    Ok((reloaded, changes)) => {
+                        for change in &changes {
+                            audit.record(scheduled_change_event(change)).await;
+                        }
+                        if reloaded {
+                            tracing::info!("key ring reloaded");
+                        }
+                    }
                     Err(error) => tracing::warn!(%error, "key ring refresh failed; keeping the loaded ring"),
                 }
             }
         })
     }
+}
+
+/// The audit record of a rotation the schedule made (`key.rotate.scheduled`): kids and
+/// algorithms only.
+fn scheduled_change_event(change: &Change) -> AuditEvent {
+    let details = match change {
+        Change::Create { alg, state } => {
+            serde_json::json!({ "change": "create", "alg": alg.as_str(), "state": format!("{state:?}").to_lowercase() })
+        }
+        Change::Promote { alg, next, retire } => {
+            serde_json::json!({ "change": "promote", "alg": alg.as_str(), "active": next, "retired": retire })
+        }
+        Change::Remove { kid } => serde_json::json!({ "change": "remove", "kid": kid }),
+    };
+    AuditEvent::new(kinds::KEY_ROTATE_SCHEDULED, &Actor::system()).details(details)
 }
 
 fn policy(settings: &KeyRingSettings) -> RotationPolicy {

@@ -5,7 +5,7 @@ use keys::OpaqueSecret;
 use serde_json::{Map, Value, json};
 
 use super::{
-    Client, ClientType, GrantType, admin,
+    Client, ClientId, ClientType, GrantType, TokenEndpointAuthMethod, admin,
     claims::user_claims,
     code::{RedeemedCode, remember_redeemed, take_code, take_redeemed},
     dpop::{DpopProof, TOKEN_TYPE as DPOP_TOKEN_TYPE},
@@ -88,6 +88,23 @@ pub async fn exchange(
     let response = result?;
     count_issued(state, grant_type, &response);
     Ok(response)
+}
+
+/// A failed client authentication at /token (RFC 6749 §2.3, `invalid_client`): the client id
+/// it claimed and the method, never the secret or assertion.
+pub async fn record_client_auth_failure(
+    state: &AppState,
+    claimed: &ClientId,
+    method: TokenEndpointAuthMethod,
+    origin: &RequestOrigin,
+    error: &OAuthError,
+) {
+    let actor = Actor { user: None, client_id: Some(claimed.as_str().to_owned()), origin: origin.clone() };
+    let event = AuditEvent::new(kinds::CLIENT_AUTHENTICATE, &actor)
+        .client(claimed.as_str())
+        .failed()
+        .details(json!({ "method": method.as_str(), "error": error.code() }));
+    state.audit.record(event).await;
 }
 
 /// Audits a token request's result (`token.issue`): the grant, the user and which tokens were

@@ -199,6 +199,26 @@ async fn token_issuance_revocation_reuse_and_logout_are_recorded(backend: Backen
     assert_eq!(outcomes, [("failure", "-"), ("success", "refresh_token")]);
     assert_eq!(revocations[1]["user_id"], ann.as_str());
 
+    // A wrong client secret at /token (RFC 6749 §5.2 invalid_client): the claimed client and the
+    // method are recorded, never the secret presented.
+    let refused = app
+        .http
+        .post(app.url("/token"))
+        .basic_auth(&client.0, Some("not-the-secret"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let failures = audited(&app, &admin, kinds::CLIENT_AUTHENTICATE, None).await;
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_well_formed(&failures[0], &["not-the-secret"]);
+    assert_eq!(
+        (failures[0]["client_id"].as_str(), failures[0]["outcome"].as_str()),
+        (Some(client.0.as_str()), Some("failure"))
+    );
+    assert_eq!(failures[0]["details"], json!({ "method": "client_secret_basic", "error": "invalid_client" }));
+
     // RP-Initiated Logout with a confirmation ends the OP session.
     let Landing::Page { html, .. } = browser.follow(app.url("/logout")).await else { panic!("no confirmation") };
     let csrf = hidden(&html, "csrf");

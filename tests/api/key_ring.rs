@@ -22,6 +22,7 @@ on_every_backend!(
     rotation_walks_next_active_retired_removed_on_schedule,
     nodes_racing_to_create_or_rotate_keys_make_exactly_one,
     another_node_sees_a_rotation_within_the_refresh_interval,
+    the_schedule_s_key_changes_are_audited,
 );
 
 const DAY: chrono::Duration = chrono::Duration::days(1);
@@ -216,4 +217,32 @@ async fn another_node_sees_a_rotation_within_the_refresh_interval(backend: Backe
     assert!(published.contains(&new) && published.contains(&old), "the retired key stays published");
     node_b.stop().await;
     node_a.stop().await;
+}
+
+/// Issue 8 item 5: a key change made by the rotation schedule (no operator involved) is in the
+/// audit log, with ferrid as the actor and kids only.
+async fn the_schedule_s_key_changes_are_audited(backend: Backend) {
+    let clock = FixedClock::at(t0());
+    let settings = [("FERRID_KEY_ALGS", "RS256"), ("FERRID_KEY_REFRESH_SECS", "1")];
+    let app = start_app(TestResources::create(backend).await, &settings, Arc::new(clock.clone())).await.unwrap();
+    clock.advance(DAY * 29);
+
+    let query =
+        ferrid::audit::AuditQuery { kind: Some("key.rotate.scheduled".into()), limit: 10, ..Default::default() };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let records = loop {
+        let records = app.state.audit.query(&query).await.unwrap();
+        if !records.is_empty() {
+            break records;
+        }
+        assert!(std::time::Instant::now() < deadline, "the refresher recorded no scheduled change");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let event = &records[0].event;
+    assert_eq!(event.actor.user, None, "ferrid itself acted");
+    let details = event.details.clone().unwrap();
+    assert_eq!((details["change"].as_str(), details["alg"].as_str()), (Some("create"), Some("RS256")));
+    assert_eq!(details["state"], "next");
+    assert!(!details.to_string().contains("\"d\""), "no key material: {details}");
+    app.stop().await;
 }
