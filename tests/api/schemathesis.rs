@@ -94,12 +94,32 @@ async fn schemathesis_finds_no_server_error_and_no_schema_violation(backend: Bac
         println!("{stdout}");
         eprintln!("{stderr}");
         assert!(
-            output.status.success(),
+            output.status.success() || only_interpreter_errors(&stdout),
             "schemathesis ({pass} pass) found failures ({}):\n{stdout}\n{stderr}",
             output.status
         );
         println!("schemathesis summary ({backend:?}, {pass} pass): {}", summary(&stdout));
     }
+}
+
+/// The CPython 3.11.7 bug of [`WORKAROUNDS`] strikes wherever Hypothesis first describes one of
+/// schemathesis's own filter lambdas, which depends on the call-stack depth there, so it moves
+/// between operations from run to run. Such a run is accepted only when it has no failure (no
+/// check refused a response) and every error it lists is that interpreter error.
+fn only_interpreter_errors(stdout: &str) -> bool {
+    const BUG: &str = "AST constructor recursion depth mismatch";
+    let closing = stdout.lines().rev().find(|l| l.starts_with("==")).unwrap_or("");
+    if stdout.contains("= FAILURES =") || closing.contains("fail") {
+        return false;
+    }
+    let Some(errors) = stdout.split("= ERRORS =").nth(1) else { return false };
+    let errors = errors.split("\n==").next().unwrap_or("");
+    let entries: Vec<&str> = errors.split("\n____").skip(1).collect();
+    let tolerated = !entries.is_empty() && entries.iter().all(|entry| entry.contains(BUG));
+    if tolerated {
+        println!("schemathesis: {} error(s) from the CPython 3.11.7 AST bug ignored; no failures", entries.len());
+    }
+    tolerated
 }
 
 /// "N generated, N passed, … | … in Ts": the test-case count and the closing line.
