@@ -264,13 +264,9 @@ pub(super) async fn sign_in(
     if let Err(error) = update_pending(state.short_lived.as_ref(), pending_id, &context.pending).await {
         return respond(state, Err(error.into()));
     }
-    let mut response = see_other(&format!("/authorize/resume?request={pending_id}"));
-    let secure = state.config.issuer.is_https();
+    let response = see_other(&format!("/authorize/resume?request={pending_id}"));
     let max_age = Some(SESSION_LIFETIME.num_seconds());
-    if let Ok(value) = cookies::set(SESSION_COOKIE, cookie.expose(), max_age, secure).parse() {
-        response.headers_mut().append(header::SET_COOKIE, value);
-    }
-    response
+    cookies::with_cookie(response, SESSION_COOKIE, cookie.expose(), max_age, state.config.issuer.is_https())
 }
 
 #[handler]

@@ -47,8 +47,13 @@ pub fn csrf_valid(request: &Request, submitted: &str) -> bool {
         .is_some_and(|cookie| cookie.len() >= 32 && bool::from(cookie.as_bytes().ct_eq(submitted.as_bytes())))
 }
 
-pub fn with_csrf_cookie(mut response: Response, token: &str, is_new: bool, secure: bool) -> Response {
-    if is_new && let Ok(value) = set(CSRF_COOKIE, token, None, secure).parse() {
+pub fn with_csrf_cookie(response: Response, token: &str, is_new: bool, secure: bool) -> Response {
+    if is_new { with_cookie(response, CSRF_COOKIE, token, None, secure) } else { response }
+}
+
+/// `response` with one more cookie, made by [`set`].
+pub fn with_cookie(mut response: Response, name: &str, value: &str, max_age: Option<i64>, secure: bool) -> Response {
+    if let Ok(value) = set(name, value, max_age, secure).parse() {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
     response

@@ -7,7 +7,7 @@
 
 use poem::{
     Request, Response, handler,
-    http::{StatusCode, header},
+    http::StatusCode,
     web::{Data, Path, Query},
 };
 use serde::Deserialize;
@@ -131,16 +131,11 @@ async fn failed(state: &AppState, request: &Request, provider: &str, error: Fede
     failure_page(state, provider, &error)
 }
 
-fn state_cookie(state: &AppState, value: Option<&str>) -> String {
+/// `response` setting the state cookie to `value`, or deleting it.
+fn with_state_cookie(response: Response, state: &AppState, value: Option<&str>) -> Response {
     let max_age = value.map_or(0, |_| i64::try_from(PENDING_LIFETIME.as_secs()).unwrap_or(600));
-    cookies::set(STATE_COOKIE, value.unwrap_or_default(), Some(max_age), state.config.issuer.is_https())
-}
-
-fn with_cookie(mut response: Response, cookie: &str) -> Response {
-    if let Ok(value) = cookie.parse() {
-        response.headers_mut().append(header::SET_COOKIE, value);
-    }
-    response
+    let secure = state.config.issuer.is_https();
+    cookies::with_cookie(response, STATE_COOKIE, value.unwrap_or_default(), Some(max_age), secure)
 }
 
 #[derive(Deserialize)]
@@ -179,7 +174,7 @@ pub async fn start(
         },
     };
     match state.federation.start(&provider, purpose).await {
-        Ok(started) => with_cookie(see_other(&started.location), &state_cookie(&state, Some(&started.state))),
+        Ok(started) => with_state_cookie(see_other(&started.location), &state, Some(&started.state)),
         Err(error) => failed(&state, request, &provider, error).await,
     }
 }
@@ -200,7 +195,7 @@ pub async fn callback(
         Ok((Purpose::Link { user }, identity)) => link(request, &state, UserId(user), &identity).await,
         Err(error) => failed(&state, request, &provider, error).await,
     };
-    with_cookie(response, &state_cookie(&state, None))
+    with_state_cookie(response, &state, None)
 }
 
 async fn sign_in_with(request: &Request, state: &AppState, pending_id: &str, identity: &VerifiedIdentity) -> Response {

@@ -93,7 +93,7 @@ async fn logout(request: &Request, state: &AppState, params: &[(String, String)]
         }
         state.audit.record(event.details(serde_json::json!({ "sid": session.sid }))).await;
     }
-    let mut response = match plan.redirect {
+    let response = match plan.redirect {
         Some(location) => Response::builder()
             .status(StatusCode::SEE_OTHER)
             .header(header::LOCATION, location)
@@ -101,10 +101,7 @@ async fn logout(request: &Request, state: &AppState, params: &[(String, String)]
             .finish(),
         None => pages::signed_out("You are signed out", "You can close this page."),
     };
-    if let Ok(value) = cookies::set(SESSION_COOKIE, "", Some(0), state.config.issuer.is_https()).parse() {
-        response.headers_mut().append(header::SET_COOKIE, value);
-    }
-    response
+    cookies::with_cookie(response, SESSION_COOKIE, "", Some(0), state.config.issuer.is_https())
 }
 
 fn failure(cause: &str) -> Response {
