@@ -266,12 +266,41 @@ wrk_figures() {
   echo "${rps:-null} $p50 $p99 ${non2xx:-0}"
 }
 
+# FERRID_BENCH_PROFILE=DIR: each fixed-request scenario also runs under `perf record` (software
+# cpu-clock sampling with call graphs, which works where hardware counters are not exposed), and
+# DIR gets <backend>-<scenario>.perf.data plus a text report of where ferrid's CPU time went.
+profile_start() {
+  profiler=''
+  [[ -n ${FERRID_BENCH_PROFILE:-} ]] || return 0
+  mkdir -p "$FERRID_BENCH_PROFILE"
+  profile_out="$FERRID_BENCH_PROFILE/$backend-${1// /_}"
+  perf record -q -e cpu-clock -F 1999 -g -p "$pid" -o "$profile_out.perf.data" 2>/dev/null &
+  profiler=$!
+}
+
+profile_stop() {
+  [[ -n $profiler ]] || return 0
+  kill -INT "$profiler" 2>/dev/null || true
+  wait "$profiler" 2>/dev/null || true
+  perf report -q -i "$profile_out.perf.data" --no-children --sort symbol --percent-limit 0.7 --stdio -g none \
+    >"$profile_out.txt" 2>/dev/null || true
+}
+
+# FERRID_BENCH_ONLY=name,name: run only these fixed-request scenarios (and skip the flows, the
+# storm and the curve), e.g. to profile one of them.
+selected() {
+  [[ -z ${FERRID_BENCH_ONLY:-} || ",$FERRID_BENCH_ONLY," == *",$1,"* ]]
+}
+
 # scenario NAME CONNECTIONS PATH SCRIPT [VAR=VALUE ...]
 scenario() {
   local name=$1 c=$2 out="$work/$backend/wrk-${1// /_}-c$2.txt" before after
+  selected "$name" || return 0
   shift
   before=$(cpu_seconds)
+  profile_start "$name"
   wrk_run "$out" "$@"
+  profile_stop
   after=$(cpu_seconds)
   # shellcheck disable=SC2046
   record "$name" "$c" $(wrk_figures "$out") "$(echo "$after - $before" | bc)"
@@ -346,10 +375,13 @@ bench_backend() {
   fill_refresh_pool
   scenario refresh-rotation $connections /token refresh.lua \
     BENCH_AUTHORIZATION="$(basic "$web_id" "$web_secret")" BENCH_POOL="$work/pool"
-  auth_code_flow
-  login_storm
-  echo "  scaling curve"
+  if [[ -z ${FERRID_BENCH_ONLY:-} ]]; then
+    auth_code_flow
+    login_storm
+    echo "  scaling curve"
+  fi
   for c in "${curve[@]}"; do
+    [[ -z ${FERRID_BENCH_ONLY:-} ]] || break
     fill_refresh_pool
     scenario "refresh-rotation c=$c" "$c" /token refresh.lua \
       BENCH_AUTHORIZATION="$(basic "$web_id" "$web_secret")" BENCH_POOL="$work/pool"

@@ -55,6 +55,8 @@ pub struct AppState {
     pub access_control: AccessControl,
     pub clients: ClientRegistry,
     pub keys: Arc<KeyRingService>,
+    /// JWT access tokens already verified, so a resource server's repeats skip the signature.
+    pub verified_tokens: Arc<crate::oauth::access_token::VerifiedTokens>,
     pub sessions: SessionRepository,
     pub consents: ConsentRepository,
     pub refresh_tokens: RefreshTokenRepository,
@@ -236,6 +238,7 @@ impl AppState {
             access_tokens: AccessTokenRepository::new(connection.clone()),
             audit: AuditLog::new(AuditRepository::new(connection), clock.clone()),
             keys: Arc::new(keys),
+            verified_tokens: Arc::default(),
             config: Arc::new(config),
             database,
             short_lived,
@@ -256,9 +259,13 @@ impl AppState {
     }
 
     /// What checking an access token needs, with the ring the caller took for this request.
-    pub fn access_token_verifier<'a>(&'a self, ring: &'a keys::KeyRing) -> crate::oauth::access_token::Verifier<'a> {
+    pub fn access_token_verifier<'a>(
+        &'a self,
+        published: &'a crate::keyring::PublishedRing,
+    ) -> crate::oauth::access_token::Verifier<'a> {
         crate::oauth::access_token::Verifier {
-            ring,
+            published,
+            verified: &self.verified_tokens,
             issuer: &self.config.issuer,
             store: self.short_lived.as_ref(),
             references: &self.access_tokens,

@@ -65,7 +65,7 @@ impl JwksApi {
     ) -> JwksResponse {
         let published = state.keys.current();
         let cache_control = format!("public, max-age={}", state.config.key_ring.jwks_max_age.as_secs());
-        let etag = published.etag.clone();
+        let etag = published.etag.to_string();
         if if_none_match.0.as_deref().is_some_and(|value| none_match(value, &etag)) {
             return JwksResponse::NotModified(etag, cache_control);
         }

@@ -49,7 +49,7 @@ pub struct PublishedRing {
     pub ring: KeyRing,
     pub jwks: Arc<str>,
     /// A strong ETag over the JWKS bytes (RFC 9110 §8.8.3), quoted.
-    pub etag: String,
+    pub etag: Arc<str>,
 }
 
 impl PublishedRing {
@@ -57,7 +57,7 @@ impl PublishedRing {
         let jwks = keys::jwks_json(&ring);
         let hash = digest::digest(&digest::SHA256, jwks.as_bytes());
         let hex: String = hash.as_ref()[..16].iter().map(|b| format!("{b:02x}")).collect();
-        let etag = format!("\"{hex}\"");
+        let etag = format!("\"{hex}\"").into();
         Self { ring, jwks: jwks.into(), etag }
     }
 }

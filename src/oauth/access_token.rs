@@ -3,8 +3,14 @@
 //! issuer, expiry: RFC 9068 §4); an opaque token, or a nested JWE that only its resource server
 //! can decrypt, is looked up by digest (DESIGN §6).
 
-use chrono::{DateTime, Utc};
+use std::{
+    collections::HashMap,
+    sync::{Arc, RwLock},
+};
+
+use chrono::{DateTime, Duration, Utc};
 use keys::{KeyRing, OpaqueSecret, SecretDigest, SigningAlg, Validation};
+use ring::digest;
 use serde_json::{Map, Value};
 
 use super::{
@@ -14,6 +20,7 @@ use super::{
 };
 use crate::{
     config::Issuer,
+    keyring::PublishedRing,
     store::{ShortLivedStore, StoreError, sql::AccessTokenRepository},
 };
 
@@ -47,7 +54,9 @@ pub struct AccessTokenRecord {
 /// Where ferrid finds what it needs to check its access tokens.
 #[derive(Clone, Copy)]
 pub struct Verifier<'a> {
-    pub ring: &'a KeyRing,
+    pub published: &'a PublishedRing,
+    /// JWTs already verified under `published`.
+    pub verified: &'a VerifiedTokens,
     pub issuer: &'a Issuer,
     /// The deny-list.
     pub store: &'a dyn ShortLivedStore,
@@ -120,7 +129,9 @@ pub async fn verify_issued_access_token(
 ) -> Result<AccessGrant, AccessTokenError> {
     // A JWS compact serialisation has three parts; anything else can only be a reference.
     let grant = if token.split('.').count() == 3 {
-        verify_jwt(verifier.ring, verifier.issuer, token, now)?
+        verifier.verified.verify(verifier.published, token, now, || {
+            verify_jwt(&verifier.published.ring, verifier.issuer, token, now)
+        })?
     } else {
         look_up(verifier.references, token, now).await?
     };
@@ -158,6 +169,56 @@ fn verify_jwt(
         sid: claims.get("sid").and_then(Value::as_str).map(str::to_owned),
         jkt: claims.get("cnf").and_then(|cnf| cnf.get("jkt")).and_then(Value::as_str).map(str::to_owned),
     })
+}
+
+/// JWT access tokens that passed [`verify_jwt`], by the SHA-256 of the whole token, with the
+/// ring (its JWKS ETag) that verified them. A resource server presents the same token many times
+/// (introspection, userinfo): a repeat skips the signature check, whose cost dominates those
+/// endpoints, and keeps every other check — expiry here, revocation in the caller. A changed
+/// ring (a key added, retired or revoked) makes every entry miss.
+#[derive(Default)]
+pub struct VerifiedTokens(RwLock<HashMap<[u8; 32], VerifiedToken>>);
+
+struct VerifiedToken {
+    ring_etag: Arc<str>,
+    grant: AccessGrant,
+    /// `exp` plus the leeway [`Validation`] allows: the first check's own limit.
+    valid_until: DateTime<Utc>,
+}
+
+/// Beyond this many tokens the cache starts over, so it never grows without bound.
+const MOST_VERIFIED_TOKENS: usize = 16_384;
+
+/// [`Validation::new`]'s leeway on `exp`.
+const EXPIRY_LEEWAY: Duration = Duration::seconds(60);
+
+impl VerifiedTokens {
+    fn verify(
+        &self,
+        published: &PublishedRing,
+        token: &str,
+        now: DateTime<Utc>,
+        verify: impl FnOnce() -> Result<AccessGrant, AccessTokenError>,
+    ) -> Result<AccessGrant, AccessTokenError> {
+        let key: [u8; 32] = digest::digest(&digest::SHA256, token.as_bytes()).as_ref().try_into().expect("SHA-256");
+        let ring_etag = published.etag.clone();
+        if let Some(hit) = self.0.read().unwrap_or_else(|p| p.into_inner()).get(&key)
+            && hit.ring_etag == ring_etag
+        {
+            return if now < hit.valid_until { Ok(hit.grant.clone()) } else { Err(AccessTokenError::Invalid) };
+        }
+        let grant = verify()?;
+        let mut entries = self.0.write().unwrap_or_else(|p| p.into_inner());
+        if entries.len() >= MOST_VERIFIED_TOKENS {
+            entries.retain(|_, entry| entry.valid_until > now);
+            if entries.len() >= MOST_VERIFIED_TOKENS {
+                entries.clear();
+            }
+        }
+        let valid_until = grant.expires_at + EXPIRY_LEEWAY;
+        entries.insert(key, VerifiedToken { ring_etag, grant: grant.clone(), valid_until });
+        Ok(grant)
+    }
 }
 
 /// An opaque or JWE token: known by its digest and not expired.

@@ -113,8 +113,7 @@ impl From<AccessTokenError> for BearerAuthError {
 /// scope from the client (or deleting it) ends admin access at once rather than at expiry.
 pub async fn authenticate_administrator(state: &AppState, bearer: &str) -> Result<Administrator, BearerAuthError> {
     let published = state.keys.current();
-    let grant =
-        verify_bearer_access_token(state.access_token_verifier(&published.ring), bearer, state.clock.now()).await?;
+    let grant = verify_bearer_access_token(state.access_token_verifier(&published), bearer, state.clock.now()).await?;
     if !grant.scope.contains(ADMIN_SCOPE) {
         return Err(BearerAuthError::InsufficientScope);
     }

@@ -118,8 +118,7 @@ impl AccountCaller {
 /// client's token, whatever its scope, may not change the user's password or address.
 pub async fn authenticate_account_user(state: &AppState, bearer: &str) -> Result<AccountCaller, BearerAuthError> {
     let published = state.keys.current();
-    let grant =
-        verify_bearer_access_token(state.access_token_verifier(&published.ring), bearer, state.clock.now()).await?;
+    let grant = verify_bearer_access_token(state.access_token_verifier(&published), bearer, state.clock.now()).await?;
     let client_id = ClientId::parse(&grant.client_id).ok_or(BearerAuthError::InvalidToken)?;
     let client = match state.clients.find(&client_id).await {
         Ok(client) => client,

@@ -78,7 +78,7 @@ async fn find_access_token(
     now: DateTime<Utc>,
 ) -> Result<Option<super::access_token::AccessGrant>, OAuthError> {
     let published = state.keys.current();
-    match verify_issued_access_token(state.access_token_verifier(&published.ring), token, now).await {
+    match verify_issued_access_token(state.access_token_verifier(&published), token, now).await {
         Ok(grant) => Ok(Some(grant)),
         Err(AccessTokenError::Invalid) => Ok(None),
         Err(AccessTokenError::Store(error)) => Err(error.into()),

@@ -103,7 +103,7 @@ pub async fn userinfo(
     let token = match presented {
         PresentedToken::Bearer(token) | PresentedToken::Dpop { token, .. } => token,
     };
-    let grant = verify_access_token(state.access_token_verifier(&published.ring), token, now).await?;
+    let grant = verify_access_token(state.access_token_verifier(&published), token, now).await?;
     check_binding(state, &grant, presented, method).await?;
     if !grant.scope.contains("openid") {
         // OIDC Core §5.3: UserInfo serves OpenID requests only.

@@ -301,7 +301,7 @@ async fn client_credentials_issues_an_access_token_for_the_client_itself(backend
     assert!(body.get("refresh_token").is_none() && body.get("id_token").is_none(), "{body}");
     let token = body["access_token"].as_str().unwrap();
     let published = app.state.keys.current();
-    let verifier = app.state.access_token_verifier(&published.ring);
+    let verifier = app.state.access_token_verifier(&published);
     let grant = verify_issued_access_token(verifier, token, app.state.clock.now()).await.unwrap();
     assert_eq!((grant.subject.as_str(), grant.client_id.as_str()), (client_id.as_str(), client_id.as_str()));
     assert_eq!(grant.audience, ["https://api.example.com/v1"]);
