@@ -200,7 +200,8 @@ impl VerifiedTokens {
         now: DateTime<Utc>,
         verify: impl FnOnce() -> Result<AccessGrant, AccessTokenError>,
     ) -> Result<AccessGrant, AccessTokenError> {
-        let key: [u8; 32] = digest::digest(&digest::SHA256, token.as_bytes()).as_ref().try_into().expect("SHA-256");
+        let mut key = [0u8; 32];
+        key.copy_from_slice(digest::digest(&digest::SHA256, token.as_bytes()).as_ref());
         let ring_etag = published.etag.clone();
         if let Some(hit) = self.0.read().unwrap_or_else(|p| p.into_inner()).get(&key)
             && hit.ring_etag == ring_etag
