@@ -14,33 +14,6 @@ import { allow, button, field, heading, recordPaths, signIn, waitForPage } from 
 import { startRelyingParty } from './lib/rp.mjs';
 import { totp } from './lib/totp.mjs';
 
-const [name, json] = process.argv.slice(2);
-const scenarios = {
-  sign_in: signInAndConsent,
-  sso: singleSignOn,
-  totp: secondStep,
-  password_reset: passwordReset,
-  logout: rpInitiatedLogout,
-  google: continueWithGoogle,
-  keyboard: keyboardOnly,
-  no_javascript: withoutJavaScript,
-};
-if (!scenarios[name] || !json) {
-  console.error(`usage: node flows.mjs <${Object.keys(scenarios).join('|')}> <json parameters>`);
-  process.exit(2);
-}
-const params = JSON.parse(json);
-const options = { javaScriptEnabled: name !== 'no_javascript' };
-
-await runScenario(name, params.screenshots, options, async (browser) => {
-  const rp = await startRelyingParty(params.issuer);
-  try {
-    await scenarios[name]({ ...browser, rp });
-  } finally {
-    await rp.close();
-  }
-});
-
 /// Waits for the RP's callback and checks that it signed in to `client`.
 async function landAtRp({ page, rp }, client) {
   await page.waitForURL(rp.isCallback);
@@ -226,7 +199,7 @@ async function focused(page) {
     return {
       tag: element.tagName.toLowerCase(),
       name: element.getAttribute('name'),
-      text: (element.innerText || '').trim(),
+      text: element.matches('a, button, summary') ? element.innerText.trim() : '',
       visible: element.matches(':focus-visible') && (outline || style.boxShadow !== 'none'),
     };
   });
@@ -307,3 +280,31 @@ async function withoutJavaScript(flow) {
   await screenshots.take(page, 'signed-in-without-javascript');
   report({ claims });
 }
+
+// Last, so that every function and constant above exists when the scenario runs.
+const [name, json] = process.argv.slice(2);
+const scenarios = {
+  sign_in: signInAndConsent,
+  sso: singleSignOn,
+  totp: secondStep,
+  password_reset: passwordReset,
+  logout: rpInitiatedLogout,
+  google: continueWithGoogle,
+  keyboard: keyboardOnly,
+  no_javascript: withoutJavaScript,
+};
+if (!scenarios[name] || !json) {
+  console.error(`usage: node flows.mjs <${Object.keys(scenarios).join('|')}> <json parameters>`);
+  process.exit(2);
+}
+const params = JSON.parse(json);
+const options = { javaScriptEnabled: name !== 'no_javascript' };
+
+await runScenario(name, params.screenshots, options, async (browser) => {
+  const rp = await startRelyingParty(params.issuer);
+  try {
+    await scenarios[name]({ ...browser, rp });
+  } finally {
+    await rp.close();
+  }
+});
