@@ -66,7 +66,11 @@ async fn rig_with_clock(backend: Backend, clock: Arc<dyn Clock>) -> Rig {
 
 /// ferrid with `upstream` as its "Google": ferrid's client registered at the upstream, with the
 /// redirect URI pointing at ferrid's callback. Returns ferrid and that client.
-pub(crate) async fn start_with_upstream(backend: Backend, upstream: &TestApp, clock: Arc<dyn Clock>) -> (TestApp, Client) {
+pub(crate) async fn start_with_upstream(
+    backend: Backend,
+    upstream: &TestApp,
+    clock: Arc<dyn Clock>,
+) -> (TestApp, Client) {
     // The callback URL is known only once ferrid listens: register first, then point it there.
     let mut metadata = ClientMetadata::new("ferrid", ClientType::Confidential);
     metadata.redirect_uris.push(RedirectUri::parse(REDIRECT).unwrap());

@@ -17,6 +17,9 @@ import { totp } from './lib/totp.mjs';
 /// Waits for the RP's callback and checks that it signed in to `client`.
 async function landAtRp({ page, rp }, client) {
   await page.waitForURL(rp.isCallback);
+  // The RP shows what it refused (an error response, a bad code or ID token): fail with that.
+  const refused = page.locator('#error');
+  if (await refused.count()) throw new Error(`the RP did not sign in: ${await refused.innerText()}`);
   await heading(page, `Signed in to ${client}`).waitFor();
   const last = rp.signIns.at(-1);
   check(last?.client === client, `the RP recorded ${JSON.stringify(last)}`);
@@ -80,7 +83,7 @@ async function secondStep(flow) {
   await field(page, 'code').waitFor();
   await screenshots.take(page, 'second-step');
   await field(page, 'code').fill(totp(params.totp_secret, params.totp_time));
-  await button(page, /verify/i).click();
+  await button(page, /^\s*verify/i).click();
   await waitForPage(page, '/consent');
   await screenshots.take(page, 'consent');
   await allow(page);
@@ -101,7 +104,7 @@ async function passwordReset(flow) {
   await waitForPage(page, '/password/forgot');
   await screenshots.take(page, 'forgot-password');
   await field(page, 'email').fill(params.email);
-  await button(page, /send/i).click();
+  await button(page, /send the link/i).click();
   await heading(page, /check your mail/i).waitFor();
   await screenshots.take(page, 'check-your-mail');
 
@@ -110,7 +113,7 @@ async function passwordReset(flow) {
   await screenshots.take(page, 'choose-new-password');
   await field(page, 'password').fill(params.new_password);
   await field(page, 'confirm').fill(params.new_password);
-  await button(page, /password/i).click();
+  await button(page, /set the new password/i).click();
   await heading(page, /password changed/i).waitFor();
   await screenshots.take(page, 'password-changed');
 

@@ -16,7 +16,7 @@ export async function waitForPage(page, pathname, origin) {
 export async function signIn(page, email, password) {
   await field(page, 'email').fill(email);
   await field(page, 'password').fill(password);
-  await button(page, /sign in/i).click();
+  await button(page, /^\s*sign in\s*$/i).click();
 }
 
 /// Allows access on the consent page.
