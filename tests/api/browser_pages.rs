@@ -198,6 +198,9 @@ async fn rp_initiated_logout_returns_with_state_and_ends_the_session(backend: Ba
     create_user(&app, EMAIL).await;
     let result = run_flow("logout", backend, &app, json!({})).await;
     assert_eq!(result["signOuts"], 2, "{result}");
+    let user = app.state.accounts.find_by_email(&Email::parse(EMAIL).unwrap()).await.unwrap();
+    let live = app.state.sessions.live_for_user(user.id, app.state.clock.now()).await.unwrap();
+    assert!(live.is_empty(), "both logouts ended their session: {} left", live.len());
     app.stop().await;
 }
 

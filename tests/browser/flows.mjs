@@ -41,11 +41,35 @@ async function signInThroughPages(flow, client, { password = params.password, sh
 }
 
 // (a) OIDC Core §3.1: authorize → login → consent → code at the RP, redeemed, ID token checked.
+// The login and consent pages are also shown 320 px wide, the narrowest phone (WCAG 1.4.10).
 async function signInAndConsent(flow) {
-  await flow.rp.register('Photos');
+  const { page, rp, screenshots } = flow;
+  await rp.register('Photos');
   const claims = await signInThroughPages(flow, 'Photos');
-  await flow.screenshots.take(flow.page, 'signed-in');
+  await screenshots.take(page, 'signed-in');
+
+  await page.setViewportSize({ width: 320, height: 640 });
+  await rp.register('Notes');
+  await page.goto(rp.signInUrl('Notes'));
+  await waitForPage(page, '/consent');
+  await expectNoSideways(page);
+  await screenshots.take(page, 'consent-320px');
+  await page.goto(`${params.issuer}/logout`);
+  await button(page, /^\s*sign out/i).click();
+  await page.goto(rp.signInUrl('Notes'));
+  await waitForPage(page, '/login');
+  await expectNoSideways(page);
+  await screenshots.take(page, 'login-320px');
   report({ claims });
+}
+
+/// WCAG 1.4.10 (reflow): nothing is cut off or needs scrolling sideways.
+async function expectNoSideways(page) {
+  const { scrollWidth, clientWidth } = await page.evaluate(() => {
+    const { scrollWidth, clientWidth } = document.documentElement;
+    return { scrollWidth, clientWidth };
+  });
+  check(scrollWidth <= clientWidth, `the page scrolls sideways: ${scrollWidth} px in ${clientWidth} px`);
 }
 
 // (b) Single sign-on: a second client's authorization reuses the session (OIDC Core §3.1.2.3:
@@ -255,6 +279,10 @@ async function keyboardOnly(flow) {
   await expectFocus(page, isPassword, 'the password field, backwards');
   await page.keyboard.press('Tab');
   await expectFocus(page, isSignIn, 'the sign-in button');
+  await page.keyboard.press('Tab');
+  await expectFocus(page, (focus) => focus.tag === 'a' && /forgot/i.test(focus.text), 'the forgot-password link');
+  await page.keyboard.press('Shift+Tab');
+  await expectFocus(page, isSignIn, 'the sign-in button, backwards');
   await screenshots.take(page, 'login-sign-in-button-focused');
   await page.keyboard.press('Enter');
 

@@ -58,6 +58,8 @@ export async function runScenario(name, screenshotDir, options, scenario) {
     executablePath: CHROMIUM,
     headless: true,
     viewport: { width: 1280, height: 900 },
+    // The scenarios read English labels; the pages choose their language by Accept-Language.
+    locale: 'en-US',
     javaScriptEnabled: options.javaScriptEnabled ?? true,
     args: [
       '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
