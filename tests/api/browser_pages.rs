@@ -66,7 +66,7 @@ fn browser_tools() {
 }
 
 /// Where a scenario's screenshots go.
-pub(crate) fn screenshot_dir(scenario: &str, backend: Backend) -> String {
+fn screenshot_dir(scenario: &str, backend: Backend) -> String {
     let backend = match backend {
         Backend::Embedded => "embedded",
         Backend::External => "postgres_redis",
@@ -76,7 +76,7 @@ pub(crate) fn screenshot_dir(scenario: &str, backend: Backend) -> String {
 
 /// Runs `node tests/browser/<script> <args…>` and expects it to succeed; returns the JSON of its
 /// `result:` line (null when it prints none).
-pub(crate) async fn run_browser_script(script: &str, args: Vec<String>) -> Value {
+async fn run_browser_script(script: &str, args: Vec<String>) -> Value {
     browser_tools();
     let script = format!("{SCRIPTS}/{script}");
     // The server runs on this test's runtime: wait for the browser off it.

@@ -206,6 +206,9 @@ fn render(template: &str, values: &impl Serialize, status: StatusCode, form_acti
 /// two-step, consent and logout forms end, through ferrid's own redirects, at the client.
 pub fn allow_form_redirects<'a>(mut page: Response, redirect_uris: impl IntoIterator<Item = &'a str>) -> Response {
     let sources: Vec<String> = redirect_uris.into_iter().filter_map(csp_source).collect();
+    if sources.is_empty() {
+        return page;
+    }
     let Some(policy) = page.headers().get(header::CONTENT_SECURITY_POLICY).and_then(|v| v.to_str().ok()) else {
         return page;
     };

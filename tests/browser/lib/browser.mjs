@@ -13,7 +13,7 @@ export const SCENARIO_TIMEOUT_MS = 60_000;
 // One step (a click, a navigation, a wait for a field).
 export const STEP_TIMEOUT_MS = 20_000;
 
-/// Numbered screenshots of the important steps: `<dir>/01-login.png`, `<dir>/02-consent.png`, …
+// Numbered screenshots of the important steps: `<dir>/01-login.png`, `<dir>/02-consent.png`, …
 export class Screenshots {
   constructor(dir) {
     this.dir = dir;
@@ -28,7 +28,7 @@ export class Screenshots {
   }
 }
 
-/// Keeps every open page's HTML and a full-page screenshot next to the step screenshots.
+// Keeps every open page's HTML and a full-page screenshot next to the step screenshots.
 async function saveFailure(context, dir) {
   for (const [index, page] of context.pages().entries()) {
     const base = join(dir, index === 0 ? 'failure' : `failure-${index + 1}`);
@@ -38,9 +38,9 @@ async function saveFailure(context, dir) {
   }
 }
 
-/// Runs `scenario({ context, page, screenshots })` in a fresh headless Chromium, within
-/// SCENARIO_TIMEOUT_MS, and exits the process: 0 when it resolved, 1 when it threw or timed out.
-/// `options.javaScriptEnabled: false` runs it with JavaScript off.
+// Runs `scenario({ context, page, screenshots })` in a fresh headless Chromium, within
+// SCENARIO_TIMEOUT_MS, and exits the process: 0 when it resolved, 1 when it threw or timed out.
+// `options.javaScriptEnabled: false` runs it with JavaScript off.
 export async function runScenario(name, screenshotDir, options, scenario) {
   const dir = resolve(screenshotDir);
   // Only this run's pictures, so the list printed is the list kept.
@@ -92,7 +92,7 @@ export async function runScenario(name, screenshotDir, options, scenario) {
   process.exit(failed ? 1 : 0);
 }
 
-/// Console errors and failed responses end up in the test's output.
+// Console errors and failed responses end up in the test's output.
 function watch(page) {
   page.on('console', (message) => {
     if (message.type() === 'error') console.log(`console error: ${message.text()}`);
@@ -102,12 +102,12 @@ function watch(page) {
   });
 }
 
-/// Throws with `message` unless `condition` holds.
+// Throws with `message` unless `condition` holds.
 export function check(condition, message) {
   if (!condition) throw new Error(message);
 }
 
-/// The line the Rust side of a scenario reads back (tests/api/browser_pages.rs).
+// The line the Rust side of a scenario reads back (tests/api/browser_pages.rs).
 export function report(result) {
   console.log(`result: ${JSON.stringify(result)}`);
 }

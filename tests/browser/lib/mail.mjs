@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-/// The text with quoted-printable soft line breaks and =XX escapes undone (RFC 2045 §6.7).
+// The text with quoted-printable soft line breaks and =XX escapes undone (RFC 2045 §6.7).
 function decodeQuotedPrintable(text) {
   const bytes = Buffer.from(text.replace(/=\r?\n/g, ''), 'latin1');
   const out = [];
@@ -21,7 +21,7 @@ function decodeQuotedPrintable(text) {
   return Buffer.from(out).toString('utf8');
 }
 
-/// The first match of `pattern` in any mail under `dir`, polled until `timeoutMs` passes.
+// The first match of `pattern` in any mail under `dir`, polled until `timeoutMs` passes.
 export async function waitForMail(dir, pattern, timeoutMs = 15_000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {

@@ -172,7 +172,7 @@ export async function startRelyingParty(issuer) {
     base,
     signIns,
     signOuts,
-    /// Registers a confidential client named `name` (RFC 7591 §3.1).
+    // Registers a confidential client named `name` (RFC 7591 §3.1).
     async register(name) {
       const registered = await json(
         await fetch(discovery.registration_endpoint, {
@@ -191,11 +191,11 @@ export async function startRelyingParty(issuer) {
       );
       clients.set(name, { client_id: registered.client_id, client_secret: registered.client_secret });
     },
-    /// Where a browser starts signing in to `name`.
+    // Where a browser starts signing in to `name`.
     signInUrl: (name) => `${base}/start?client=${encodeURIComponent(name)}`,
-    /// Where a browser starts signing out of `name`, with or without the ID token as hint.
+    // Where a browser starts signing out of `name`, with or without the ID token as hint.
     signOutUrl: (name, { hint }) => `${base}/logout?client=${encodeURIComponent(name)}&hint=${hint ? 'yes' : 'no'}`,
-    /// Whether `url` is this RP's callback (a sign-in came back).
+    // Whether `url` is this RP's callback (a sign-in came back).
     isCallback: (url) => url.href.startsWith(`${base}/callback`),
     isSignedOut: (url) => url.href.startsWith(`${base}/signed-out`),
     close() {

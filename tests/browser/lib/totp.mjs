@@ -5,7 +5,7 @@ import { createHmac } from 'node:crypto';
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 
-/// RFC 4648 §6 base32, padding optional.
+// RFC 4648 §6 base32, padding optional.
 function base32Decode(text) {
   let bits = 0;
   let value = 0;
@@ -23,7 +23,7 @@ function base32Decode(text) {
   return Buffer.from(bytes);
 }
 
-/// RFC 4226 §5.3: HMAC-SHA-1 over the 8-byte counter, dynamic truncation, 6 digits.
+// RFC 4226 §5.3: HMAC-SHA-1 over the 8-byte counter, dynamic truncation, 6 digits.
 export function hotp(secret, counter) {
   const message = Buffer.alloc(8);
   message.writeBigUInt64BE(BigInt(counter));
@@ -33,5 +33,5 @@ export function hotp(secret, counter) {
   return String(number % 1_000_000).padStart(6, '0');
 }
 
-/// RFC 6238 §4.2: the code of the 30-second step holding `unixSeconds`.
+// RFC 6238 §4.2: the code of the 30-second step holding `unixSeconds`.
 export const totp = (secret, unixSeconds) => hotp(secret, Math.floor(unixSeconds / 30));
