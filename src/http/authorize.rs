@@ -122,6 +122,13 @@ pub(super) struct PageContext {
     pub client: Client,
 }
 
+impl PageContext {
+    /// `page`, whose form leads (through ferrid's redirects) back to this request's client.
+    pub(super) fn leading_to_client(&self, page: Response) -> Response {
+        pages::allow_form_redirects(page, self.client.metadata.redirect_uris.iter().map(|uri| uri.as_str()))
+    }
+}
+
 pub(super) async fn load_page_context(state: &AppState, pending_id: &str) -> Result<PageContext, Response> {
     let pending = match find_pending(state.short_lived.as_ref(), pending_id).await {
         Ok(Some(pending)) => pending,
@@ -165,7 +172,8 @@ pub async fn login_page(request: &Request, state: Data<&AppState>, Query(query):
         error: None,
         upstreams: upstream_links(&state),
     };
-    with_csrf_cookie(pages::login(&page, StatusCode::OK), &csrf, new_csrf, state.config.issuer.is_https())
+    let page = context.leading_to_client(pages::login(&page, StatusCode::OK));
+    with_csrf_cookie(page, &csrf, new_csrf, state.config.issuer.is_https())
 }
 
 #[derive(Deserialize)]
@@ -217,7 +225,7 @@ pub async fn login_submit(request: &Request, state: Data<&AppState>, Form(form):
                 error: Some(error),
                 upstreams: upstream_links(&state),
             };
-            return pages::login(&page, status);
+            return context.leading_to_client(pages::login(&page, status));
         }
     };
     let amr = vec!["pwd".to_owned()];
@@ -295,7 +303,7 @@ pub async fn consent_page(request: &Request, state: Data<&AppState>, Query(query
         user_email: &email,
         scopes: scope.iter().map(describe_scope).collect(),
     };
-    with_csrf_cookie(pages::consent(&page), &csrf, new_csrf, state.config.issuer.is_https())
+    with_csrf_cookie(context.leading_to_client(pages::consent(&page)), &csrf, new_csrf, state.config.issuer.is_https())
 }
 
 #[derive(Deserialize)]

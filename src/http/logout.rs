@@ -78,6 +78,7 @@ async fn logout(request: &Request, state: &AppState, params: &[(String, String)]
             .filter_map(|name| param(params, name).map(|value| (name, value)))
             .collect();
         let page = pages::logout_confirmation(plan.client_name.as_deref(), &csrf, &hidden);
+        let page = pages::allow_form_redirects(page, plan.redirect.as_deref());
         return with_csrf_cookie(page, &csrf, new_csrf, state.config.issuer.is_https());
     }
     if let Some(session) = &session {

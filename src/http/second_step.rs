@@ -34,7 +34,7 @@ pub(super) fn show(pending_id: &str, csrf: &str, context: &PageContext, token: &
         client_name: &context.client.metadata.name,
         error: None,
     };
-    pages::second_step(&page, StatusCode::OK)
+    context.leading_to_client(pages::second_step(&page, StatusCode::OK))
 }
 
 #[derive(Deserialize)]
@@ -67,7 +67,7 @@ pub async fn submit(request: &Request, state: Data<&AppState>, Form(form): Form<
             client_name: &client_name,
             error: Some(error),
         };
-        pages::second_step(&page, status)
+        context.leading_to_client(pages::second_step(&page, status))
     };
     let Some(answer) = SecondFactorAnswer::from_fields(form.code.as_deref(), form.recovery_code.as_deref()) else {
         return again("Enter the code from your authenticator app.", StatusCode::BAD_REQUEST);

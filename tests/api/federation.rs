@@ -59,6 +59,18 @@ async fn rig(backend: Backend) -> Rig {
 
 async fn rig_with_clock(backend: Backend, clock: Arc<dyn Clock>) -> Rig {
     let upstream = spawn_app_with(backend, &[("FERRID_ALLOW_UNVERIFIED_LOGIN", "true")]).await;
+    let (app, google) = start_with_upstream(backend, &upstream, clock).await;
+    let rp = create_client(&app, ClientType::Confidential).await;
+    Rig { app, upstream, google, rp }
+}
+
+/// ferrid with `upstream` as its "Google": ferrid's client registered at the upstream, with the
+/// redirect URI pointing at ferrid's callback. Returns ferrid and that client.
+pub(crate) async fn start_with_upstream(
+    backend: Backend,
+    upstream: &TestApp,
+    clock: Arc<dyn Clock>,
+) -> (TestApp, Client) {
     // The callback URL is known only once ferrid listens: register first, then point it there.
     let mut metadata = ClientMetadata::new("ferrid", ClientType::Confidential);
     metadata.redirect_uris.push(RedirectUri::parse(REDIRECT).unwrap());
@@ -73,8 +85,7 @@ async fn rig_with_clock(backend: Backend, clock: Arc<dyn Clock>) -> Rig {
     let app = start_app(TestResources::create(backend).await, &settings, clock).await.unwrap();
     metadata.redirect_uris = vec![RedirectUri::parse(&app.url("/login/google/callback")).unwrap()];
     upstream.state.clients.update(&client, metadata).await.unwrap();
-    let rp = create_client(&app, ClientType::Confidential).await;
-    Rig { app, upstream, google, rp }
+    (app, google)
 }
 
 async fn create_unverified_user(app: &TestApp, email: &str) {

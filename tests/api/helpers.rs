@@ -205,9 +205,28 @@ pub async fn start_app_adjusted(
     clock: Arc<dyn Clock>,
     adjust: impl FnOnce(&mut AppState),
 ) -> anyhow::Result<TestApp> {
+    start_app_at("127.0.0.1", resources, extra, clock, adjust).await
+}
+
+/// A second site for a real browser: ferrid with the issuer `http://localhost:<port>`, so that
+/// its cookies stay apart from those of an app at 127.0.0.1 (cookies ignore ports, RFC 6265 §8.5).
+pub async fn spawn_app_on_localhost(backend: Backend, extra: &[(&str, &str)]) -> TestApp {
+    let resources = TestResources::create(backend).await;
+    start_app_at("localhost", resources, extra, Arc::new(SystemClock), |_| {}).await.unwrap()
+}
+
+/// Starts ferrid on 127.0.0.1 with the issuer `http://<host>:<port>` (`host` resolves to it).
+async fn start_app_at(
+    host: &str,
+    resources: TestResources,
+    extra: &[(&str, &str)],
+    clock: Arc<dyn Clock>,
+    adjust: impl FnOnce(&mut AppState),
+) -> anyhow::Result<TestApp> {
     // Bind first: the issuer must be the address clients really use (OIDC Discovery §4.3).
     let acceptor = listen(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
-    let address = format!("http://{}", acceptor.local_addr()[0].as_socket_addr().unwrap());
+    let port = acceptor.local_addr()[0].as_socket_addr().unwrap().port();
+    let address = format!("http://{host}:{port}");
     let mut settings = vec![("FERRID_ISSUER", address.as_str())];
     settings.extend_from_slice(extra);
     let config = resources.config(&settings);

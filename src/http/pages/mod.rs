@@ -201,9 +201,59 @@ fn render(template: &str, values: &impl Serialize, status: StatusCode, form_acti
         .body(html)
 }
 
+/// `page` with its CSP `form-action` also allowing the client's `redirect_uris`: browsers check
+/// `form-action` on every redirect that follows a form submission (CSP 3 §6.4.2), and the login,
+/// two-step, consent and logout forms end, through ferrid's own redirects, at the client.
+pub fn allow_form_redirects<'a>(mut page: Response, redirect_uris: impl IntoIterator<Item = &'a str>) -> Response {
+    let sources: Vec<String> = redirect_uris.into_iter().filter_map(csp_source).collect();
+    if sources.is_empty() {
+        return page;
+    }
+    let Some(policy) = page.headers().get(header::CONTENT_SECURITY_POLICY).and_then(|v| v.to_str().ok()) else {
+        return page;
+    };
+    let policy = policy
+        .split(';')
+        .map(|directive| match directive.trim() {
+            form_action if form_action.starts_with("form-action ") => format!("{form_action} {}", sources.join(" ")),
+            other => other.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    if let Ok(value) = header::HeaderValue::from_str(&policy) {
+        page.headers_mut().insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+    page
+}
+
+/// A redirect URI as a CSP source: its origin, or for a private-use scheme (RFC 8252 §7.1),
+/// whose URIs have no origin, its scheme.
+fn csp_source(uri: &str) -> Option<String> {
+    let url = url::Url::parse(uri).ok()?;
+    match url.scheme() {
+        "http" | "https" => Some(url.origin().ascii_serialization()),
+        scheme => Some(format!("{scheme}:")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn forms_may_redirect_to_the_client_csp_3_form_action() {
+        let page = consent(&ConsentPage {
+            request: "r",
+            csrf: "c",
+            client_name: "Photos",
+            user_email: "a@b.c",
+            scopes: vec![],
+        });
+        let page = allow_form_redirects(page, ["http://127.0.0.1:9000/cb?x=1", "com.example.app:/cb", "::"]);
+        let policy = page.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().to_owned();
+        assert!(policy.contains("; form-action 'self' http://127.0.0.1:9000 com.example.app:; "), "{policy}");
+        assert!(policy.starts_with("default-src 'none';"), "{policy}");
+    }
 
     #[test]
     fn every_template_renders_and_escapes() {
