@@ -140,12 +140,17 @@ impl AppState {
 
     /// [`AppState::start`] with a given clock (tests drive rotation and expiry with a fixed one).
     pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
-        let database = Database::connect(&config.database_url, config.database_max_connections)
+        let metrics = Arc::new(Metrics::new());
+        let mut database = Database::connect(&config.database_url, config.database_max_connections)
             .await
             .context("FERRID_DATABASE_URL: cannot open the database")?;
+        database.report_failures_to(metrics.clone());
         database.migrate_up(None).await.context("database migration failed")?;
-        let short_lived = store::short_lived::connect(config.redis_url.as_ref(), &config.redis_prefix)
-            .context("FERRID_REDIS_URL: cannot prepare the Redis client")?;
+        let short_lived = store::short_lived::InstrumentedStore::wrap(
+            store::short_lived::connect(config.redis_url.as_ref(), &config.redis_prefix)
+                .context("FERRID_REDIS_URL: cannot prepare the Redis client")?,
+            metrics.clone(),
+        );
         let hasher = PasswordHasher::new(config.password_hashing).context("invalid argon2 parameters")?;
         hasher.prepare_decoy();
         let connection = database.connection().clone();
@@ -159,7 +164,6 @@ impl AppState {
                 keys::KeyAlg::Encryption(_) => None,
             })
             .collect();
-        let metrics = Arc::new(Metrics::new());
         let key_store = Arc::new(SqlKeyStore::new(connection.clone()));
         let keys = KeyRingService::start(key_store, kek, &config.key_ring, clock.clone(), metrics.clone()).await?;
         let client_assertions = AssertionVerifier::new(
@@ -234,7 +238,7 @@ impl AppState {
             consents: ConsentRepository::new(connection.clone()),
             refresh_tokens: RefreshTokenRepository::new(connection.clone()),
             access_tokens: AccessTokenRepository::new(connection.clone()),
-            audit: AuditLog::new(AuditRepository::new(connection), clock.clone()),
+            audit: AuditLog::new(AuditRepository::new(connection), clock.clone(), metrics.clone()),
             keys: Arc::new(keys),
             config: Arc::new(config),
             database,

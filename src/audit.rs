@@ -14,6 +14,7 @@ use uuid::{ContextV7, Uuid};
 use crate::{
     accounts::UserId,
     clock::Clock,
+    metrics::Metrics,
     oauth::session::RequestOrigin,
     store::{StoreError, sql::AuditRepository},
 };
@@ -301,14 +302,16 @@ pub struct SignInAttempt {
 pub struct AuditLog {
     repository: AuditRepository,
     clock: Arc<dyn Clock>,
+    /// Sign-in attempts are also counted, by outcome, for /metrics.
+    metrics: Arc<Metrics>,
     /// Keeps this node's ids strictly increasing within one millisecond, so "newest first"
     /// holds for events recorded in quick succession.
     ids: Arc<Mutex<ContextV7>>,
 }
 
 impl AuditLog {
-    pub fn new(repository: AuditRepository, clock: Arc<dyn Clock>) -> Self {
-        Self { repository, clock, ids: Arc::new(Mutex::new(ContextV7::new().with_additional_precision())) }
+    pub fn new(repository: AuditRepository, clock: Arc<dyn Clock>, metrics: Arc<Metrics>) -> Self {
+        Self { repository, clock, metrics, ids: Arc::new(Mutex::new(ContextV7::new().with_additional_precision())) }
     }
 
     /// Appends `event`. A change that happened is not undone when its record cannot be written;
@@ -331,6 +334,7 @@ impl AuditLog {
             SignInChannel::LoginApi => "login_api",
         };
         let succeeded = attempt.result.is_ok();
+        self.metrics.sign_in(channel, attempt.result.map_or_else(SignInFailure::as_str, |()| "success"));
         let actor = Actor {
             user: attempt.user.filter(|_| succeeded).map(|user| user.to_string()),
             client_id: Some(attempt.client_id.clone()),

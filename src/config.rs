@@ -91,6 +91,9 @@ pub struct Config {
     /// `FERRID_IDLE_TIMEOUT_SECS`: a connection that sends nothing for this long is closed, which
     /// also bounds how long a client may take to send its headers (default 30).
     pub idle_timeout: Duration,
+    /// `FERRID_TRUSTED_PROXIES` and `FERRID_FORWARDED_HEADER`: the reverse proxies whose
+    /// forwarding header names the client's address (none by default).
+    pub trusted_proxies: crate::forwarded::TrustedProxies,
 }
 
 /// `FERRID_ADMIN_EMAIL` + `FERRID_ADMIN_PASSWORD`.
@@ -248,6 +251,8 @@ pub struct RawConfig {
     pub admin_cors_origins: Option<String>,
     pub request_timeout_secs: Option<String>,
     pub idle_timeout_secs: Option<String>,
+    pub trusted_proxies: Option<String>,
+    pub forwarded_header: Option<String>,
 }
 
 /// A configuration error: the variable and what is wrong with it.
@@ -291,7 +296,7 @@ impl Config {
 }
 
 impl RawConfig {
-    const KEYS: [&'static str; 50] = [
+    const KEYS: [&'static str; 52] = [
         "issuer",
         "bind",
         "data_dir",
@@ -342,6 +347,8 @@ impl RawConfig {
         "admin_cors_origins",
         "request_timeout_secs",
         "idle_timeout_secs",
+        "trusted_proxies",
+        "forwarded_header",
     ];
 
     /// Builds a raw configuration from `(VARIABLE, value)` pairs without touching the process
@@ -416,6 +423,15 @@ impl RawConfig {
             Duration::from_secs(number("REQUEST_TIMEOUT_SECS", self.request_timeout_secs, 30, 1..=3600)?.into());
         let idle_timeout =
             Duration::from_secs(number("IDLE_TIMEOUT_SECS", self.idle_timeout_secs, 30, 1..=3600)?.into());
+        let forwarded_header = self
+            .forwarded_header
+            .as_deref()
+            .filter(|value| !value.is_empty())
+            .map_or(Ok(Default::default()), str::parse)
+            .map_err(|problem| invalid("FORWARDED_HEADER", problem))?;
+        let trusted_proxies =
+            crate::forwarded::TrustedProxies::parse(self.trusted_proxies.as_deref().unwrap_or(""), forwarded_header)
+                .map_err(|problem| invalid("TRUSTED_PROXIES", problem))?;
         let audit_retention =
             chrono::Duration::days(number("AUDIT_RETENTION_DAYS", self.audit_retention_days, 365, 1..=36_500)?.into());
         let dpop = crate::oauth::dpop::DpopSettings {
@@ -438,6 +454,7 @@ impl RawConfig {
             admin_cors_origins,
             request_timeout,
             idle_timeout,
+            trusted_proxies,
             issuer,
             bind,
             data_dir,
