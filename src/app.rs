@@ -303,10 +303,21 @@ impl BoundServer {
         Self { state, acceptor }
     }
 
-    /// Serves until `shutdown` resolves, then lets in-flight requests finish (up to the
-    /// configured grace period).
+    /// Serves until `shutdown` resolves, then drains: the listening socket closes at once (new
+    /// connections are refused, so a load balancer moves on), requests in flight finish, and
+    /// whatever is still running when the grace period (`FERRID_SHUTDOWN_GRACE_SECS`) ends is
+    /// cut off. The drain's start and end are logged.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         let grace = self.state.config.shutdown_grace;
+        let drain_started = Arc::new(std::sync::OnceLock::new());
+        let shutdown = {
+            let drain_started = drain_started.clone();
+            async move {
+                shutdown.await;
+                let _ = drain_started.set(std::time::Instant::now());
+                tracing::info!(grace_secs = grace.as_secs(), "drain started: refusing new connections");
+            }
+        };
         let refresher =
             self.state.keys.clone().spawn_refresher(self.state.config.key_ring.refresh_every, self.state.audit.clone());
         let sweeper = crate::maintenance::spawn_sweeper(self.state.clone(), MAINTENANCE_EVERY);
@@ -316,6 +327,15 @@ impl BoundServer {
             .run_with_graceful_shutdown(http::endpoint(self.state), shutdown, Some(grace))
             .await
             .context("the HTTP server stopped with an error");
+        if let Some(started) = drain_started.get() {
+            let took = started.elapsed();
+            let drained_in_ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX);
+            if took >= grace {
+                tracing::warn!(drained_in_ms, "drain ended at the deadline: requests still in flight were cut off");
+            } else {
+                tracing::info!(drained_in_ms, "drain finished: every in-flight request was answered");
+            }
+        }
         refresher.abort();
         sweeper.abort();
         mail_sender.abort();
@@ -366,5 +386,5 @@ async fn shutdown_signal() {
         () = interrupt => {},
         () = terminate => {},
     }
-    tracing::info!("shutdown requested; finishing in-flight requests");
+    tracing::info!("shutdown requested");
 }

@@ -498,7 +498,9 @@ mod tests {
         metrics.http_request(None, "BREW", 404, Duration::from_millis(1));
         let text = metrics.encode().unwrap();
         assert!(
-            text.contains("ferrid_http_requests_total{route=\"/api/admin/users/:id\",method=\"GET\",status=\"200\"} 1\n"),
+            text.contains(
+                "ferrid_http_requests_total{route=\"/api/admin/users/:id\",method=\"GET\",status=\"200\"} 1\n"
+            ),
             "{text}"
         );
         assert!(text.contains("ferrid_http_requests_total{route=\"unmatched\",method=\"other\",status=\"404\"} 1\n"));

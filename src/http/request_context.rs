@@ -14,7 +14,7 @@ use std::{
 };
 
 use futures_util::FutureExt;
-use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result, PathPattern, http::HeaderValue};
+use poem::{Endpoint, IntoResponse, Middleware, PathPattern, Request, Response, Result, http::HeaderValue};
 use tracing::Instrument;
 
 use super::error::{framework_error_response, identify_server_error, server_error};
@@ -34,11 +34,7 @@ impl<E: Endpoint> Middleware<E> for RequestContext {
     type Output = RequestContextEndpoint<E>;
 
     fn transform(&self, inner: E) -> Self::Output {
-        RequestContextEndpoint {
-            inner,
-            trusted_proxies: self.trusted_proxies.clone(),
-            metrics: self.metrics.clone(),
-        }
+        RequestContextEndpoint { inner, trusted_proxies: self.trusted_proxies.clone(), metrics: self.metrics.clone() }
     }
 }
 

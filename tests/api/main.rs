@@ -9,6 +9,7 @@
 mod helpers;
 
 mod access_control;
+mod access_log;
 mod access_token_formats;
 mod accounts;
 mod admin_access;
@@ -25,6 +26,7 @@ mod cli;
 mod cors;
 mod dpop;
 mod federation;
+mod graceful_shutdown;
 mod hardening;
 mod health;
 mod hostile_inputs;
@@ -48,6 +50,7 @@ mod rate_limits;
 mod refresh_token_store;
 mod registration;
 mod schemathesis;
+mod serve_process;
 mod short_lived_store;
 mod sign_ins;
 mod smtp_sink;
@@ -55,3 +58,4 @@ mod suspicious_refresh;
 mod swagger;
 mod swagger_browser;
 mod totp;
+mod trusted_proxies;
