@@ -23,6 +23,7 @@ mod audit_trail;
 mod backchannel_logout;
 mod browser;
 mod cli;
+mod container_probe;
 mod cors;
 mod dpop;
 mod federation;
