@@ -291,8 +291,30 @@ impl Config {
         if let Ok(upstreams) = std::env::var("FERRID_UPSTREAMS") {
             text.insert("upstreams".to_owned(), upstreams);
         }
+        read_value_files(&mut text, |variable| std::env::var(variable).ok())?;
         RawConfig::from_map(text).validate()
     }
+}
+
+/// `FERRID_<NAME>_FILE=/path`: the value of `FERRID_<NAME>` is the file's content, without its
+/// trailing newline — how Docker and Kubernetes hand out secrets (the KEK, database, Redis and
+/// SMTP URLs, the Google client secret) without putting them in the environment. Setting both
+/// forms is refused rather than silently picking one.
+fn read_value_files(
+    values: &mut BTreeMap<String, String>,
+    variable: impl Fn(&str) -> Option<String>,
+) -> Result<(), ConfigError> {
+    for key in RawConfig::KEYS {
+        let name = format!("FERRID_{}", key.to_ascii_uppercase());
+        let Some(path) = variable(&format!("{name}_FILE")) else { continue };
+        if variable(&name).is_some() {
+            return Err(ConfigError::Unreadable(format!("set {name} or {name}_FILE, not both")));
+        }
+        let content = std::fs::read_to_string(&path)
+            .map_err(|error| ConfigError::Unreadable(format!("{name}_FILE: cannot read {path}: {error}")))?;
+        values.insert(key.to_owned(), content.trim_end_matches(['\r', '\n']).to_owned());
+    }
+    Ok(())
 }
 
 impl RawConfig {
@@ -735,6 +757,29 @@ fn number(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_value_can_come_from_a_file_named_by_its_file_variable() {
+        let dir = tempfile::tempdir().unwrap();
+        let kek = dir.path().join("kek");
+        std::fs::write(&kek, "c2VjcmV0LWtlay1ieXRlcy0zMi1sb25nLi4uLi4uLi4=\n").unwrap();
+        let kek_path = kek.display().to_string();
+        let environment = |pairs: Vec<(&'static str, String)>| {
+            move |variable: &str| pairs.iter().find(|(name, _)| *name == variable).map(|(_, value)| value.clone())
+        };
+
+        let mut values = BTreeMap::new();
+        super::read_value_files(&mut values, environment(vec![("FERRID_KEK_FILE", kek_path.clone())])).unwrap();
+        assert_eq!(values["kek"], "c2VjcmV0LWtlay1ieXRlcy0zMi1sb25nLi4uLi4uLi4=");
+
+        let both = environment(vec![("FERRID_KEK_FILE", kek_path), ("FERRID_KEK", "x".to_owned())]);
+        let error = super::read_value_files(&mut BTreeMap::new(), both).unwrap_err().to_string();
+        assert!(error.contains("set FERRID_KEK or FERRID_KEK_FILE, not both"), "{error}");
+
+        let missing = environment(vec![("FERRID_SMTP_URL_FILE", "/nonexistent/smtp".to_owned())]);
+        let error = super::read_value_files(&mut BTreeMap::new(), missing).unwrap_err().to_string();
+        assert!(error.contains("FERRID_SMTP_URL_FILE: cannot read /nonexistent/smtp"), "{error}");
+    }
+
     use super::*;
 
     fn validate(pairs: &[(&str, &str)]) -> Result<Config, String> {
