@@ -62,7 +62,7 @@ async fn status_of(address: SocketAddr, path: &str) -> anyhow::Result<u16> {
     let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await?;
     // The status line is all we need; the body of /ready is small anyway.
-    let mut head = vec![0; 64];
+    let mut head = [0; 64];
     let mut read = 0;
     while read < head.len() {
         match stream.read(&mut head[read..]).await? {
