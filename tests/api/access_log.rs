@@ -36,11 +36,15 @@ fn request_id(response: &reqwest::Response) -> String {
 async fn each_request_is_one_json_line_with_route_status_latency_and_client_and_no_secret() {
     let resources = TestResources::create(Backend::Embedded).await;
     let (client_id, secret) = create_service_client(&resources);
-    let server = ServeProcess::start(&resources, &[("FERRID_LOG_FORMAT", "json")]).await;
+    // The test client stands in for a trusted load balancer (issue 10 item 4).
+    let server =
+        ServeProcess::start(&resources, &[("FERRID_LOG_FORMAT", "json"), ("FERRID_TRUSTED_PROXIES", "127.0.0.1")])
+            .await;
     let http = reqwest::Client::new();
 
     let response = http
         .post(server.url("/token"))
+        .header("X-Forwarded-For", "203.0.113.9")
         .basic_auth(&client_id, Some(&secret))
         .form(&[("grant_type", "client_credentials"), ("scope", "profile")])
         .send()
@@ -92,11 +96,12 @@ async fn each_request_is_one_json_line_with_route_status_latency_and_client_and_
     assert_eq!(token["status"], 200);
     assert!(token["latency_ms"].as_f64().is_some_and(|ms| ms >= 0.0), "{token}");
     assert_eq!(token["client_id"], client_id.as_str());
-    assert_eq!(token["client_ip"], "127.0.0.1");
+    assert_eq!(token["client_ip"], "203.0.113.9");
     assert_eq!(token["peer"], "127.0.0.1");
 
     let introspect = line_for(&lines, &introspection);
     assert_eq!((&introspect["route"], &introspect["client_id"]), (&json!("/introspect"), &json!(client_id)));
+    assert_eq!(introspect["client_ip"], "127.0.0.1");
 
     let authorize = line_for(&lines, &authorization);
     assert_eq!((&authorize["route"], &authorize["status"]), (&json!("/authorize"), &json!(400)));

@@ -24,7 +24,7 @@ on_every_backend!(
     metrics_count_issued_tokens_and_maintenance_sweeps,
     requests_are_counted_by_route_template_with_latency,
     sign_ins_are_counted_by_outcome,
-    database_pool_and_store_errors_are_reported,
+    pool_usage_key_age_and_store_errors_are_reported,
 );
 
 async fn scrape(app: &TestApp) -> String {
@@ -184,7 +184,7 @@ async fn sign_ins_are_counted_by_outcome(backend: Backend) {
     assert!(!text.contains("ann@example.com"));
 }
 
-async fn database_pool_and_store_errors_are_reported(backend: Backend) {
+async fn pool_usage_key_age_and_store_errors_are_reported(backend: Backend) {
     let app = spawn_app(backend).await;
     let text = scrape(&app).await;
     assert_eq!(value(&text, "ferrid_database_pool_max_connections"), Some(10.0), "{text}");
@@ -192,6 +192,10 @@ async fn database_pool_and_store_errors_are_reported(backend: Backend) {
     assert!(open >= 1.0, "the pool has served requests: {text}");
     assert!(value(&text, r#"ferrid_database_pool_connections{state="in_use"}"#).is_some(), "{text}");
     assert_eq!(sum(&text, "ferrid_store_errors_total", &[]), 0.0, "{text}");
+    // The ring generated at start-up: its active keys began signing moments ago.
+    let since = value(&text, "ferrid_key_ring_oldest_active_key_since_timestamp_seconds").unwrap();
+    let now = app.state.clock.now().timestamp() as f64;
+    assert!((now - 300.0..=now).contains(&since), "{since} vs {now}");
 
     // A statement the database refuses is counted by its class.
     let connection = app.state.database.connection();
