@@ -103,15 +103,23 @@ impl<E: Endpoint> Endpoint for RequestContextEndpoint<E> {
         async move {
             let started = Instant::now();
             let outcome = AssertUnwindSafe(self.inner.call(req)).catch_unwind().await;
+            // The router leaves the matched route template on the response or the error.
+            let mut route = None;
             let mut response = match outcome {
                 Ok(Ok(output)) => output.into_response(),
-                Ok(Err(error)) if error.is_from_response() => error.into_response(),
-                Ok(Err(error)) => framework_error_response(error, &id),
+                Ok(Err(error)) => {
+                    route = error.data::<PathPattern>().map(|pattern| pattern.0.clone());
+                    if error.is_from_response() { error.into_response() } else { framework_error_response(error, &id) }
+                }
                 Err(_panic) => {
                     tracing::error!("handler panicked");
                     server_error(&id)
                 }
             };
+            // A path no route matched is left with the empty pattern of the API's nest at "/".
+            route = route
+                .or_else(|| response.data::<PathPattern>().map(|pattern| pattern.0.clone()))
+                .filter(|pattern| !pattern.is_empty());
             if response.status().is_server_error() {
                 response = identify_server_error(response, &id).await;
             }
@@ -119,7 +127,6 @@ impl<E: Endpoint> Endpoint for RequestContextEndpoint<E> {
                 response.headers_mut().insert(REQUEST_ID_HEADER, value);
             }
             let took = started.elapsed();
-            let route = response.data::<PathPattern>().map(|pattern| pattern.0.clone());
             let status = response.status().as_u16();
             self.metrics.http_request(route.as_deref(), method.as_str(), status, took);
             let client_id = client.lock().take();

@@ -132,6 +132,12 @@ async fn requests_are_counted_by_route_template_with_latency(backend: Backend) {
     for id in ["0b6f8f7e-2f44-4c8a-9d1e-4f1b0a6c9e01", "5c3a1d2e-7b8f-4e6a-8c9d-0e1f2a3b4c5d"] {
         assert_eq!(app.get(&format!("/api/admin/users/{id}")).await.status(), StatusCode::UNAUTHORIZED);
     }
+    // A request the framework refuses before the handler (a body that is not a form) still
+    // counts under its route.
+    let response =
+        app.http.post(app.url("/token")).header("content-type", "text/plain").body("x").send().await.unwrap();
+    assert!(response.status().is_client_error());
+    let refused = response.status().as_u16();
     // Probing random paths adds no series: every unknown path is one label value.
     for path in ["/wp-admin/setup.php", "/.env", "/a/b/c"] {
         assert_eq!(app.get(path).await.status(), StatusCode::NOT_FOUND);
@@ -147,6 +153,8 @@ async fn requests_are_counted_by_route_template_with_latency(backend: Backend) {
     for (series, expected) in expect {
         assert_eq!(value(&text, series), Some(expected), "{series} in\n{text}");
     }
+    let token = format!(r#"ferrid_http_requests_total{{route="/token",method="POST",status="{refused}"}}"#);
+    assert_eq!(value(&text, &token), Some(1.0), "{token} in\n{text}");
     assert!(value(&text, r#"ferrid_http_request_duration_seconds_sum{route="/health",method="GET"}"#).unwrap() > 0.0);
     // Every latency falls in the last bucket; the first ones are milliseconds wide.
     assert_eq!(
