@@ -142,12 +142,17 @@ impl AppState {
 
     /// [`AppState::start`] with a given clock (tests drive rotation and expiry with a fixed one).
     pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
-        let database = Database::connect(&config.database_url, config.database_max_connections)
+        let metrics = Arc::new(Metrics::new());
+        let mut database = Database::connect(&config.database_url, config.database_max_connections)
             .await
             .context("FERRID_DATABASE_URL: cannot open the database")?;
+        database.report_failures_to(metrics.clone());
         database.migrate_up(None).await.context("database migration failed")?;
-        let short_lived = store::short_lived::connect(config.redis_url.as_ref(), &config.redis_prefix)
-            .context("FERRID_REDIS_URL: cannot prepare the Redis client")?;
+        let short_lived = store::short_lived::InstrumentedStore::wrap(
+            store::short_lived::connect(config.redis_url.as_ref(), &config.redis_prefix)
+                .context("FERRID_REDIS_URL: cannot prepare the Redis client")?,
+            metrics.clone(),
+        );
         let hasher = PasswordHasher::new(config.password_hashing).context("invalid argon2 parameters")?;
         hasher.prepare_decoy();
         let connection = database.connection().clone();
@@ -161,7 +166,6 @@ impl AppState {
                 keys::KeyAlg::Encryption(_) => None,
             })
             .collect();
-        let metrics = Arc::new(Metrics::new());
         let key_store = Arc::new(SqlKeyStore::new(connection.clone()));
         let keys = KeyRingService::start(key_store, kek, &config.key_ring, clock.clone(), metrics.clone()).await?;
         let client_assertions = AssertionVerifier::new(
@@ -236,7 +240,7 @@ impl AppState {
             consents: ConsentRepository::new(connection.clone()),
             refresh_tokens: RefreshTokenRepository::new(connection.clone()),
             access_tokens: AccessTokenRepository::new(connection.clone()),
-            audit: AuditLog::new(AuditRepository::new(connection), clock.clone()),
+            audit: AuditLog::new(AuditRepository::new(connection), clock.clone(), metrics.clone()),
             keys: Arc::new(keys),
             verified_tokens: Arc::default(),
             config: Arc::new(config),
@@ -306,10 +310,21 @@ impl BoundServer {
         Self { state, acceptor }
     }
 
-    /// Serves until `shutdown` resolves, then lets in-flight requests finish (up to the
-    /// configured grace period).
+    /// Serves until `shutdown` resolves, then drains: the listening socket closes at once (new
+    /// connections are refused, so a load balancer moves on), requests in flight finish, and
+    /// whatever is still running when the grace period (`FERRID_SHUTDOWN_GRACE_SECS`) ends is
+    /// cut off. The drain's start and end are logged.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         let grace = self.state.config.shutdown_grace;
+        let drain_started = Arc::new(std::sync::OnceLock::new());
+        let shutdown = {
+            let drain_started = drain_started.clone();
+            async move {
+                shutdown.await;
+                let _ = drain_started.set(std::time::Instant::now());
+                tracing::info!(grace_secs = grace.as_secs(), "drain started: refusing new connections");
+            }
+        };
         let refresher =
             self.state.keys.clone().spawn_refresher(self.state.config.key_ring.refresh_every, self.state.audit.clone());
         let sweeper = crate::maintenance::spawn_sweeper(self.state.clone(), MAINTENANCE_EVERY);
@@ -319,6 +334,15 @@ impl BoundServer {
             .run_with_graceful_shutdown(http::endpoint(self.state), shutdown, Some(grace))
             .await
             .context("the HTTP server stopped with an error");
+        if let Some(started) = drain_started.get() {
+            let took = started.elapsed();
+            let drained_in_ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX);
+            if took >= grace {
+                tracing::warn!(drained_in_ms, "drain ended at the deadline: requests still in flight were cut off");
+            } else {
+                tracing::info!(drained_in_ms, "drain finished: every in-flight request was answered");
+            }
+        }
         refresher.abort();
         sweeper.abort();
         mail_sender.abort();
@@ -369,5 +393,5 @@ async fn shutdown_signal() {
         () = interrupt => {},
         () = terminate => {},
     }
-    tracing::info!("shutdown requested; finishing in-flight requests");
+    tracing::info!("shutdown requested");
 }

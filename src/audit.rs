@@ -15,6 +15,7 @@ use uuid::{ContextV7, Uuid};
 use crate::{
     accounts::UserId,
     clock::Clock,
+    metrics::Metrics,
     oauth::session::RequestOrigin,
     store::{StoreError, sql::AuditRepository},
 };
@@ -302,6 +303,8 @@ pub struct SignInAttempt {
 pub struct AuditLog {
     repository: AuditRepository,
     clock: Arc<dyn Clock>,
+    /// Sign-in attempts are also counted, by outcome, for /metrics.
+    metrics: Arc<Metrics>,
     /// Keeps this node's ids strictly increasing within one millisecond, so "newest first"
     /// holds for events recorded in quick succession.
     ids: Arc<Mutex<ContextV7>>,
@@ -321,13 +324,14 @@ struct PendingRecord {
 const BATCH: usize = 256;
 
 impl AuditLog {
-    pub fn new(repository: AuditRepository, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(repository: AuditRepository, clock: Arc<dyn Clock>, metrics: Arc<Metrics>) -> Self {
         let writer = tokio::runtime::Handle::try_current().ok().map(|runtime| {
             let (queue, pending) = mpsc::channel(4 * BATCH);
             runtime.spawn(write_batches(repository.clone(), pending));
             queue
         });
-        Self { repository, clock, ids: Arc::new(Mutex::new(ContextV7::new().with_additional_precision())), writer }
+        let ids = Arc::new(Mutex::new(ContextV7::new().with_additional_precision()));
+        Self { repository, clock, metrics, ids, writer }
     }
 
     /// Appends `event` and returns once it is committed. A change that happened is not undone
@@ -362,6 +366,7 @@ impl AuditLog {
             SignInChannel::LoginApi => "login_api",
         };
         let succeeded = attempt.result.is_ok();
+        self.metrics.sign_in(channel, attempt.result.map_or_else(SignInFailure::as_str, |()| "success"));
         let actor = Actor {
             user: attempt.user.filter(|_| succeeded).map(|user| user.to_string()),
             client_id: Some(attempt.client_id.clone()),

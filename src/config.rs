@@ -91,6 +91,9 @@ pub struct Config {
     /// `FERRID_IDLE_TIMEOUT_SECS`: a connection that sends nothing for this long is closed, which
     /// also bounds how long a client may take to send its headers (default 30).
     pub idle_timeout: Duration,
+    /// `FERRID_TRUSTED_PROXIES` and `FERRID_FORWARDED_HEADER`: the reverse proxies whose
+    /// forwarding header names the client's address (none by default).
+    pub trusted_proxies: crate::forwarded::TrustedProxies,
 }
 
 /// `FERRID_ADMIN_EMAIL` + `FERRID_ADMIN_PASSWORD`.
@@ -248,6 +251,8 @@ pub struct RawConfig {
     pub admin_cors_origins: Option<String>,
     pub request_timeout_secs: Option<String>,
     pub idle_timeout_secs: Option<String>,
+    pub trusted_proxies: Option<String>,
+    pub forwarded_header: Option<String>,
 }
 
 /// A configuration error: the variable and what is wrong with it.
@@ -286,12 +291,34 @@ impl Config {
         if let Ok(upstreams) = std::env::var("FERRID_UPSTREAMS") {
             text.insert("upstreams".to_owned(), upstreams);
         }
+        read_value_files(&mut text, |variable| std::env::var(variable).ok())?;
         RawConfig::from_map(text).validate()
     }
 }
 
+/// `FERRID_<NAME>_FILE=/path`: the value of `FERRID_<NAME>` is the file's content, without its
+/// trailing newline — how Docker and Kubernetes hand out secrets (the KEK, database, Redis and
+/// SMTP URLs, the Google client secret) without putting them in the environment. Setting both
+/// forms is refused rather than silently picking one.
+fn read_value_files(
+    values: &mut BTreeMap<String, String>,
+    variable: impl Fn(&str) -> Option<String>,
+) -> Result<(), ConfigError> {
+    for key in RawConfig::KEYS {
+        let name = format!("FERRID_{}", key.to_ascii_uppercase());
+        let Some(path) = variable(&format!("{name}_FILE")) else { continue };
+        if variable(&name).is_some() {
+            return Err(ConfigError::Unreadable(format!("set {name} or {name}_FILE, not both")));
+        }
+        let content = std::fs::read_to_string(&path)
+            .map_err(|error| ConfigError::Unreadable(format!("{name}_FILE: cannot read {path}: {error}")))?;
+        values.insert(key.to_owned(), content.trim_end_matches(['\r', '\n']).to_owned());
+    }
+    Ok(())
+}
+
 impl RawConfig {
-    const KEYS: [&'static str; 50] = [
+    const KEYS: [&'static str; 52] = [
         "issuer",
         "bind",
         "data_dir",
@@ -342,6 +369,8 @@ impl RawConfig {
         "admin_cors_origins",
         "request_timeout_secs",
         "idle_timeout_secs",
+        "trusted_proxies",
+        "forwarded_header",
     ];
 
     /// Builds a raw configuration from `(VARIABLE, value)` pairs without touching the process
@@ -416,6 +445,15 @@ impl RawConfig {
             Duration::from_secs(number("REQUEST_TIMEOUT_SECS", self.request_timeout_secs, 30, 1..=3600)?.into());
         let idle_timeout =
             Duration::from_secs(number("IDLE_TIMEOUT_SECS", self.idle_timeout_secs, 30, 1..=3600)?.into());
+        let forwarded_header = self
+            .forwarded_header
+            .as_deref()
+            .filter(|value| !value.is_empty())
+            .map_or(Ok(Default::default()), str::parse)
+            .map_err(|problem| invalid("FORWARDED_HEADER", problem))?;
+        let trusted_proxies =
+            crate::forwarded::TrustedProxies::parse(self.trusted_proxies.as_deref().unwrap_or(""), forwarded_header)
+                .map_err(|problem| invalid("TRUSTED_PROXIES", problem))?;
         let audit_retention =
             chrono::Duration::days(number("AUDIT_RETENTION_DAYS", self.audit_retention_days, 365, 1..=36_500)?.into());
         let dpop = crate::oauth::dpop::DpopSettings {
@@ -438,6 +476,7 @@ impl RawConfig {
             admin_cors_origins,
             request_timeout,
             idle_timeout,
+            trusted_proxies,
             issuer,
             bind,
             data_dir,
@@ -718,6 +757,29 @@ fn number(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_value_can_come_from_a_file_named_by_its_file_variable() {
+        let dir = tempfile::tempdir().unwrap();
+        let kek = dir.path().join("kek");
+        std::fs::write(&kek, "c2VjcmV0LWtlay1ieXRlcy0zMi1sb25nLi4uLi4uLi4=\n").unwrap();
+        let kek_path = kek.display().to_string();
+        let environment = |pairs: Vec<(&'static str, String)>| {
+            move |variable: &str| pairs.iter().find(|(name, _)| *name == variable).map(|(_, value)| value.clone())
+        };
+
+        let mut values = BTreeMap::new();
+        super::read_value_files(&mut values, environment(vec![("FERRID_KEK_FILE", kek_path.clone())])).unwrap();
+        assert_eq!(values["kek"], "c2VjcmV0LWtlay1ieXRlcy0zMi1sb25nLi4uLi4uLi4=");
+
+        let both = environment(vec![("FERRID_KEK_FILE", kek_path), ("FERRID_KEK", "x".to_owned())]);
+        let error = super::read_value_files(&mut BTreeMap::new(), both).unwrap_err().to_string();
+        assert!(error.contains("set FERRID_KEK or FERRID_KEK_FILE, not both"), "{error}");
+
+        let missing = environment(vec![("FERRID_SMTP_URL_FILE", "/nonexistent/smtp".to_owned())]);
+        let error = super::read_value_files(&mut BTreeMap::new(), missing).unwrap_err().to_string();
+        assert!(error.contains("FERRID_SMTP_URL_FILE: cannot read /nonexistent/smtp"), "{error}");
+    }
+
     use super::*;
 
     fn validate(pairs: &[(&str, &str)]) -> Result<Config, String> {

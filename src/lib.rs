@@ -9,6 +9,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod federation;
+pub mod forwarded;
 pub mod http;
 pub mod keyring;
 pub mod loopback;

@@ -89,6 +89,83 @@ struct KeyStateLabel {
     state: &'static str,
 }
 
+/// A request's matched route template (never its raw path), method and status code.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HttpRequestLabels {
+    route: String,
+    method: &'static str,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HttpRouteLabels {
+    route: String,
+    method: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SignInLabels {
+    channel: &'static str,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StoreErrorLabels {
+    store: &'static str,
+    operation: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PoolStateLabel {
+    state: &'static str,
+}
+
+/// The route label of a request no route matched: one value, however many paths are probed.
+pub const UNMATCHED_ROUTE: &str = "unmatched";
+
+/// A backend of the store layer, for `ferrid_store_errors_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreKind {
+    Database,
+    ShortLived,
+}
+
+impl StoreKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Database => "database",
+            Self::ShortLived => "short_lived",
+        }
+    }
+}
+
+/// The connections of the database pool at one moment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolUsage {
+    pub in_use: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
+/// 2 ms to about 16 s: from a cached discovery document to a slow argon2 sign-in.
+fn request_duration_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.002, 2.0, 14))
+}
+
+/// The method label: the methods ferrid serves, anything else as one value.
+fn method_label(method: &str) -> &'static str {
+    match method {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "OPTIONS" => "OPTIONS",
+        _ => "other",
+    }
+}
+
 /// The registry and the metric families in it; shared as `Arc<Metrics>`.
 pub struct Metrics {
     registry: Registry,
@@ -105,6 +182,13 @@ pub struct Metrics {
     rate_limited: Family<ScopeLabel, Counter>,
     rate_limit_fallback: Counter,
     rate_limit_degraded: Gauge,
+    oldest_active_key_since: Gauge,
+    http_requests: Family<HttpRequestLabels, Counter>,
+    http_request_duration: Family<HttpRouteLabels, Histogram, fn() -> Histogram>,
+    sign_ins: Family<SignInLabels, Counter>,
+    store_errors: Family<StoreErrorLabels, Counter>,
+    pool_connections: Family<PoolStateLabel, Gauge>,
+    pool_max_connections: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -189,7 +273,59 @@ impl Metrics {
             "1 while rate limits count on this node because Redis is unreachable, else 0",
             rate_limit_degraded.clone(),
         );
+        let oldest_active_key_since = Gauge::default();
+        registry.register_with_unit(
+            "key_ring_oldest_active_key_since_timestamp",
+            "When the longest-serving active key started signing (Unix time); its age is time() minus this",
+            Unit::Seconds,
+            oldest_active_key_since.clone(),
+        );
+        let http_requests = Family::<HttpRequestLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests answered, by route template, method and status code",
+            http_requests.clone(),
+        );
+        let http_request_duration =
+            Family::<HttpRouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(request_duration_histogram);
+        registry.register_with_unit(
+            "http_request_duration",
+            "Time from receiving a request to its answer, by route template and method",
+            Unit::Seconds,
+            http_request_duration.clone(),
+        );
+        let sign_ins = Family::<SignInLabels, Counter>::default();
+        registry.register(
+            "sign_ins",
+            "Password sign-in attempts (login page and login API), by outcome",
+            sign_ins.clone(),
+        );
+        let store_errors = Family::<StoreErrorLabels, Counter>::default();
+        registry.register(
+            "store_errors",
+            "Failed store operations, by store (database, short_lived) and operation class",
+            store_errors.clone(),
+        );
+        let pool_connections = Family::<PoolStateLabel, Gauge>::default();
+        registry.register(
+            "database_pool_connections",
+            "Open database connections of this node, by state (in_use, idle), at scrape time",
+            pool_connections.clone(),
+        );
+        let pool_max_connections = Gauge::default();
+        registry.register(
+            "database_pool_max_connections",
+            "The most database connections this node opens (FERRID_DATABASE_MAX_CONNECTIONS)",
+            pool_max_connections.clone(),
+        );
         Self {
+            oldest_active_key_since,
+            http_requests,
+            http_request_duration,
+            sign_ins,
+            store_errors,
+            pool_connections,
+            pool_max_connections,
             rate_limited,
             rate_limit_fallback,
             rate_limit_degraded,
@@ -269,19 +405,53 @@ impl Metrics {
         self.rate_limit_degraded.set(i64::from(degraded));
     }
 
-    /// Sets the key counts from the states of the ring just loaded; revoked keys are not counted.
-    pub fn key_ring_loaded(&self, states: impl IntoIterator<Item = KeyState>) {
+    /// One answered request. `route` is the matched route template (`None`: no route matched);
+    /// the raw path never becomes a label, so a scan of random paths adds no series.
+    pub fn http_request(&self, route: Option<&str>, method: &str, status: u16, took: Duration) {
+        let route = route.unwrap_or(UNMATCHED_ROUTE).to_owned();
+        let method = method_label(method);
+        self.http_requests.get_or_create(&HttpRequestLabels { route: route.clone(), method, status }).inc();
+        self.http_request_duration.get_or_create(&HttpRouteLabels { route, method }).observe(took.as_secs_f64());
+    }
+
+    /// A password sign-in attempt: `outcome` is `success` or the audit log's failure reason.
+    pub fn sign_in(&self, channel: &'static str, outcome: &'static str) {
+        self.sign_ins.get_or_create(&SignInLabels { channel, outcome }).inc();
+    }
+
+    /// A store operation that failed; `operation` is a class from a closed set (`read`, `write`…).
+    pub fn store_error(&self, store: StoreKind, operation: &'static str) {
+        self.store_errors.get_or_create(&StoreErrorLabels { store: store.as_str(), operation }).inc();
+    }
+
+    /// The database pool as sampled when /metrics is scraped.
+    pub fn database_pool(&self, usage: PoolUsage) {
+        self.pool_connections.get_or_create(&PoolStateLabel { state: "in_use" }).set(usage.in_use.into());
+        self.pool_connections.get_or_create(&PoolStateLabel { state: "idle" }).set(usage.idle.into());
+        self.pool_max_connections.set(usage.max.into());
+    }
+
+    /// Sets the key counts from the ring just loaded (each key's state and when it started
+    /// counting towards rotation); revoked keys are not counted.
+    pub fn key_ring_loaded(&self, keys: impl IntoIterator<Item = (KeyState, DateTime<Utc>)>) {
         let (mut next, mut active, mut retired) = (0, 0, 0);
-        for state in states {
+        let mut oldest_active: Option<DateTime<Utc>> = None;
+        for (state, since) in keys {
             match state {
                 KeyState::Next => next += 1,
-                KeyState::Active => active += 1,
+                KeyState::Active => {
+                    active += 1;
+                    oldest_active = Some(oldest_active.map_or(since, |oldest| oldest.min(since)));
+                }
                 KeyState::Retired => retired += 1,
                 KeyState::Revoked => {}
             }
         }
         for (state, count) in [("next", next), ("active", active), ("retired", retired)] {
             self.key_ring_keys.get_or_create(&KeyStateLabel { state }).set(count);
+        }
+        if let Some(since) = oldest_active {
+            self.oldest_active_key_since.set(since.timestamp());
         }
     }
 }
@@ -318,5 +488,39 @@ mod tests {
         assert!(text.contains("ferrid_maintenance_last_success_timestamp_seconds 1700000000\n"), "{text}");
         assert!(text.contains("ferrid_maintenance_sweep_duration_seconds_count 1\n"), "{text}");
         assert!(text.contains("ferrid_maintenance_sweeps_total{outcome=\"ok\"} 1\n"), "{text}");
+    }
+
+    #[test]
+    fn requests_are_labelled_by_route_template_and_a_closed_set_of_methods() {
+        let metrics = Metrics::new();
+        metrics.http_request(Some("/api/admin/users/:id"), "GET", 200, Duration::from_millis(3));
+        metrics.http_request(None, "GET", 404, Duration::from_millis(1));
+        metrics.http_request(None, "BREW", 404, Duration::from_millis(1));
+        let text = metrics.encode().unwrap();
+        assert!(
+            text.contains(
+                "ferrid_http_requests_total{route=\"/api/admin/users/:id\",method=\"GET\",status=\"200\"} 1\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("ferrid_http_requests_total{route=\"unmatched\",method=\"other\",status=\"404\"} 1\n"));
+        assert!(text.contains(
+            "ferrid_http_request_duration_seconds_bucket{le=\"0.004\",route=\"/api/admin/users/:id\",method=\"GET\"} 1\n"
+        ));
+    }
+
+    #[test]
+    fn the_oldest_active_key_is_reported() {
+        let metrics = Metrics::new();
+        let at = |seconds| DateTime::from_timestamp(seconds, 0).unwrap();
+        metrics.key_ring_loaded([
+            (KeyState::Active, at(2_000)),
+            (KeyState::Active, at(1_000)),
+            (KeyState::Next, at(500)),
+            (KeyState::Retired, at(100)),
+        ]);
+        let text = metrics.encode().unwrap();
+        assert!(text.contains("ferrid_key_ring_oldest_active_key_since_timestamp_seconds 1000\n"), "{text}");
+        assert!(text.contains("ferrid_key_ring_keys{state=\"active\"} 2\n"), "{text}");
     }
 }

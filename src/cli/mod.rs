@@ -1,5 +1,5 @@
 //! The command line: `ferrid [serve]`, `migrate`, `user`, `role`, `group`, `permission`, `client`,
-//! `keys`, `openapi`.
+//! `keys`, `openapi`, `probe`.
 //! Secrets are read from a prompt or stdin, never from argv (argv is visible to every user of
 //! the machine through `ps`).
 
@@ -8,6 +8,7 @@ mod client;
 mod client_tokens;
 mod keys;
 mod migrate;
+mod probe;
 mod user;
 
 use std::io::{BufRead, IsTerminal};
@@ -45,6 +46,11 @@ pub enum Command {
     Keys(keys::KeysCommand),
     /// Print the OpenAPI document.
     Openapi,
+    /// Ask the local server's /ready (or /health) and exit 0 on 200: a container health check.
+    Probe {
+        #[arg(value_enum, default_value = "ready")]
+        target: probe::ProbeTarget,
+    },
 }
 
 impl Command {
@@ -68,6 +74,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             println!("{}", crate::http::openapi_document());
             Ok(())
         }
+        Command::Probe { target } => probe::run(target, &config).await,
     }
 }
 

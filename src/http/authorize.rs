@@ -49,8 +49,25 @@ pub async fn authorize_post(request: &Request, state: Data<&AppState>, body: Bod
 
 async fn start(request: &Request, state: &AppState, params: Vec<(String, String)>) -> Response {
     let pending = PendingAuthorization { params, ..PendingAuthorization::default() };
+    let client_id = claimed_client(&pending);
     let outcome = flow::authorize(state, pending, None, cookies::read(request, SESSION_COOKIE).as_deref()).await;
+    identify_known_client(request, client_id.as_deref(), &outcome);
     respond(state, outcome)
+}
+
+/// The `client_id` parameter of an authorization request, before the flow checks it.
+fn claimed_client(pending: &PendingAuthorization) -> Option<String> {
+    pending.params.iter().find(|(name, _)| name == "client_id").map(|(_, value)| value.clone())
+}
+
+/// Names the client in the access log once the flow accepted it as registered (an error page
+/// means the client or its redirect URI is unknown, so the claimed id would be anyone's text).
+fn identify_known_client(request: &Request, client_id: Option<&str>, outcome: &Result<FlowOutcome, FlowError>) {
+    if let (Some(client_id), Ok(outcome)) = (client_id, outcome)
+        && !matches!(outcome, FlowOutcome::ErrorPage { .. })
+    {
+        super::request_context::identify_client(request, client_id);
+    }
 }
 
 #[derive(Deserialize)]
@@ -66,7 +83,10 @@ pub async fn resume(request: &Request, state: Data<&AppState>, Query(query): Que
         Err(error) => return respond(&state, Err(error.into())),
     };
     let cookie = cookies::read(request, SESSION_COOKIE);
-    respond(&state, flow::authorize(&state, pending, Some(query.request), cookie.as_deref()).await)
+    let client_id = claimed_client(&pending);
+    let outcome = flow::authorize(&state, pending, Some(query.request), cookie.as_deref()).await;
+    identify_known_client(request, client_id.as_deref(), &outcome);
+    respond(&state, outcome)
 }
 
 fn respond(state: &AppState, outcome: Result<FlowOutcome, FlowError>) -> Response {

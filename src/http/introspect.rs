@@ -1,7 +1,7 @@
 //! `POST /introspect` (RFC 7662 §2): authenticate the client as at /token, call the domain, and
 //! answer with the token's metadata or a bare `{"active": false}`, never cached.
 
-use poem::web::Data;
+use poem::{Request, web::Data};
 use poem_openapi::{
     ApiResponse, Object, OpenApi,
     param::Header,
@@ -134,16 +134,18 @@ impl IntrospectionApi {
     async fn introspect(
         &self,
         state: Data<&AppState>,
+        request: &Request,
         #[oai(name = "Authorization")] authorization: Header<Option<String>>,
         form: Form<IntrospectionForm>,
     ) -> Result<IntrospectionResponse, OAuthErrorResponse> {
-        let introspection = respond(&state, authorization.0.as_deref(), form.0).await?;
+        let introspection = respond(&state, request, authorization.0.as_deref(), form.0).await?;
         Ok(IntrospectionResponse::Ok(Json(introspection.into()), NO_STORE.to_owned()))
     }
 }
 
 async fn respond(
     state: &AppState,
+    request: &Request,
     authorization: Option<&str>,
     form: IntrospectionForm,
 ) -> Result<Introspection, OAuthError> {
@@ -157,6 +159,7 @@ async fn respond(
         },
     )?;
     let client = authenticate_client(credentials, &state.clients, &state.client_assertions).await?;
+    super::request_context::identify_client(request, client.id.as_str());
     let token =
         form.token.filter(|t| !t.is_empty()).ok_or_else(|| OAuthError::InvalidRequest("token is required".into()))?;
     let hint = form.token_type_hint.as_deref().and_then(TokenTypeHint::parse);

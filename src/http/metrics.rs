@@ -24,10 +24,14 @@ enum MetricsResponse {
 impl MetricsApi {
     /// Metrics for Prometheus.
     ///
-    /// Maintenance sweeps, tokens issued, refresh token reuse, back-channel logout deliveries
-    /// and key ring keys, for this instance since it started.
+    /// HTTP requests by route template, method and status with latency histograms, sign-ins by
+    /// outcome, tokens issued by grant, rate-limit refusals, store errors, database pool usage,
+    /// key ring state, maintenance sweeps, mail and back-channel logout deliveries, for this
+    /// instance since it started.
     #[oai(path = "/metrics", method = "get", operation_id = "metrics")]
     async fn metrics(&self, state: Data<&AppState>) -> MetricsResponse {
+        // The pool is sampled now rather than tracked: it is only read here.
+        state.metrics.database_pool(state.database.pool_usage());
         match state.metrics.encode() {
             Ok(text) => MetricsResponse::Ok(PlainText(text)),
             Err(error) => {

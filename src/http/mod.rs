@@ -160,7 +160,7 @@ pub fn endpoint(state: AppState) -> impl Endpoint {
         .data(state.clone())
         .data(discovery)
         .with(Deadline(state.config.request_timeout))
-        .with(RequestContext)
+        .with(RequestContext { trusted_proxies: state.config.trusted_proxies.clone(), metrics: state.metrics.clone() })
         .with(Cors(state.clone()))
         .with(SecurityHeaders { hsts: state.config.issuer.is_https() })
 }

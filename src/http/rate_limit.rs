@@ -79,7 +79,7 @@ impl<E: Endpoint> Endpoint for RateLimitHeadersEndpoint<E> {
     }
 }
 
-/// The address a request is counted by: the peer (forwarded headers are not trusted).
+/// The address a request is counted by: the client's, after trusted proxies (see `forwarded`).
 pub(super) fn client_ip(request: &Request) -> String {
     origin_of(request).ip.unwrap_or_else(|| "unknown".to_owned())
 }

@@ -61,13 +61,14 @@ impl RevocationApi {
         #[oai(name = "Authorization")] authorization: Header<Option<String>>,
         form: Form<RevocationForm>,
     ) -> Result<RevocationResponse, OAuthErrorResponse> {
-        respond(&state, authorization.0.as_deref(), form.0, &origin_of(request)).await?;
+        respond(&state, request, authorization.0.as_deref(), form.0, &origin_of(request)).await?;
         Ok(RevocationResponse::Ok(NO_STORE.to_owned()))
     }
 }
 
 async fn respond(
     state: &AppState,
+    request: &Request,
     authorization: Option<&str>,
     form: RevocationForm,
     origin: &RequestOrigin,
@@ -82,6 +83,7 @@ async fn respond(
         },
     )?;
     let client = authenticate_client(credentials, &state.clients, &state.client_assertions).await?;
+    super::request_context::identify_client(request, client.id.as_str());
     let token =
         form.token.filter(|t| !t.is_empty()).ok_or_else(|| OAuthError::InvalidRequest("token is required".into()))?;
     revoke_token(state, &client, &token, form.token_type_hint.as_deref(), origin).await

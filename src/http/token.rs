@@ -221,6 +221,7 @@ async fn token(
             return Err(error.into());
         }
     };
+    super::request_context::identify_client(request, client.id.as_str());
     // Counted once authenticated: a client id alone must not let anyone spend a client's budget.
     count(request, state, &[(ratelimit::Scope::TokenClient, &[client.id.as_str()])]).await.map_err(Refusal::Limited)?;
     let grant = TokenRequest::try_from(form)?;

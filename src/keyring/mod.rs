@@ -110,7 +110,7 @@ impl KeyRingService {
             }
             outcome.ring
         };
-        metrics.key_ring_loaded(ring.records().iter().map(|record| record.state));
+        metrics.key_ring_loaded(ring.records().iter().map(|record| (record.state, record.active_since())));
         let current = RwLock::new(Arc::new(PublishedRing::new(ring)));
         Ok(Self { store, kek: Arc::new(kek), policy, clock, current, metrics })
     }
@@ -150,7 +150,7 @@ impl KeyRingService {
     }
 
     fn publish(&self, ring: KeyRing) -> bool {
-        self.metrics.key_ring_loaded(ring.records().iter().map(|record| record.state));
+        self.metrics.key_ring_loaded(ring.records().iter().map(|record| (record.state, record.active_since())));
         let published = PublishedRing::new(ring);
         let mut current = self.current.write().unwrap_or_else(|poisoned| poisoned.into_inner());
         let changed = current.ring.records() != published.ring.records();

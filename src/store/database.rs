@@ -1,12 +1,15 @@
 //! The SQL connection pool, migrations and the readiness probe.
 
-use std::{path::Path, time::Duration};
+use std::{path::Path, sync::Arc, time::Duration};
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, DatabaseConnection};
 
 use super::StoreError;
-use crate::config::Sensitive;
+use crate::{
+    config::Sensitive,
+    metrics::{Metrics, PoolUsage, StoreKind},
+};
 
 /// A migration and whether it has been applied, for `ferrid migrate status`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,6 +60,29 @@ impl Database {
         &self.connection
     }
 
+    /// Counts every failed statement in `ferrid_store_errors_total{store="database"}` by its
+    /// class. Call before the connection is cloned: clones made earlier do not report.
+    pub fn report_failures_to(&mut self, metrics: Arc<Metrics>) {
+        self.connection.set_metric_callback(move |info| {
+            if info.failed {
+                metrics.store_error(StoreKind::Database, statement_class(&info.statement.sql));
+            }
+        });
+    }
+
+    /// How many connections of the pool are open, busy and allowed, right now.
+    pub fn pool_usage(&self) -> PoolUsage {
+        fn usage<DB: sea_orm::sqlx::Database>(pool: &sea_orm::sqlx::Pool<DB>) -> PoolUsage {
+            let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX);
+            PoolUsage { in_use: pool.size().saturating_sub(idle), idle, max: pool.options().get_max_connections() }
+        }
+        match self.connection.get_database_backend() {
+            sea_orm::DatabaseBackend::Postgres => usage(self.connection.get_postgres_connection_pool()),
+            sea_orm::DatabaseBackend::Sqlite => usage(self.connection.get_sqlite_connection_pool()),
+            _ => PoolUsage { in_use: 0, idle: 0, max: 0 },
+        }
+    }
+
     pub async fn migrate_up(&self, steps: Option<u32>) -> Result<(), StoreError> {
         Ok(Migrator::up(&self.connection, steps).await?)
     }
@@ -86,6 +112,17 @@ impl Database {
     }
 }
 
+/// The operation class of a SQL statement, from its first keyword: a closed set of labels.
+fn statement_class(sql: &str) -> &'static str {
+    let keyword = sql.trim_start().split(|c: char| !c.is_ascii_alphabetic()).next().unwrap_or_default();
+    match keyword.to_ascii_uppercase().as_str() {
+        "SELECT" | "WITH" => "read",
+        "INSERT" | "UPDATE" | "DELETE" => "write",
+        "BEGIN" | "COMMIT" | "ROLLBACK" | "SAVEPOINT" | "RELEASE" => "transaction",
+        _ => "other",
+    }
+}
+
 fn sqlite_path(url: &str) -> Option<&str> {
     let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next().unwrap_or(rest);
@@ -102,5 +139,15 @@ mod tests {
         assert_eq!(sqlite_path("sqlite:/tmp/x.db"), Some("/tmp/x.db"));
         assert_eq!(sqlite_path("sqlite::memory:"), None);
         assert_eq!(sqlite_path("postgres://db/ferrid"), None);
+    }
+
+    #[test]
+    fn statements_are_classed_by_their_first_keyword() {
+        assert_eq!(statement_class("SELECT \"users\".\"id\" FROM \"users\""), "read");
+        assert_eq!(statement_class("  insert INTO x VALUES ($1)"), "write");
+        assert_eq!(statement_class("UPDATE x SET y = 1"), "write");
+        assert_eq!(statement_class("BEGIN"), "transaction");
+        assert_eq!(statement_class("CREATE TABLE x ()"), "other");
+        assert_eq!(statement_class(""), "other");
     }
 }

@@ -6,6 +6,7 @@
 //! a single-use value is redeemed at most once even under concurrent requests (DESIGN §7.1).
 
 mod fallback;
+mod instrumented;
 mod memory;
 mod redis;
 
@@ -14,6 +15,7 @@ use std::{sync::Arc, time::Duration};
 use async_trait::async_trait;
 
 pub use self::fallback::{FallbackStore, Outage};
+pub use self::instrumented::InstrumentedStore;
 pub use self::memory::MemoryStore;
 pub use self::redis::RedisStore;
 use super::StoreError;
