@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::{
+    branding::{Branding, Logo, Rgb},
     federation::{ClaimMapping, GOOGLE_ISSUER, RawUpstream, UpstreamConfig},
     loopback::has_loopback_host,
     oauth::{
@@ -91,6 +92,9 @@ pub struct Config {
     /// `FERRID_IDLE_TIMEOUT_SECS`: a connection that sends nothing for this long is closed, which
     /// also bounds how long a client may take to send its headers (default 30).
     pub idle_timeout: Duration,
+    /// `FERRID_BRAND_NAME`, `FERRID_BRAND_LOGO_URL`, `FERRID_BRAND_COLOR`: how the pages present
+    /// the product.
+    pub brand: Branding,
 }
 
 /// `FERRID_ADMIN_EMAIL` + `FERRID_ADMIN_PASSWORD`.
@@ -248,6 +252,9 @@ pub struct RawConfig {
     pub admin_cors_origins: Option<String>,
     pub request_timeout_secs: Option<String>,
     pub idle_timeout_secs: Option<String>,
+    pub brand_name: Option<String>,
+    pub brand_logo_url: Option<String>,
+    pub brand_color: Option<String>,
 }
 
 /// A configuration error: the variable and what is wrong with it.
@@ -291,7 +298,7 @@ impl Config {
 }
 
 impl RawConfig {
-    const KEYS: [&'static str; 50] = [
+    const KEYS: [&'static str; 53] = [
         "issuer",
         "bind",
         "data_dir",
@@ -342,6 +349,9 @@ impl RawConfig {
         "admin_cors_origins",
         "request_timeout_secs",
         "idle_timeout_secs",
+        "brand_name",
+        "brand_logo_url",
+        "brand_color",
     ];
 
     /// Builds a raw configuration from `(VARIABLE, value)` pairs without touching the process
@@ -360,6 +370,7 @@ impl RawConfig {
     }
 
     pub fn validate(self) -> Result<Config, ConfigError> {
+        let brand = self.branding()?;
         let key_ring = self.key_ring_settings()?;
         let lifetimes = self.lifetimes()?;
         let longest_signed = lifetimes.access_token.max(lifetimes.id_token);
@@ -427,6 +438,7 @@ impl RawConfig {
         let rate_limits = crate::ratelimit::RateLimits::parse(self.rate_limits.as_deref().unwrap_or_default())
             .map_err(|problem| invalid("RATE_LIMITS", problem))?;
         Ok(Config {
+            brand,
             dpop,
             upstreams,
             upstream_timeout,
@@ -458,6 +470,23 @@ impl RawConfig {
             lifetimes,
             jwks_uri_allow_private,
         })
+    }
+
+    fn branding(&self) -> Result<Branding, ConfigError> {
+        let name = self.brand_name.as_deref().map(str::trim).filter(|n| !n.is_empty());
+        let name = name.unwrap_or(crate::branding::DEFAULT_NAME);
+        if name.chars().count() > 60 || name.chars().any(char::is_control) {
+            return Err(invalid("BRAND_NAME", "must be at most 60 characters, without control characters"));
+        }
+        let logo = match self.brand_logo_url.as_deref().filter(|v| !v.is_empty()) {
+            Some(url) => Some(Logo::parse(url).map_err(|problem| invalid("BRAND_LOGO_URL", problem))?),
+            None => None,
+        };
+        let color = match self.brand_color.as_deref().filter(|v| !v.is_empty()) {
+            Some(color) => Rgb::parse(color.trim()).map_err(|problem| invalid("BRAND_COLOR", problem))?,
+            None => crate::branding::DEFAULT_COLOR,
+        };
+        Ok(Branding::new(name.to_owned(), logo, color))
     }
 
     /// The Google preset (when `FERRID_GOOGLE_CLIENT_ID` and `FERRID_GOOGLE_CLIENT_SECRET` are
@@ -722,6 +751,27 @@ mod tests {
 
     fn validate(pairs: &[(&str, &str)]) -> Result<Config, String> {
         RawConfig::from_pairs(pairs.iter().copied()).validate().map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn branding_is_validated_at_startup() {
+        let brand = validate(&[]).unwrap().brand;
+        assert_eq!((brand.name.as_str(), brand.logo, brand.accent), ("ferrid", None, crate::branding::DEFAULT_COLOR));
+        let pairs = [
+            ("FERRID_BRAND_NAME", "Acme ID"),
+            ("FERRID_BRAND_LOGO_URL", "https://cdn.acme.test/logo.svg"),
+            ("FERRID_BRAND_COLOR", "#ffdd00"),
+        ];
+        let brand = validate(&pairs).unwrap().brand;
+        assert_eq!(brand.name, "Acme ID");
+        assert_eq!(brand.logo.unwrap().origin.as_deref(), Some("https://cdn.acme.test"));
+        assert_eq!(brand.configured_color, Rgb(0xff, 0xdd, 0x00));
+        assert_ne!(brand.accent, brand.configured_color, "a light colour is darkened");
+        for (variable, value) in [("FERRID_BRAND_COLOR", "yellow"), ("FERRID_BRAND_LOGO_URL", "http://acme.test/l.png")] {
+            let error = validate(&[(variable, value)]).unwrap_err();
+            assert!(error.starts_with(&format!("{variable}: ")), "{error}");
+        }
+        assert!(validate(&[("FERRID_BRAND_COLOR", "#12345")]).unwrap_err().contains("#rrggbb"));
     }
 
     #[test]

@@ -5,12 +5,14 @@
 pub mod accounts;
 pub mod app;
 pub mod audit;
+pub mod branding;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod federation;
 pub mod http;
 pub mod keyring;
+pub mod locale;
 pub mod loopback;
 pub mod mail;
 pub mod maintenance;
