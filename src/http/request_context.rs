@@ -4,28 +4,39 @@
 //! any framework error or panic into the JSON error shape, makes every 5xx body carry the id and
 //! nothing internal, and returns the id in the response.
 
-use std::{panic::AssertUnwindSafe, time::Instant};
+use std::{panic::AssertUnwindSafe, sync::Arc, time::Instant};
 
 use futures_util::FutureExt;
-use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result, http::HeaderValue};
+use poem::{
+    Endpoint, IntoResponse, Middleware, Request, Response, Result,
+    http::{HeaderValue, header},
+};
 use tracing::Instrument;
 
-use super::error::{framework_error_response, identify_server_error, server_error};
+use super::{
+    error::{framework_error_response, identify_server_error, server_error},
+    pages::Ui,
+};
+use crate::{branding::Branding, locale::Locale};
 
 pub(super) const REQUEST_ID_HEADER: &str = "x-request-id";
 
-pub(super) struct RequestContext;
+pub(super) struct RequestContext {
+    /// For the error page of a 5xx that had none.
+    pub brand: Arc<Branding>,
+}
 
 impl<E: Endpoint> Middleware<E> for RequestContext {
     type Output = RequestContextEndpoint<E>;
 
     fn transform(&self, inner: E) -> Self::Output {
-        RequestContextEndpoint { inner }
+        RequestContextEndpoint { inner, brand: self.brand.clone() }
     }
 }
 
 pub(super) struct RequestContextEndpoint<E> {
     inner: E,
+    brand: Arc<Branding>,
 }
 
 fn acceptable_incoming_id(value: &str) -> bool {
@@ -43,6 +54,7 @@ impl<E: Endpoint> Endpoint for RequestContextEndpoint<E> {
             .and_then(|v| v.to_str().ok())
             .filter(|v| acceptable_incoming_id(v))
             .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
+        let locale = Locale::negotiate(None, req.header(header::ACCEPT_LANGUAGE));
         let span = tracing::info_span!(
             "request",
             request_id = %id,
@@ -62,7 +74,8 @@ impl<E: Endpoint> Endpoint for RequestContextEndpoint<E> {
                 }
             };
             if response.status().is_server_error() {
-                response = identify_server_error(response, &id).await;
+                let ui = Ui { locale, brand: &self.brand };
+                response = identify_server_error(response, &id, &ui).await;
             }
             if let Ok(value) = HeaderValue::from_str(&id) {
                 response.headers_mut().insert(REQUEST_ID_HEADER, value);
