@@ -4,7 +4,7 @@
 //! 1.3.1, 3.3.1), the branding from configuration, and the one cacheable stylesheet that the
 //! pages' CSP allows.
 
-use ferrid::{branding::Rgb, oauth::ClientType};
+use ferrid::{accounts::Email, branding::Rgb, oauth::ClientType};
 use reqwest::{StatusCode, header};
 
 use crate::{
@@ -13,7 +13,7 @@ use crate::{
     oidc::{PASSWORD, authorize_url, create_client, create_user},
 };
 
-on_every_backend!(ui_locales_carries_french_through_login_and_consent);
+on_every_backend!(ui_locales_carries_french_through_login_and_consent, ui_locales_carries_french_to_the_second_step);
 
 /// A browser that says which languages it prefers.
 fn browser_speaking(app: &TestApp, accept_language: Option<&str>) -> Browser {
@@ -91,6 +91,34 @@ async fn ui_locales_carries_french_through_login_and_consent(backend: Backend) {
     assert!(!landing.code().is_empty());
 }
 
+async fn ui_locales_carries_french_to_the_second_step(backend: Backend) {
+    let app = spawn_app(backend).await;
+    create_user(&app, "ann@example.com").await;
+    let user = app.state.accounts.find_by_email(&Email::parse("ann@example.com").unwrap()).await.unwrap();
+    let enrolment = app.state.second_factors.enrol_totp(&user).await.unwrap();
+    let authenticator = totp_rs::Totp::from_url(&enrolment.otpauth_uri).unwrap();
+    let now = u64::try_from(app.state.clock.now().timestamp()).unwrap();
+    app.state.second_factors.confirm_totp(user.id, &authenticator.generate(now).to_string()).await.unwrap();
+    let (client_id, _) = create_client(&app, ClientType::Confidential).await;
+    let browser = browser_speaking(&app, None);
+    let (url, _) = authorize_url(&app, &client_id, "openid", &[("ui_locales", "fr")]);
+
+    let (status, second_step) = page(browser.sign_in(&url, "ann@example.com", PASSWORD).await);
+    assert_eq!(status, StatusCode::OK);
+    assert!(second_step.contains("<html lang=\"fr\">"), "{second_step}");
+    assert!(second_step.contains("<h1>Validation en deux étapes</h1>"), "{second_step}");
+    assert!(second_step.contains("autocomplete=\"one-time-code\""), "{second_step}");
+    assert_accessible_markup(&second_step);
+
+    let (request, csrf, token) =
+        (hidden(&second_step, "request"), hidden(&second_step, "csrf"), hidden(&second_step, "mfa_token"));
+    let form = [("request", request.as_str()), ("csrf", &csrf), ("mfa_token", &token), ("code", "12345x")];
+    let (status, again) = page(browser.submit("/login/mfa", &form).await);
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(again.contains("role=\"alert\">Ce code n&#x27;est pas le bon"), "{again}");
+    assert!(again.contains("aria-invalid=\"true\" aria-describedby=\"mfa-error\""), "{again}");
+}
+
 /// Each standalone page, in the language `Accept-Language` prefers, with the text that proves it.
 #[tokio::test]
 async fn standalone_pages_follow_accept_language() {
@@ -100,7 +128,7 @@ async fn standalone_pages_follow_accept_language() {
         ("/password/reset?token=unknown", "Ce lien ne fonctionne plus", "This link does not work any more"),
         ("/verify-email?token=t", "Vérifier mon adresse", "Verify my address"),
         ("/account/email/confirm?token=t", "Utiliser cette adresse", "Use this address"),
-        ("/logout", "Se déconnecter ?", "Sign out?"),
+        ("/logout", "Vous êtes déconnecté", "You are signed out"),
         ("/authorize?client_id=nobody&response_type=code", "Application inconnue", "Unknown application"),
         ("/login?request=gone", "Cette connexion a expiré", "This sign-in has expired"),
     ];
