@@ -148,7 +148,9 @@ mod tests {
         let remote = Logo::parse("https://cdn.example.com/brand/logo.svg").unwrap();
         assert_eq!(remote.origin.as_deref(), Some("https://cdn.example.com"));
         assert_eq!(Logo::parse("/static/logo.png").unwrap().origin, None);
-        for bad in ["http://cdn.example.com/l.png", "//cdn.example.com/l.png", "javascript:alert(1)", "logo.png", "/a b"] {
+        for bad in
+            ["http://cdn.example.com/l.png", "//cdn.example.com/l.png", "javascript:alert(1)", "logo.png", "/a b"]
+        {
             assert!(Logo::parse(bad).is_err(), "{bad}");
         }
     }

@@ -767,7 +767,8 @@ mod tests {
         assert_eq!(brand.logo.unwrap().origin.as_deref(), Some("https://cdn.acme.test"));
         assert_eq!(brand.configured_color, Rgb(0xff, 0xdd, 0x00));
         assert_ne!(brand.accent, brand.configured_color, "a light colour is darkened");
-        for (variable, value) in [("FERRID_BRAND_COLOR", "yellow"), ("FERRID_BRAND_LOGO_URL", "http://acme.test/l.png")] {
+        for (variable, value) in [("FERRID_BRAND_COLOR", "yellow"), ("FERRID_BRAND_LOGO_URL", "http://acme.test/l.png")]
+        {
             let error = validate(&[(variable, value)]).unwrap_err();
             assert!(error.starts_with(&format!("{variable}: ")), "{error}");
         }

@@ -223,9 +223,12 @@ mod tests {
 
     #[tokio::test]
     async fn a_503_keeps_its_advice_and_gains_the_request_id() {
-        let response =
-            identify_server_error(json(StatusCode::SERVICE_UNAVAILABLE, &temporarily_unavailable("x").0), "req-3", &ui())
-                .await;
+        let response = identify_server_error(
+            json(StatusCode::SERVICE_UNAVAILABLE, &temporarily_unavailable("x").0),
+            "req-3",
+            &ui(),
+        )
+        .await;
         let body: Value = serde_json::from_slice(&body_of(response).await).unwrap();
         assert_eq!(body["error"], "temporarily_unavailable");
         assert_eq!(body["request_id"], "req-3");

@@ -76,10 +76,14 @@ fn failure_page(ui: &Ui<'_>, state: &AppState, provider: &str, error: &Federatio
         FederationError::Denied(_) => (StatusCode::BAD_REQUEST, "upstream_cancelled"),
         FederationError::MissingEmail => (StatusCode::BAD_REQUEST, "upstream_no_email"),
         FederationError::LinkRequired { upstream_verified: true } => (StatusCode::CONFLICT, "link_required"),
-        FederationError::LinkRequired { upstream_verified: false } => (StatusCode::CONFLICT, "link_required_unverified"),
+        FederationError::LinkRequired { upstream_verified: false } => {
+            (StatusCode::CONFLICT, "link_required_unverified")
+        }
         FederationError::IdentityInUse => (StatusCode::CONFLICT, "identity_in_use"),
         FederationError::AccountDisabled => (StatusCode::FORBIDDEN, "account_disabled"),
-        FederationError::Store(_) | FederationError::Internal(_) => (StatusCode::SERVICE_UNAVAILABLE, "something_wrong"),
+        FederationError::Store(_) | FederationError::Internal(_) => {
+            (StatusCode::SERVICE_UNAVAILABLE, "something_wrong")
+        }
         _ => (StatusCode::BAD_REQUEST, "upstream_unverified"),
     };
     pages::error(ui, status, &Notice::new(notice).with("provider", name), Some(error.reason()))
@@ -121,7 +125,12 @@ pub async fn start(
             Ok(Some(session)) => Purpose::link(session.user_id),
             Ok(None) => {
                 let ui = Ui::of(request, &state.config.brand);
-                return pages::error(&ui, StatusCode::BAD_REQUEST, &Notice::new("sign_in_first"), Some("login_required"));
+                return pages::error(
+                    &ui,
+                    StatusCode::BAD_REQUEST,
+                    &Notice::new("sign_in_first"),
+                    Some("login_required"),
+                );
             }
             Err(error) => {
                 return failed(&state, request, &provider, FederationError::Internal(error.to_string())).await;

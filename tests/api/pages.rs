@@ -75,7 +75,10 @@ async fn ui_locales_carries_french_through_login_and_consent(backend: Backend) {
     let (status, retry) = page(browser.submit("/login", &wrong).await);
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(retry.contains("<html lang=\"fr\">"));
-    assert!(retry.contains("id=\"login-error\" role=\"alert\">Adresse e-mail ou mot de passe incorrect.</p>"), "{retry}");
+    assert!(
+        retry.contains("id=\"login-error\" role=\"alert\">Adresse e-mail ou mot de passe incorrect.</p>"),
+        "{retry}"
+    );
     assert!(retry.contains("aria-invalid=\"true\" aria-describedby=\"login-error\""), "{retry}");
 
     // The consent page of the same request speaks French too, whatever the browser says.
@@ -197,7 +200,8 @@ async fn discovery_advertises_the_page_languages() {
 
 #[tokio::test]
 async fn the_login_page_offers_upstream_providers_apart_from_the_password_form() {
-    let upstreams = r#"[{"id":"acme","name":"Acme","issuer":"https://accounts.acme.test","client_id":"c","client_secret":"s"}]"#;
+    let upstreams =
+        r#"[{"id":"acme","name":"Acme","issuer":"https://accounts.acme.test","client_id":"c","client_secret":"s"}]"#;
     let app = spawn_app_with(Backend::Embedded, &[("FERRID_UPSTREAMS", upstreams)]).await;
     create_user(&app, "ann@example.com").await;
     let (client_id, _) = create_client(&app, ClientType::Confidential).await;

@@ -206,12 +206,7 @@ pub fn csrf_rejected(ui: &Ui<'_>) -> Response {
 }
 
 /// RP-Initiated Logout 1.0 §3: ask before signing out when the request may not be the RP's.
-pub fn logout_confirmation(
-    ui: &Ui<'_>,
-    client_name: Option<&str>,
-    csrf: &str,
-    params: &[(&str, String)],
-) -> Response {
+pub fn logout_confirmation(ui: &Ui<'_>, client_name: Option<&str>, csrf: &str, params: &[(&str, String)]) -> Response {
     render(ui, "logout.html", &context! { client_name, csrf, params }, StatusCode::OK, None)
 }
 

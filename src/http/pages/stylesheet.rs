@@ -35,9 +35,9 @@ fn content(brand: &Branding) -> String {
 pub fn serve(request: &Request, state: Data<&AppState>) -> Response {
     let brand = &state.config.brand;
     let etag = format!("\"{}\"", version(brand));
-    let fresh = request
-        .header(header::IF_NONE_MATCH)
-        .is_some_and(|tags| tags.split(',').any(|tag| tag.trim().trim_start_matches("W/") == etag || tag.trim() == "*"));
+    let fresh = request.header(header::IF_NONE_MATCH).is_some_and(|tags| {
+        tags.split(',').any(|tag| tag.trim().trim_start_matches("W/") == etag || tag.trim() == "*")
+    });
     let response = Response::builder().header(header::CACHE_CONTROL, CACHE_CONTROL).header(header::ETAG, &etag);
     if fresh {
         return response.status(StatusCode::NOT_MODIFIED).finish();

@@ -72,21 +72,41 @@ fn render_all(ui: &Ui<'_>) -> Vec<(&'static str, String)> {
         error: Some("<i>"),
         upstreams: vec![UpstreamLink { id: "google", name: "<b>" }],
     };
-    let second_step = SecondStepPage { request: "r", csrf: "c", mfa_token: "t", client_name: "<b>", error: Some("<i>") };
-    let consent = ConsentPage { request: "r", csrf: "c", client_name: "<b>", user_email: "a", scopes: vec!["openid", "other"] };
+    let second_step =
+        SecondStepPage { request: "r", csrf: "c", mfa_token: "t", client_name: "<b>", error: Some("<i>") };
+    let consent =
+        ConsentPage { request: "r", csrf: "c", client_name: "<b>", user_email: "a", scopes: vec!["openid", "other"] };
     let reset = PasswordResetPage { email: "<i>", token: "t", csrf: "c", error: Some("<b>"), ..Default::default() };
     let html = |template, values: Value| render_html(ui, template, &values, "n").unwrap();
     vec![
         ("login", html("login.html", Value::from_serialize(&login))),
         ("second_step", html("second_step.html", Value::from_serialize(&second_step))),
         ("consent", html("consent.html", Value::from_serialize(&consent))),
-        ("error", html("error.html", context! { title => "t", message => "<i>", code => "c", detail => "<b>", request_id => "id" })),
+        (
+            "error",
+            html(
+                "error.html",
+                context! { title => "t", message => "<i>", code => "c", detail => "<b>", request_id => "id" },
+            ),
+        ),
         ("password_reset", html("password_reset.html", Value::from_serialize(&reset))),
         ("password_forgot", html("password_forgot.html", context! { csrf => "c", sent => false })),
-        ("password_forgot_sent", html("password_forgot.html", context! { csrf => "c", sent => true, valid_minutes => 30 })),
-        ("logout", html("logout.html", context! { client_name => "<b>", csrf => "c", params => vec![("state", "<i>")] })),
+        (
+            "password_forgot_sent",
+            html("password_forgot.html", context! { csrf => "c", sent => true, valid_minutes => 30 }),
+        ),
+        (
+            "logout",
+            html("logout.html", context! { client_name => "<b>", csrf => "c", params => vec![("state", "<i>")] }),
+        ),
         ("signed_out", html("signed_out.html", context! { title => "<b>", message => "<i>" })),
-        ("confirm_link", html("confirm_link.html", context! { link => "verify_email", action => "/verify-email", token => "<b>", csrf => "c" })),
+        (
+            "confirm_link",
+            html(
+                "confirm_link.html",
+                context! { link => "verify_email", action => "/verify-email", token => "<b>", csrf => "c" },
+            ),
+        ),
         ("form_post", html("form_post.html", context! { action => "https://a/cb", params => vec![("code", "\"x\"")] })),
     ]
 }
@@ -97,7 +117,10 @@ fn every_page_renders_in_every_locale_escaped_with_the_brand() {
     for locale in Locale::ALL {
         let ui = Ui { locale, brand: &brand };
         for (name, html) in render_all(&ui) {
-            assert!(!html.contains("<script>x") && !html.contains("<b>") && !html.contains("<i>"), "{name} did not escape");
+            assert!(
+                !html.contains("<script>x") && !html.contains("<b>") && !html.contains("<i>"),
+                "{name} did not escape"
+            );
             assert!(html.contains(&format!("<html lang=\"{}\">", locale.tag())), "{name} lacks lang");
             assert!(html.contains("· Acme &lt;ID&gt;</title>"), "{name} lacks the product name in its title");
             // minijinja escapes `/` too, which HTML decodes.
@@ -131,7 +154,15 @@ fn every_visible_input_has_a_label() {
 fn the_csp_allows_the_stylesheet_and_exactly_the_logo_origin() {
     let response = login(
         &Ui { locale: Locale::En, brand: &brand() },
-        &LoginPage { request: "r", csrf: "c", client_name: "c", email: "", signed_in_as: None, error: None, upstreams: vec![] },
+        &LoginPage {
+            request: "r",
+            csrf: "c",
+            client_name: "c",
+            email: "",
+            signed_in_as: None,
+            error: None,
+            upstreams: vec![],
+        },
         StatusCode::OK,
     );
     let csp = response.headers()["content-security-policy"].to_str().unwrap();

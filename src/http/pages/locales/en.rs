@@ -101,9 +101,15 @@ pub const STRINGS: &[(&str, &str)] = &[
     ("unknown_client.title", "Unknown application"),
     ("unknown_client.message", "The application that sent you here is not registered."),
     ("invalid_authorization.title", "This sign-in request cannot be completed"),
-    ("invalid_authorization.message", "The application sent a request that cannot be answered. Go back to it and try again."),
+    (
+        "invalid_authorization.message",
+        "The application sent a request that cannot be answered. Go back to it and try again.",
+    ),
     ("invalid_logout.title", "This sign-out request is not valid"),
-    ("invalid_logout.message", "The application sent a sign-out request that cannot be answered. You are still signed in."),
+    (
+        "invalid_logout.message",
+        "The application sent a sign-out request that cannot be answered. You are still signed in.",
+    ),
     ("still_signed_in.title", "You are still signed in"),
     ("still_signed_in.message", "Nothing was changed. You can close this page."),
     ("signed_out.title", "You are signed out"),

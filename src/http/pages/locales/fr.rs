@@ -87,7 +87,10 @@ pub const STRINGS: &[(&str, &str)] = &[
     ("password.contains_email", "Le mot de passe ne doit pas contenir votre adresse e-mail."),
     // Liens envoyés par e-mail
     ("verify_email.title", "Vérifiez votre adresse e-mail"),
-    ("verify_email.message", "Confirmez que cette adresse est bien la vôtre pour terminer la création de votre compte."),
+    (
+        "verify_email.message",
+        "Confirmez que cette adresse est bien la vôtre pour terminer la création de votre compte.",
+    ),
     ("verify_email.button", "Vérifier mon adresse"),
     ("confirm_email_change.title", "Confirmez votre nouvelle adresse"),
     ("confirm_email_change.message", "Votre compte utilisera désormais cette adresse."),
@@ -126,10 +129,7 @@ pub const STRINGS: &[(&str, &str)] = &[
     ("email_verified.title", "Adresse e-mail vérifiée"),
     ("email_verified.message", "Merci. Vous pouvez maintenant vous connecter."),
     ("verify_link_dead.title", "Ce lien a expiré"),
-    (
-        "verify_link_dead.message",
-        "Le lien est erroné, expiré ou déjà utilisé. Demandez un nouveau code et réessayez.",
-    ),
+    ("verify_link_dead.message", "Le lien est erroné, expiré ou déjà utilisé. Demandez un nouveau code et réessayez."),
     ("email_changed.title", "Adresse modifiée"),
     ("email_changed.message", "Votre compte utilise désormais {email}."),
     ("email_change_link_dead.title", "Ce lien ne fonctionne plus"),
@@ -144,7 +144,10 @@ pub const STRINGS: &[(&str, &str)] = &[
     ),
     // Connexion avec un fournisseur externe
     ("sign_in_first.title", "Connectez-vous d'abord"),
-    ("sign_in_first.message", "Pour associer un compte, connectez-vous d'abord avec votre adresse e-mail et votre mot de passe."),
+    (
+        "sign_in_first.message",
+        "Pour associer un compte, connectez-vous d'abord avec votre adresse e-mail et votre mot de passe.",
+    ),
     ("upstream_linked.title", "Compte {provider} associé"),
     ("upstream_linked.message", "Vous pouvez maintenant vous connecter avec {provider}."),
     ("unknown_provider.title", "Fournisseur de connexion inconnu"),
