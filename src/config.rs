@@ -40,7 +40,7 @@ pub struct Config {
     /// Prepended to every Redis key, so deployments (or test runs) can share one Redis.
     pub redis_prefix: String,
     pub smtp_url: Option<Sensitive>,
-    /// `FERRID_MAIL_FROM`: the sender of every mail (default `ferrid <no-reply@<issuer host>>`).
+    /// `FERRID_MAIL_FROM`: the sender of every mail (default `<brand name> <no-reply@<issuer host>>`).
     pub mail_from: lettre::message::Mailbox,
     /// `FERRID_MAIL_MAX_ATTEMPTS`: delivery attempts before a mail is given up (default 8).
     pub mail_max_attempts: u32,
@@ -400,8 +400,8 @@ impl RawConfig {
             optional_url(self.redis_url, &["redis", "rediss"]).map_err(|problem| invalid("REDIS_URL", problem))?;
         let smtp_url =
             optional_url(self.smtp_url, &["smtp", "smtps"]).map_err(|problem| invalid("SMTP_URL", problem))?;
-        let mail_from =
-            mail_from(self.mail_from.as_deref(), &issuer).map_err(|problem| invalid("MAIL_FROM", problem))?;
+        let mail_from = mail_from(self.mail_from.as_deref(), &issuer, &brand.name)
+            .map_err(|problem| invalid("MAIL_FROM", problem))?;
         let mail_max_attempts = number("MAIL_MAX_ATTEMPTS", self.mail_max_attempts, 8, 1..=100)?;
         let log_format = match self.log_format.as_deref().unwrap_or("text") {
             "text" | "pretty" => LogFormat::Text,
@@ -713,8 +713,8 @@ fn optional_url(value: Option<String>, schemes: &[&str]) -> Result<Option<Sensit
     Ok(Some(Sensitive::new(value)))
 }
 
-/// The configured sender, or `ferrid <no-reply@<issuer host>>`.
-fn mail_from(value: Option<&str>, issuer: &Issuer) -> Result<lettre::message::Mailbox, String> {
+/// The configured sender, or `<brand name> <no-reply@<issuer host>>`.
+fn mail_from(value: Option<&str>, issuer: &Issuer, brand_name: &str) -> Result<lettre::message::Mailbox, String> {
     match value.filter(|v| !v.is_empty()) {
         Some(value) => {
             value.parse().map_err(|_| "must be an address such as \"ferrid <no-reply@example.com>\"".to_owned())
@@ -723,7 +723,7 @@ fn mail_from(value: Option<&str>, issuer: &Issuer) -> Result<lettre::message::Ma
             let host = Url::parse(issuer.as_str()).ok().and_then(|url| url.host_str().map(str::to_owned));
             let address = lettre::Address::new("no-reply", host.unwrap_or_default())
                 .map_err(|_| "is required: the issuer's host makes no mail address".to_owned())?;
-            Ok(lettre::message::Mailbox::new(Some("ferrid".to_owned()), address))
+            Ok(lettre::message::Mailbox::new(Some(brand_name.to_owned()), address))
         }
     }
 }
@@ -773,6 +773,8 @@ mod tests {
             assert!(error.starts_with(&format!("{variable}: ")), "{error}");
         }
         assert!(validate(&[("FERRID_BRAND_COLOR", "#12345")]).unwrap_err().contains("#rrggbb"));
+        let sender = validate(&[("FERRID_BRAND_NAME", "Acme ID"), ("FERRID_ISSUER", "https://id.acme.test")]).unwrap();
+        assert_eq!(sender.mail_from.to_string(), "Acme ID <no-reply@id.acme.test>", "the default sender's name");
     }
 
     #[test]
