@@ -92,6 +92,15 @@ async fn ui_locales_carries_french_through_login_and_consent(backend: Backend) {
     let (request, csrf) = (hidden(&consent, "request"), hidden(&consent, "csrf"));
     let landing = browser.submit("/consent", &[("request", &request), ("csrf", &csrf), ("decision", "allow")]).await;
     assert!(!landing.code().is_empty());
+
+    // SSO with response_mode=form_post (OAuth 2.0 Form Post Response Mode §2): the auto-submit
+    // page speaks the request's language too, and works without JavaScript.
+    let extra = [("ui_locales", "fr"), ("response_mode", "form_post")];
+    let (url, _) = authorize_url(&app, &client_id, "openid email", &extra);
+    let (status, form_post) = page(browser.follow(url).await);
+    assert_eq!(status, StatusCode::OK);
+    assert!(form_post.contains("<html lang=\"fr\">"), "{form_post}");
+    assert!(form_post.contains("<noscript><button type=\"submit\">Continuer</button></noscript>"), "{form_post}");
 }
 
 async fn ui_locales_carries_french_to_the_second_step(backend: Backend) {
