@@ -78,10 +78,10 @@ pub async fn resume(request: &Request, state: Data<&AppState>, Query(query): Que
 fn respond(ui: &Ui<'_>, state: &AppState, outcome: Result<FlowOutcome, FlowError>) -> Response {
     match outcome {
         Ok(FlowOutcome::ErrorPage { kind, detail, code }) => {
-            let notice = Notice::new(match kind {
-                ErrorPageKind::UnknownClient => "unknown_client",
-                ErrorPageKind::InvalidRequest => "invalid_authorization",
-            });
+            let notice = match kind {
+                ErrorPageKind::UnknownClient => Notice::new("unknown_client"),
+                ErrorPageKind::InvalidRequest => Notice::new("invalid_authorization"),
+            };
             match detail {
                 Some(detail) => pages::error_with_detail(ui, StatusCode::BAD_REQUEST, &notice, &detail, code),
                 None => pages::error(ui, StatusCode::BAD_REQUEST, &notice, Some(code)),
@@ -221,10 +221,9 @@ pub async fn login_submit(request: &Request, state: Data<&AppState>, Form(form):
             let (reason, user) = SignInFailure::of(&refused).unwrap_or((SignInFailure::UnknownOrWrongPassword, None));
             record_sign_in(request, &state, &context, user, Err(reason)).await;
             let (error, status) = match reason {
-                SignInFailure::Unverified => ("login.unverified", StatusCode::FORBIDDEN),
-                _ => ("login.wrong_password", StatusCode::UNAUTHORIZED),
+                SignInFailure::Unverified => (ui.text("login.unverified", &[]), StatusCode::FORBIDDEN),
+                _ => (ui.text("login.wrong_password", &[]), StatusCode::UNAUTHORIZED),
             };
-            let error = ui.text(error, &[]);
             let page = pages::LoginPage {
                 request: &form.request,
                 csrf: &form.csrf,

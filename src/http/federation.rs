@@ -70,23 +70,29 @@ fn page_actor(request: &Request) -> Actor {
 fn failure_page(ui: &Ui<'_>, state: &AppState, provider: &str, error: &FederationError) -> Response {
     let name = state.federation.upstream(provider).map(|u| u.name.clone()).unwrap_or_else(|_| provider.to_owned());
     let (status, notice) = match error {
-        FederationError::UnknownProvider => (StatusCode::NOT_FOUND, "unknown_provider"),
-        FederationError::UpstreamUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "upstream_unavailable"),
-        FederationError::StateMismatch | FederationError::InvalidState => (StatusCode::BAD_REQUEST, "sign_in_expired"),
-        FederationError::Denied(_) => (StatusCode::BAD_REQUEST, "upstream_cancelled"),
-        FederationError::MissingEmail => (StatusCode::BAD_REQUEST, "upstream_no_email"),
-        FederationError::LinkRequired { upstream_verified: true } => (StatusCode::CONFLICT, "link_required"),
+        FederationError::UnknownProvider => (StatusCode::NOT_FOUND, Notice::new("unknown_provider")),
+        FederationError::UpstreamUnavailable(_) => {
+            (StatusCode::SERVICE_UNAVAILABLE, Notice::new("upstream_unavailable"))
+        }
+        FederationError::StateMismatch | FederationError::InvalidState => {
+            (StatusCode::BAD_REQUEST, Notice::new("sign_in_expired"))
+        }
+        FederationError::Denied(_) => (StatusCode::BAD_REQUEST, Notice::new("upstream_cancelled")),
+        FederationError::MissingEmail => (StatusCode::BAD_REQUEST, Notice::new("upstream_no_email")),
+        FederationError::LinkRequired { upstream_verified: true } => {
+            (StatusCode::CONFLICT, Notice::new("link_required"))
+        }
         FederationError::LinkRequired { upstream_verified: false } => {
-            (StatusCode::CONFLICT, "link_required_unverified")
+            (StatusCode::CONFLICT, Notice::new("link_required_unverified"))
         }
-        FederationError::IdentityInUse => (StatusCode::CONFLICT, "identity_in_use"),
-        FederationError::AccountDisabled => (StatusCode::FORBIDDEN, "account_disabled"),
+        FederationError::IdentityInUse => (StatusCode::CONFLICT, Notice::new("identity_in_use")),
+        FederationError::AccountDisabled => (StatusCode::FORBIDDEN, Notice::new("account_disabled")),
         FederationError::Store(_) | FederationError::Internal(_) => {
-            (StatusCode::SERVICE_UNAVAILABLE, "something_wrong")
+            (StatusCode::SERVICE_UNAVAILABLE, Notice::new("something_wrong"))
         }
-        _ => (StatusCode::BAD_REQUEST, "upstream_unverified"),
+        _ => (StatusCode::BAD_REQUEST, Notice::new("upstream_unverified")),
     };
-    pages::error(ui, status, &Notice::new(notice).with("provider", name), Some(error.reason()))
+    pages::error(ui, status, &notice.with("provider", name), Some(error.reason()))
 }
 
 async fn failed(state: &AppState, request: &Request, provider: &str, error: FederationError) -> Response {

@@ -396,10 +396,10 @@ pub async fn confirm_email_submit(request: &Request, state: Data<&AppState>, For
         }
         Err(error) => {
             let notice = match error {
-                ProfileFlowError::EmailTaken => "email_change_taken",
-                _ => "email_change_link_dead",
+                ProfileFlowError::EmailTaken => Notice::new("email_change_taken"),
+                _ => Notice::new("email_change_link_dead"),
             };
-            pages::error(&ui, StatusCode::BAD_REQUEST, &Notice::new(notice), Some("invalid_code"))
+            pages::error(&ui, StatusCode::BAD_REQUEST, &notice, Some("invalid_code"))
         }
     }
 }

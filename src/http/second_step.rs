@@ -66,8 +66,7 @@ pub async fn submit(request: &Request, state: Data<&AppState>, Form(form): Form<
     let ui = context.ui(request, &state);
     let client_name = context.client.metadata.name.clone();
     let client_id = context.client.id.as_str().to_owned();
-    let again = |error: &str, status: StatusCode| {
-        let error = ui.text(error, &[]);
+    let again = |error: String, status: StatusCode| {
         let page = SecondStepPage {
             request: &form.request,
             csrf: &form.csrf,
@@ -78,7 +77,7 @@ pub async fn submit(request: &Request, state: Data<&AppState>, Form(form): Form<
         pages::second_step(&ui, &page, status)
     };
     let Some(answer) = SecondFactorAnswer::from_fields(form.code.as_deref(), form.recovery_code.as_deref()) else {
-        return again("mfa.missing", StatusCode::BAD_REQUEST);
+        return again(ui.text("mfa.missing", &[]), StatusCode::BAD_REQUEST);
     };
     // A challenge answers only for the request it was opened for.
     let resume = Resume::Authorize { request: form.request.clone() };
@@ -101,7 +100,7 @@ pub async fn submit(request: &Request, state: Data<&AppState>, Form(form): Form<
         ChallengeOutcome::Wrong { pending, .. } => {
             state.audit.record(audit(pending.user()).failed()).await;
             record_sign_in(request, &state, &context, Some(pending.user()), Err(SignInFailure::MfaFailed)).await;
-            again("mfa.wrong", StatusCode::UNAUTHORIZED)
+            again(ui.text("mfa.wrong", &[]), StatusCode::UNAUTHORIZED)
         }
         ChallengeOutcome::Exhausted { pending } => {
             let event = audit(pending.user()).failed().details(serde_json::json!({ "reason": "too many attempts" }));

@@ -56,6 +56,44 @@ fn every_key_the_templates_and_handlers_use_exists() {
     }
 }
 
+/// The handlers that show pages name their texts as `Notice::new("…")` (a title and a message)
+/// or `.text("…")`; each must exist in every locale.
+#[test]
+fn every_key_the_handlers_use_exists() {
+    let sources = [
+        include_str!("mod.rs"),
+        include_str!("../account.rs"),
+        include_str!("../authorize.rs"),
+        include_str!("../error.rs"),
+        include_str!("../federation.rs"),
+        include_str!("../logout.rs"),
+        include_str!("../password_reset.rs"),
+        include_str!("../profile.rs"),
+        include_str!("../rate_limit.rs"),
+        include_str!("../second_step.rs"),
+    ];
+    let literals = |call: &str| -> Vec<&'static str> {
+        let after = |source: &'static str| source.split(call).skip(1).map(|rest| rest.split('"').next().unwrap());
+        sources.into_iter().flat_map(after).collect()
+    };
+    let notices = literals("Notice::new(\"");
+    let texts = literals(".text(\"");
+    assert!(notices.len() > 25 && texts.len() > 5, "the scan found {} notices, {} texts", notices.len(), texts.len());
+    for locale in Locale::ALL {
+        for notice in &notices {
+            for part in ["title", "message"] {
+                assert!(
+                    locales::lookup(locale, &format!("{notice}.{part}")).is_some(),
+                    "{locale:?} lacks {notice}.{part}"
+                );
+            }
+        }
+        for key in &texts {
+            assert!(locales::lookup(locale, key).is_some(), "{locale:?} lacks {key}");
+        }
+    }
+}
+
 #[test]
 fn placeholders_are_filled_once() {
     assert_eq!(locales::fill("Hi {name}, {x}", &[("name", "{x}"), ("x", "1")]), "Hi {x}, 1");
