@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::{
+    branding::{Branding, Logo, Rgb},
     federation::{ClaimMapping, GOOGLE_ISSUER, RawUpstream, UpstreamConfig},
     loopback::has_loopback_host,
     oauth::{
@@ -39,7 +40,7 @@ pub struct Config {
     /// Prepended to every Redis key, so deployments (or test runs) can share one Redis.
     pub redis_prefix: String,
     pub smtp_url: Option<Sensitive>,
-    /// `FERRID_MAIL_FROM`: the sender of every mail (default `ferrid <no-reply@<issuer host>>`).
+    /// `FERRID_MAIL_FROM`: the sender of every mail (default `<brand name> <no-reply@<issuer host>>`).
     pub mail_from: lettre::message::Mailbox,
     /// `FERRID_MAIL_MAX_ATTEMPTS`: delivery attempts before a mail is given up (default 8).
     pub mail_max_attempts: u32,
@@ -94,6 +95,9 @@ pub struct Config {
     /// `FERRID_TRUSTED_PROXIES` and `FERRID_FORWARDED_HEADER`: the reverse proxies whose
     /// forwarding header names the client's address (none by default).
     pub trusted_proxies: crate::forwarded::TrustedProxies,
+    /// `FERRID_BRAND_NAME`, `FERRID_BRAND_LOGO_URL`, `FERRID_BRAND_COLOR`: how the pages present
+    /// the product.
+    pub brand: Branding,
 }
 
 /// `FERRID_ADMIN_EMAIL` + `FERRID_ADMIN_PASSWORD`.
@@ -253,6 +257,9 @@ pub struct RawConfig {
     pub idle_timeout_secs: Option<String>,
     pub trusted_proxies: Option<String>,
     pub forwarded_header: Option<String>,
+    pub brand_name: Option<String>,
+    pub brand_logo_url: Option<String>,
+    pub brand_color: Option<String>,
 }
 
 /// A configuration error: the variable and what is wrong with it.
@@ -318,7 +325,7 @@ fn read_value_files(
 }
 
 impl RawConfig {
-    const KEYS: [&'static str; 52] = [
+    const KEYS: [&'static str; 55] = [
         "issuer",
         "bind",
         "data_dir",
@@ -371,6 +378,9 @@ impl RawConfig {
         "idle_timeout_secs",
         "trusted_proxies",
         "forwarded_header",
+        "brand_name",
+        "brand_logo_url",
+        "brand_color",
     ];
 
     /// Builds a raw configuration from `(VARIABLE, value)` pairs without touching the process
@@ -389,6 +399,7 @@ impl RawConfig {
     }
 
     pub fn validate(self) -> Result<Config, ConfigError> {
+        let brand = self.branding()?;
         let key_ring = self.key_ring_settings()?;
         let lifetimes = self.lifetimes()?;
         let longest_signed = lifetimes.access_token.max(lifetimes.id_token);
@@ -418,8 +429,8 @@ impl RawConfig {
             optional_url(self.redis_url, &["redis", "rediss"]).map_err(|problem| invalid("REDIS_URL", problem))?;
         let smtp_url =
             optional_url(self.smtp_url, &["smtp", "smtps"]).map_err(|problem| invalid("SMTP_URL", problem))?;
-        let mail_from =
-            mail_from(self.mail_from.as_deref(), &issuer).map_err(|problem| invalid("MAIL_FROM", problem))?;
+        let mail_from = mail_from(self.mail_from.as_deref(), &issuer, &brand.name)
+            .map_err(|problem| invalid("MAIL_FROM", problem))?;
         let mail_max_attempts = number("MAIL_MAX_ATTEMPTS", self.mail_max_attempts, 8, 1..=100)?;
         let log_format = match self.log_format.as_deref().unwrap_or("text") {
             "text" | "pretty" => LogFormat::Text,
@@ -465,6 +476,7 @@ impl RawConfig {
         let rate_limits = crate::ratelimit::RateLimits::parse(self.rate_limits.as_deref().unwrap_or_default())
             .map_err(|problem| invalid("RATE_LIMITS", problem))?;
         Ok(Config {
+            brand,
             dpop,
             upstreams,
             upstream_timeout,
@@ -497,6 +509,23 @@ impl RawConfig {
             lifetimes,
             jwks_uri_allow_private,
         })
+    }
+
+    fn branding(&self) -> Result<Branding, ConfigError> {
+        let name = self.brand_name.as_deref().map(str::trim).filter(|n| !n.is_empty());
+        let name = name.unwrap_or(crate::branding::DEFAULT_NAME);
+        if name.chars().count() > 60 || name.chars().any(char::is_control) {
+            return Err(invalid("BRAND_NAME", "must be at most 60 characters, without control characters"));
+        }
+        let logo = match self.brand_logo_url.as_deref().filter(|v| !v.is_empty()) {
+            Some(url) => Some(Logo::parse(url).map_err(|problem| invalid("BRAND_LOGO_URL", problem))?),
+            None => None,
+        };
+        let color = match self.brand_color.as_deref().filter(|v| !v.is_empty()) {
+            Some(color) => Rgb::parse(color.trim()).map_err(|problem| invalid("BRAND_COLOR", problem))?,
+            None => crate::branding::DEFAULT_COLOR,
+        };
+        Ok(Branding::new(name.to_owned(), logo, color))
     }
 
     /// The Google preset (when `FERRID_GOOGLE_CLIENT_ID` and `FERRID_GOOGLE_CLIENT_SECRET` are
@@ -723,8 +752,8 @@ fn optional_url(value: Option<String>, schemes: &[&str]) -> Result<Option<Sensit
     Ok(Some(Sensitive::new(value)))
 }
 
-/// The configured sender, or `ferrid <no-reply@<issuer host>>`.
-fn mail_from(value: Option<&str>, issuer: &Issuer) -> Result<lettre::message::Mailbox, String> {
+/// The configured sender, or `<brand name> <no-reply@<issuer host>>`.
+fn mail_from(value: Option<&str>, issuer: &Issuer, brand_name: &str) -> Result<lettre::message::Mailbox, String> {
     match value.filter(|v| !v.is_empty()) {
         Some(value) => {
             value.parse().map_err(|_| "must be an address such as \"ferrid <no-reply@example.com>\"".to_owned())
@@ -733,7 +762,7 @@ fn mail_from(value: Option<&str>, issuer: &Issuer) -> Result<lettre::message::Ma
             let host = Url::parse(issuer.as_str()).ok().and_then(|url| url.host_str().map(str::to_owned));
             let address = lettre::Address::new("no-reply", host.unwrap_or_default())
                 .map_err(|_| "is required: the issuer's host makes no mail address".to_owned())?;
-            Ok(lettre::message::Mailbox::new(Some("ferrid".to_owned()), address))
+            Ok(lettre::message::Mailbox::new(Some(brand_name.to_owned()), address))
         }
     }
 }
@@ -784,6 +813,30 @@ mod tests {
 
     fn validate(pairs: &[(&str, &str)]) -> Result<Config, String> {
         RawConfig::from_pairs(pairs.iter().copied()).validate().map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn branding_is_validated_at_startup() {
+        let brand = validate(&[]).unwrap().brand;
+        assert_eq!((brand.name.as_str(), brand.logo, brand.accent), ("ferrid", None, crate::branding::DEFAULT_COLOR));
+        let pairs = [
+            ("FERRID_BRAND_NAME", "Acme ID"),
+            ("FERRID_BRAND_LOGO_URL", "https://cdn.acme.test/logo.svg"),
+            ("FERRID_BRAND_COLOR", "#ffdd00"),
+        ];
+        let brand = validate(&pairs).unwrap().brand;
+        assert_eq!(brand.name, "Acme ID");
+        assert_eq!(brand.logo.unwrap().origin.as_deref(), Some("https://cdn.acme.test"));
+        assert_eq!(brand.configured_color, Rgb(0xff, 0xdd, 0x00));
+        assert_ne!(brand.accent, brand.configured_color, "a light colour is darkened");
+        for (variable, value) in [("FERRID_BRAND_COLOR", "yellow"), ("FERRID_BRAND_LOGO_URL", "http://acme.test/l.png")]
+        {
+            let error = validate(&[(variable, value)]).unwrap_err();
+            assert!(error.starts_with(&format!("{variable}: ")), "{error}");
+        }
+        assert!(validate(&[("FERRID_BRAND_COLOR", "#12345")]).unwrap_err().contains("#rrggbb"));
+        let sender = validate(&[("FERRID_BRAND_NAME", "Acme ID"), ("FERRID_ISSUER", "https://id.acme.test")]).unwrap();
+        assert_eq!(sender.mail_from.to_string(), "Acme ID <no-reply@id.acme.test>", "the default sender's name");
     }
 
     #[test]

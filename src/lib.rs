@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod app;
 pub mod audit;
+pub mod branding;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -12,6 +13,7 @@ pub mod federation;
 pub mod forwarded;
 pub mod http;
 pub mod keyring;
+pub mod locale;
 pub mod loopback;
 pub mod mail;
 pub mod maintenance;

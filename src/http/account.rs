@@ -14,7 +14,7 @@ use super::{
     admin_auth::body,
     cookies::{csrf_token, csrf_valid, with_csrf_cookie},
     error::{ErrorBody, temporarily_unavailable},
-    pages,
+    pages::{self, Notice, Ui},
     rate_limit::{api_refusal, count_ip},
     request_context::origin_of,
     tags::ApiTags,
@@ -261,8 +261,9 @@ pub struct LinkQuery {
 #[handler]
 pub async fn verify_email_page(request: &Request, state: Data<&AppState>, Query(query): Query<LinkQuery>) -> Response {
     let (csrf, new_csrf) = csrf_token(request);
+    let ui = Ui::of(request, &state.config.brand);
     with_csrf_cookie(
-        pages::confirm_link(&pages::VERIFY_EMAIL, &query.token, &csrf),
+        pages::confirm_link(&ui, &pages::VERIFY_EMAIL, &query.token, &csrf),
         &csrf,
         new_csrf,
         state.config.issuer.is_https(),
@@ -277,20 +278,18 @@ pub struct LinkForm {
 
 #[handler]
 pub async fn verify_email_submit(request: &Request, state: Data<&AppState>, Form(form): Form<LinkForm>) -> Response {
+    let ui = Ui::of(request, &state.config.brand);
     if !csrf_valid(request, &form.csrf) {
-        return pages::csrf_rejected();
+        return pages::csrf_rejected(&ui);
     }
     match registration::verify_with_link(&state, &form.token, &anonymous(request)).await {
-        Ok(Verified::Yes) => pages::signed_out("Email address verified", "Thank you. You can sign in now."),
-        Ok(Verified::InvalidCode) => pages::error(
-            StatusCode::BAD_REQUEST,
-            "This link has expired",
-            "The link is wrong, expired or already used. Ask for a new code and try again.",
-            Some("invalid_code"),
-        ),
+        Ok(Verified::Yes) => pages::signed_out(&ui, &Notice::new("email_verified")),
+        Ok(Verified::InvalidCode) => {
+            pages::error(&ui, StatusCode::BAD_REQUEST, &Notice::new("verify_link_dead"), Some("invalid_code"))
+        }
         Err(error) => {
             tracing::error!(%error, "email verification failed");
-            pages::error(StatusCode::SERVICE_UNAVAILABLE, "Something went wrong", "Please try again in a moment.", None)
+            pages::unavailable(&ui, StatusCode::SERVICE_UNAVAILABLE)
         }
     }
 }

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::{
     cookies::{self, SESSION_COOKIE, csrf_token, csrf_valid, with_csrf_cookie},
-    pages,
+    pages::{self, Notice, Ui},
     rate_limit::{count_sign_in, page_refusal},
     second_step,
 };
@@ -24,8 +24,8 @@ use crate::{
     audit::{SignInAttempt, SignInChannel, SignInFailure},
     oauth::{
         Client, ResponseMode,
-        consent::describe_scope,
-        flow::{self, FlowError, FlowOutcome, current_session},
+        consent::scope_description,
+        flow::{self, ErrorPageKind, FlowError, FlowOutcome, current_session},
         parse_parameters,
         pending::{PendingAuthorization, find_pending, update_pending},
         scope::Scope,
@@ -43,16 +43,20 @@ pub async fn authorize_get(request: &Request, state: Data<&AppState>) -> Respons
 pub async fn authorize_post(request: &Request, state: Data<&AppState>, body: Body) -> Response {
     match body.into_bytes_limit(super::MAX_BODY_BYTES).await {
         Ok(bytes) => start(request, &state, parse_parameters(&bytes)).await,
-        Err(_) => bad_request("The request body could not be read."),
+        Err(_) => {
+            let ui = Ui::of(request, &state.config.brand);
+            pages::error(&ui, StatusCode::BAD_REQUEST, &Notice::new("bad_request"), Some("invalid_request"))
+        }
     }
 }
 
 async fn start(request: &Request, state: &AppState, params: Vec<(String, String)>) -> Response {
+    let ui = Ui::of_authorization(request, &state.config.brand, &params);
     let pending = PendingAuthorization { params, ..PendingAuthorization::default() };
     let client_id = claimed_client(&pending);
     let outcome = flow::authorize(state, pending, None, cookies::read(request, SESSION_COOKIE).as_deref()).await;
     identify_known_client(request, client_id.as_deref(), &outcome);
-    respond(state, outcome)
+    respond(&ui, state, outcome)
 }
 
 /// The `client_id` parameter of an authorization request, before the flow checks it.
@@ -77,26 +81,35 @@ pub struct PendingQuery {
 
 #[handler]
 pub async fn resume(request: &Request, state: Data<&AppState>, Query(query): Query<PendingQuery>) -> Response {
+    let ui = Ui::of(request, &state.config.brand);
     let pending = match find_pending(state.short_lived.as_ref(), &query.request).await {
         Ok(Some(pending)) => pending,
-        Ok(None) => return expired(),
-        Err(error) => return respond(&state, Err(error.into())),
+        Ok(None) => return expired(&ui),
+        Err(error) => return respond(&ui, &state, Err(error.into())),
     };
+    let ui = Ui::of_authorization(request, &state.config.brand, &pending.params);
     let cookie = cookies::read(request, SESSION_COOKIE);
     let client_id = claimed_client(&pending);
     let outcome = flow::authorize(&state, pending, Some(query.request), cookie.as_deref()).await;
     identify_known_client(request, client_id.as_deref(), &outcome);
-    respond(&state, outcome)
+    respond(&ui, &state, outcome)
 }
 
-fn respond(state: &AppState, outcome: Result<FlowOutcome, FlowError>) -> Response {
+fn respond(ui: &Ui<'_>, state: &AppState, outcome: Result<FlowOutcome, FlowError>) -> Response {
     match outcome {
-        Ok(FlowOutcome::ErrorPage { title, message, code }) => {
-            pages::error(StatusCode::BAD_REQUEST, title, &message, Some(code))
+        Ok(FlowOutcome::ErrorPage { kind, detail, code }) => {
+            let notice = match kind {
+                ErrorPageKind::UnknownClient => Notice::new("unknown_client"),
+                ErrorPageKind::InvalidRequest => Notice::new("invalid_authorization"),
+            };
+            match detail {
+                Some(detail) => pages::error_with_detail(ui, StatusCode::BAD_REQUEST, &notice, &detail, code),
+                None => pages::error(ui, StatusCode::BAD_REQUEST, &notice, Some(code)),
+            }
         }
         Ok(FlowOutcome::Respond { location, mode: ResponseMode::Query, .. }) => see_other(&location),
         Ok(FlowOutcome::Respond { redirect_uri, mode: ResponseMode::FormPost, params, .. }) => {
-            pages::form_post(&redirect_uri, &params, &origin_of(&redirect_uri))
+            pages::form_post(ui, &redirect_uri, &params, &origin_of(&redirect_uri))
         }
         Ok(FlowOutcome::ShowLogin { pending_id }) => see_other(&format!("/login?request={pending_id}")),
         Ok(FlowOutcome::ShowConsent { pending_id }) => see_other(&format!("/consent?request={pending_id}")),
@@ -106,7 +119,7 @@ fn respond(state: &AppState, outcome: Result<FlowOutcome, FlowError>) -> Respons
                 FlowError::Store(crate::store::StoreError::Unavailable { .. }) => StatusCode::SERVICE_UNAVAILABLE,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             };
-            pages::error(status, "Something went wrong", "Please try again in a moment.", None)
+            pages::unavailable(ui, status)
         }
     }
 }
@@ -124,17 +137,8 @@ pub(super) fn see_other(location: &str) -> Response {
         .finish()
 }
 
-fn bad_request(message: &str) -> Response {
-    pages::error(StatusCode::BAD_REQUEST, "Bad request", message, Some("invalid_request"))
-}
-
-pub(super) fn expired() -> Response {
-    pages::error(
-        StatusCode::BAD_REQUEST,
-        "This sign-in has expired",
-        "Go back to the application and start again.",
-        Some("invalid_request"),
-    )
+pub(super) fn expired(ui: &Ui<'_>) -> Response {
+    pages::error(ui, StatusCode::BAD_REQUEST, &Notice::new("sign_in_expired"), Some("invalid_request"))
 }
 
 pub(super) struct PageContext {
@@ -147,18 +151,29 @@ impl PageContext {
     pub(super) fn leading_to_client(&self, page: Response) -> Response {
         pages::allow_form_redirects(page, self.client.metadata.redirect_uris.iter().map(|uri| uri.as_str()))
     }
+
+    /// How the pages of this request speak: its `ui_locales` first (OIDC Core §3.1.2.1).
+    pub(super) fn ui<'a>(&self, request: &Request, state: &'a AppState) -> Ui<'a> {
+        Ui::of_authorization(request, &state.config.brand, &self.pending.params)
+    }
 }
 
-pub(super) async fn load_page_context(state: &AppState, pending_id: &str) -> Result<PageContext, Response> {
+/// The pending request `pending_id` and its client, or the page saying it is gone.
+pub(super) async fn load_page_context(
+    request: &Request,
+    state: &AppState,
+    pending_id: &str,
+) -> Result<PageContext, Response> {
+    let ui = Ui::of(request, &state.config.brand);
     let pending = match find_pending(state.short_lived.as_ref(), pending_id).await {
         Ok(Some(pending)) => pending,
-        Ok(None) => return Err(expired()),
-        Err(error) => return Err(respond(state, Err(error.into()))),
+        Ok(None) => return Err(expired(&ui)),
+        Err(error) => return Err(respond(&ui, state, Err(error.into()))),
     };
     match flow::pending_client(state, &pending).await {
         Ok(Some(client)) => Ok(PageContext { pending, client }),
-        Ok(None) => Err(expired()),
-        Err(error) => Err(respond(state, Err(error))),
+        Ok(None) => Err(expired(&ui)),
+        Err(error) => Err(respond(&ui, state, Err(error))),
     }
 }
 
@@ -173,10 +188,11 @@ fn upstream_links(state: &AppState) -> Vec<pages::UpstreamLink<'_>> {
 
 #[handler]
 pub async fn login_page(request: &Request, state: Data<&AppState>, Query(query): Query<PendingQuery>) -> Response {
-    let context = match load_page_context(&state, &query.request).await {
+    let context = match load_page_context(request, &state, &query.request).await {
         Ok(context) => context,
         Err(response) => return response,
     };
+    let ui = context.ui(request, &state);
     let signed_in_as = match current_session(&state, cookies::read(request, SESSION_COOKIE).as_deref()).await {
         Ok(Some(session)) => state.accounts.find(session.user_id).await.ok().map(|u| u.email.to_string()),
         _ => None,
@@ -192,7 +208,7 @@ pub async fn login_page(request: &Request, state: Data<&AppState>, Query(query):
         error: None,
         upstreams: upstream_links(&state),
     };
-    let page = context.leading_to_client(pages::login(&page, StatusCode::OK));
+    let page = context.leading_to_client(pages::login(&ui, &page, StatusCode::OK));
     with_csrf_cookie(page, &csrf, new_csrf, state.config.issuer.is_https())
 }
 
@@ -207,21 +223,22 @@ pub struct LoginForm {
 #[handler]
 pub async fn login_submit(request: &Request, state: Data<&AppState>, Form(form): Form<LoginForm>) -> Response {
     if !csrf_valid(request, &form.csrf) {
-        return pages::csrf_rejected();
+        return pages::csrf_rejected(&Ui::of(request, &state.config.brand));
     }
-    let mut context = match load_page_context(&state, &form.request).await {
+    let mut context = match load_page_context(request, &state, &form.request).await {
         Ok(context) => context,
         Err(response) => return response,
     };
+    let ui = context.ui(request, &state);
     if let Err(limited) = count_sign_in(request, &state, &form.email).await {
         record_sign_in(request, &state, &context, None, Err(SignInFailure::RateLimited)).await;
-        return page_refusal(&limited);
+        return page_refusal(&ui, &limited);
     }
     let check = match state.accounts.check_password(&form.email, Password::new(form.password)).await {
         Ok(check) => check,
         Err(error) => {
             tracing::error!(%error, "sign-in failed");
-            return pages::error(StatusCode::SERVICE_UNAVAILABLE, "Something went wrong", "Please try again.", None);
+            return pages::unavailable(&ui, StatusCode::SERVICE_UNAVAILABLE);
         }
     };
     let user = match check {
@@ -230,11 +247,8 @@ pub async fn login_submit(request: &Request, state: Data<&AppState>, Form(form):
             let (reason, user) = SignInFailure::of(&refused).unwrap_or((SignInFailure::UnknownOrWrongPassword, None));
             record_sign_in(request, &state, &context, user, Err(reason)).await;
             let (error, status) = match reason {
-                SignInFailure::Unverified => (
-                    "Verify your email address first: open the link or enter the code we mailed you.",
-                    StatusCode::FORBIDDEN,
-                ),
-                _ => ("Wrong email or password.", StatusCode::UNAUTHORIZED),
+                SignInFailure::Unverified => (ui.text("login.unverified", &[]), StatusCode::FORBIDDEN),
+                _ => (ui.text("login.wrong_password", &[]), StatusCode::UNAUTHORIZED),
             };
             let page = pages::LoginPage {
                 request: &form.request,
@@ -242,18 +256,18 @@ pub async fn login_submit(request: &Request, state: Data<&AppState>, Form(form):
                 client_name: &context.client.metadata.name,
                 email: &form.email,
                 signed_in_as: None,
-                error: Some(error),
+                error: Some(&error),
                 upstreams: upstream_links(&state),
             };
-            return context.leading_to_client(pages::login(&page, status));
+            return context.leading_to_client(pages::login(&ui, &page, status));
         }
     };
     let amr = vec!["pwd".to_owned()];
     let pending = PendingSecondStep::new(user.id, amr.clone(), Resume::Authorize { request: form.request.clone() });
     match state.second_factors.challenge_after_password(pending).await {
-        Ok(Some(token)) => return second_step::show(&form.request, &form.csrf, &context, &token),
+        Ok(Some(token)) => return second_step::show(&ui, &form.request, &form.csrf, &context, &token),
         Ok(None) => {}
-        Err(error) => return second_step::failed(&error),
+        Err(error) => return second_step::failed(&ui, &error),
     }
     sign_in(request, &state, &form.request, &mut context, user.id, amr).await
 }
@@ -282,15 +296,16 @@ pub(super) async fn sign_in(
     user: UserId,
     amr: Vec<String>,
 ) -> Response {
+    let ui = context.ui(request, state);
     let (cookie, session) = OpSession::start(user, amr, state.clock.now());
     let origin = super::request_context::origin_of(request);
     if let Err(error) = state.sessions.insert(&session, &origin).await {
-        return respond(state, Err(error.into()));
+        return respond(&ui, state, Err(error.into()));
     }
     record_sign_in(request, state, context, Some(user), Ok(())).await;
     context.pending.fresh_login_sid = Some(session.sid.clone());
     if let Err(error) = update_pending(state.short_lived.as_ref(), pending_id, &context.pending).await {
-        return respond(state, Err(error.into()));
+        return respond(&ui, state, Err(error.into()));
     }
     let response = see_other(&format!("/authorize/resume?request={pending_id}"));
     let max_age = Some(SESSION_LIFETIME.num_seconds());
@@ -299,10 +314,11 @@ pub(super) async fn sign_in(
 
 #[handler]
 pub async fn consent_page(request: &Request, state: Data<&AppState>, Query(query): Query<PendingQuery>) -> Response {
-    let context = match load_page_context(&state, &query.request).await {
+    let context = match load_page_context(request, &state, &query.request).await {
         Ok(context) => context,
         Err(response) => return response,
     };
+    let ui = context.ui(request, &state);
     let user = match current_session(&state, cookies::read(request, SESSION_COOKIE).as_deref()).await {
         Ok(Some(session)) => state.accounts.find(session.user_id).await.ok(),
         _ => None,
@@ -312,7 +328,7 @@ pub async fn consent_page(request: &Request, state: Data<&AppState>, Query(query
     };
     let scope = match flow::scope_to_consent(&state, user.id, &context.pending).await {
         Ok(scope) => scope,
-        Err(error) => return respond(&state, Err(error)),
+        Err(error) => return respond(&ui, &state, Err(error)),
     };
     let (csrf, new_csrf) = csrf_token(request);
     let email = user.email.to_string();
@@ -321,9 +337,14 @@ pub async fn consent_page(request: &Request, state: Data<&AppState>, Query(query
         csrf: &csrf,
         client_name: &context.client.metadata.name,
         user_email: &email,
-        scopes: scope.iter().map(describe_scope).collect(),
+        scopes: scope.iter().map(scope_description).collect(),
     };
-    with_csrf_cookie(context.leading_to_client(pages::consent(&page)), &csrf, new_csrf, state.config.issuer.is_https())
+    with_csrf_cookie(
+        context.leading_to_client(pages::consent(&ui, &page)),
+        &csrf,
+        new_csrf,
+        state.config.issuer.is_https(),
+    )
 }
 
 #[derive(Deserialize)]
@@ -336,29 +357,30 @@ pub struct ConsentForm {
 #[handler]
 pub async fn consent_submit(request: &Request, state: Data<&AppState>, Form(form): Form<ConsentForm>) -> Response {
     if !csrf_valid(request, &form.csrf) {
-        return pages::csrf_rejected();
+        return pages::csrf_rejected(&Ui::of(request, &state.config.brand));
     }
-    let mut context = match load_page_context(&state, &form.request).await {
+    let mut context = match load_page_context(request, &state, &form.request).await {
         Ok(context) => context,
         Err(response) => return response,
     };
+    let ui = context.ui(request, &state);
     let session = match current_session(&state, cookies::read(request, SESSION_COOKIE).as_deref()).await {
         Ok(Some(session)) => session,
         Ok(None) => return see_other(&format!("/login?request={}", form.request)),
-        Err(error) => return respond(&state, Err(error)),
+        Err(error) => return respond(&ui, &state, Err(error)),
     };
     if form.decision != "allow" {
-        return respond(&state, flow::deny(&state, &context.pending, &form.request).await);
+        return respond(&ui, &state, flow::deny(&state, &context.pending, &form.request).await);
     }
     let client = &context.client;
     let scope = match flow::scope_to_consent(&state, session.user_id, &context.pending).await {
         Ok(scope) => scope,
-        Err(error) => return respond(&state, Err(error)),
+        Err(error) => return respond(&ui, &state, Err(error)),
     };
     let now = state.clock.now();
     let granted = match state.consents.granted(session.user_id, &client.id).await {
         Ok(granted) => granted,
-        Err(error) => return respond(&state, Err(error.into())),
+        Err(error) => return respond(&ui, &state, Err(error.into())),
     };
     // Remember the union, so consenting to one scope does not forget another.
     let remembered = match granted {
@@ -367,11 +389,11 @@ pub async fn consent_submit(request: &Request, state: Data<&AppState>, Form(form
         None => scope,
     };
     if let Err(error) = state.consents.grant(session.user_id, &client.id, &remembered, now).await {
-        return respond(&state, Err(error.into()));
+        return respond(&ui, &state, Err(error.into()));
     }
     context.pending.consented = true;
     if let Err(error) = update_pending(state.short_lived.as_ref(), &form.request, &context.pending).await {
-        return respond(&state, Err(error.into()));
+        return respond(&ui, &state, Err(error.into()));
     }
     see_other(&format!("/authorize/resume?request={}", form.request))
 }

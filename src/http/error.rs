@@ -9,6 +9,8 @@ use poem::{
 use poem_openapi::{ApiResponse, Object, payload::Json};
 use serde::Serialize;
 
+use super::pages::Ui;
+
 #[derive(Debug, Serialize, Object)]
 pub struct ErrorBody {
     /// A machine-readable error code.
@@ -111,7 +113,7 @@ pub(super) fn framework_error_response(error: poem::Error, request_id: &str) -> 
 /// error body (`{"error": …}`) gets `request_id` (and a 500 loses any description); an HTML 500
 /// becomes the generic error page with the id, while another 5xx page (a 503 saying what is
 /// unavailable) keeps its text and gains the id. Other bodies (e.g. /ready's report) are kept.
-pub(super) async fn identify_server_error(mut response: Response, request_id: &str) -> Response {
+pub(super) async fn identify_server_error(mut response: Response, request_id: &str, ui: &Ui<'_>) -> Response {
     let status = response.status();
     let content_type = response.content_type().unwrap_or_default().to_ascii_lowercase();
     if content_type.starts_with("text/html") {
@@ -119,13 +121,13 @@ pub(super) async fn identify_server_error(mut response: Response, request_id: &s
             let page = response.take_body().into_string().await.unwrap_or_default();
             // Every page template closes one <main>; the id (a UUID or a checked token) needs no escaping.
             if let Some(end) = page.rfind("</main>") {
-                let line = format!("<p class=\"muted\">Request id: {request_id}</p>\n");
+                let line = format!("<p class=\"muted\">{}</p>\n", ui.text("error.request_id", &[("id", request_id)]));
                 response.headers_mut().remove(header::CONTENT_LENGTH);
                 response.set_body(format!("{}{line}{}", &page[..end], &page[end..]));
                 return response;
             }
         }
-        return super::pages::server_error(status, request_id);
+        return super::pages::server_error(ui, status, request_id);
     }
     if !content_type.starts_with("application/json") {
         return response;
@@ -195,6 +197,13 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
+    use crate::{branding::Branding, http::pages, locale::Locale};
+
+    static BRAND: std::sync::LazyLock<Branding> = std::sync::LazyLock::new(Branding::default);
+
+    fn ui() -> Ui<'static> {
+        Ui { locale: Locale::En, brand: &BRAND }
+    }
 
     async fn body_of(mut response: Response) -> Vec<u8> {
         response.take_body().into_vec().await.unwrap()
@@ -207,16 +216,19 @@ mod tests {
 
     #[tokio::test]
     async fn a_500_shows_nothing_but_its_request_id() {
-        let response = identify_server_error(leaky(StatusCode::INTERNAL_SERVER_ERROR), "req-1").await;
+        let response = identify_server_error(leaky(StatusCode::INTERNAL_SERVER_ERROR), "req-1", &ui()).await;
         let body: Value = serde_json::from_slice(&body_of(response).await).unwrap();
         assert_eq!(body, json!({ "error": "server_error", "request_id": "req-1" }));
     }
 
     #[tokio::test]
     async fn a_503_keeps_its_advice_and_gains_the_request_id() {
-        let response =
-            identify_server_error(json(StatusCode::SERVICE_UNAVAILABLE, &temporarily_unavailable("x").0), "req-3")
-                .await;
+        let response = identify_server_error(
+            json(StatusCode::SERVICE_UNAVAILABLE, &temporarily_unavailable("x").0),
+            "req-3",
+            &ui(),
+        )
+        .await;
         let body: Value = serde_json::from_slice(&body_of(response).await).unwrap();
         assert_eq!(body["error"], "temporarily_unavailable");
         assert_eq!(body["request_id"], "req-3");
@@ -224,8 +236,9 @@ mod tests {
 
     #[tokio::test]
     async fn an_html_500_becomes_the_generic_page_with_the_request_id() {
-        let page = super::super::pages::error(StatusCode::INTERNAL_SERVER_ERROR, "Oops", "stack trace here", None);
-        let response = identify_server_error(page, "req-4").await;
+        let notice = pages::Notice::new("invalid_authorization");
+        let page = pages::error_with_detail(&ui(), StatusCode::INTERNAL_SERVER_ERROR, &notice, "stack trace here", "x");
+        let response = identify_server_error(page, "req-4", &ui()).await;
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
         let html = String::from_utf8(body_of(response).await).unwrap();
         assert!(html.contains("req-4") && !html.contains("stack trace here"));
@@ -233,9 +246,9 @@ mod tests {
 
     #[tokio::test]
     async fn an_html_503_keeps_its_message_and_gains_the_request_id() {
-        let page =
-            super::super::pages::error(StatusCode::SERVICE_UNAVAILABLE, "Google is not answering", "Try later.", None);
-        let response = identify_server_error(page, "req-6").await;
+        let notice = pages::Notice::new("upstream_unavailable").with("provider", "Google");
+        let page = pages::error(&ui(), StatusCode::SERVICE_UNAVAILABLE, &notice, None);
+        let response = identify_server_error(page, "req-6", &ui()).await;
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         let html = String::from_utf8(body_of(response).await).unwrap();
         assert!(html.contains("Google is not answering") && html.contains("Request id: req-6</p>\n</main>"));
@@ -247,7 +260,7 @@ mod tests {
             .status(StatusCode::SERVICE_UNAVAILABLE)
             .content_type("application/json")
             .body(r#"{"status":"unavailable"}"#);
-        let response = identify_server_error(report, "req-5").await;
+        let response = identify_server_error(report, "req-5", &ui()).await;
         assert_eq!(body_of(response).await, br#"{"status":"unavailable"}"#);
     }
 }

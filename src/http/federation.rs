@@ -15,7 +15,7 @@ use serde::Deserialize;
 use super::{
     authorize::{load_page_context, see_other, sign_in},
     cookies::{self, SESSION_COOKIE},
-    pages,
+    pages::{self, Notice, Ui},
     request_context::origin_of,
 };
 use crate::{
@@ -67,68 +67,37 @@ fn page_actor(request: &Request) -> Actor {
 }
 
 /// The page for a failed upstream sign-in: what happened and what the user can do.
-fn failure_page(state: &AppState, provider: &str, error: &FederationError) -> Response {
+fn failure_page(ui: &Ui<'_>, state: &AppState, provider: &str, error: &FederationError) -> Response {
     let name = state.federation.upstream(provider).map(|u| u.name.clone()).unwrap_or_else(|_| provider.to_owned());
-    let code = Some(error.reason());
-    let page = |status, title: &str, message: String| pages::error(status, title, &message, code);
-    match error {
-        FederationError::UnknownProvider => {
-            page(StatusCode::NOT_FOUND, "Unknown sign-in provider", "This way of signing in is not set up.".to_owned())
+    let (status, notice) = match error {
+        FederationError::UnknownProvider => (StatusCode::NOT_FOUND, Notice::new("unknown_provider")),
+        FederationError::UpstreamUnavailable(_) => {
+            (StatusCode::SERVICE_UNAVAILABLE, Notice::new("upstream_unavailable"))
         }
-        FederationError::UpstreamUnavailable(_) => page(
-            StatusCode::SERVICE_UNAVAILABLE,
-            &format!("{name} is not answering"),
-            "Try again in a moment, or sign in with your email and password.".to_owned(),
-        ),
-        FederationError::StateMismatch | FederationError::InvalidState => page(
-            StatusCode::BAD_REQUEST,
-            "This sign-in has expired",
-            "Go back to the application and start again.".to_owned(),
-        ),
-        FederationError::Denied(_) => page(
-            StatusCode::BAD_REQUEST,
-            &format!("Sign-in with {name} was cancelled"),
-            "Go back to the application to try again or to sign in another way.".to_owned(),
-        ),
-        FederationError::MissingEmail => page(
-            StatusCode::BAD_REQUEST,
-            &format!("{name} did not share your email address"),
-            format!("Allow ferrid to see your email address at {name}, or sign in another way."),
-        ),
-        FederationError::LinkRequired { upstream_verified } => page(
-            StatusCode::CONFLICT,
-            "You already have an account",
-            if *upstream_verified {
-                format!("Sign in with your email and password, then link {name} from your account.")
-            } else {
-                format!(
-                    "{name} has not verified this email address, so it cannot be linked to your account. Sign in \
-                     with your email and password, then link {name} from your account."
-                )
-            },
-        ),
-        FederationError::IdentityInUse => page(
-            StatusCode::CONFLICT,
-            &format!("This {name} account is linked to another account"),
-            "Unlink it there first.".to_owned(),
-        ),
-        FederationError::AccountDisabled => {
-            page(StatusCode::FORBIDDEN, "This account cannot sign in", "Contact the administrator.".to_owned())
+        FederationError::StateMismatch | FederationError::InvalidState => {
+            (StatusCode::BAD_REQUEST, Notice::new("sign_in_expired"))
         }
+        FederationError::Denied(_) => (StatusCode::BAD_REQUEST, Notice::new("upstream_cancelled")),
+        FederationError::MissingEmail => (StatusCode::BAD_REQUEST, Notice::new("upstream_no_email")),
+        FederationError::LinkRequired { upstream_verified: true } => {
+            (StatusCode::CONFLICT, Notice::new("link_required"))
+        }
+        FederationError::LinkRequired { upstream_verified: false } => {
+            (StatusCode::CONFLICT, Notice::new("link_required_unverified"))
+        }
+        FederationError::IdentityInUse => (StatusCode::CONFLICT, Notice::new("identity_in_use")),
+        FederationError::AccountDisabled => (StatusCode::FORBIDDEN, Notice::new("account_disabled")),
         FederationError::Store(_) | FederationError::Internal(_) => {
-            page(StatusCode::SERVICE_UNAVAILABLE, "Something went wrong", "Please try again in a moment.".to_owned())
+            (StatusCode::SERVICE_UNAVAILABLE, Notice::new("something_wrong"))
         }
-        _ => page(
-            StatusCode::BAD_REQUEST,
-            &format!("Sign-in with {name} could not be verified"),
-            "Go back to the application and start again.".to_owned(),
-        ),
-    }
+        _ => (StatusCode::BAD_REQUEST, Notice::new("upstream_unverified")),
+    };
+    pages::error(ui, status, &notice.with("provider", name), Some(error.reason()))
 }
 
 async fn failed(state: &AppState, request: &Request, provider: &str, error: FederationError) -> Response {
     record_failure(state, &page_actor(request), provider, &error).await;
-    failure_page(state, provider, &error)
+    failure_page(&Ui::of(request, &state.config.brand), state, provider, &error)
 }
 
 /// `response` setting the state cookie to `value`, or deleting it.
@@ -153,7 +122,7 @@ pub async fn start(
 ) -> Response {
     let purpose = match query.request {
         Some(pending_id) => {
-            if let Err(response) = load_page_context(&state, &pending_id).await {
+            if let Err(response) = load_page_context(request, &state, &pending_id).await {
                 return response;
             }
             Purpose::SignIn { request: pending_id }
@@ -161,10 +130,11 @@ pub async fn start(
         None => match current_session(&state, cookies::read(request, SESSION_COOKIE).as_deref()).await {
             Ok(Some(session)) => Purpose::link(session.user_id),
             Ok(None) => {
+                let ui = Ui::of(request, &state.config.brand);
                 return pages::error(
+                    &ui,
                     StatusCode::BAD_REQUEST,
-                    "Sign in first",
-                    "To link an account, sign in with your email and password first.",
+                    &Notice::new("sign_in_first"),
                     Some("login_required"),
                 );
             }
@@ -200,7 +170,7 @@ pub async fn callback(
 
 async fn sign_in_with(request: &Request, state: &AppState, pending_id: &str, identity: &VerifiedIdentity) -> Response {
     // The pending request is checked before any account is created or linked.
-    let mut context = match load_page_context(state, pending_id).await {
+    let mut context = match load_page_context(request, state, pending_id).await {
         Ok(context) => context,
         Err(response) => return response,
     };
@@ -228,5 +198,5 @@ async fn link(request: &Request, state: &AppState, user: UserId, identity: &Veri
     let event = AuditEvent::new(kinds::FEDERATION_LINK, &actor).user(user.id).target(&identity.provider);
     state.audit.record(event.details(serde_json::json!({ "by": "account" }))).await;
     let name = state.federation.upstream(&identity.provider).map(|u| u.name.clone()).unwrap_or_default();
-    pages::signed_out(&format!("{name} account linked"), &format!("You can now sign in with {name}."))
+    pages::signed_out(&Ui::of(request, &state.config.brand), &Notice::new("upstream_linked").with("provider", name))
 }

@@ -9,7 +9,7 @@ use poem::{
 
 use super::{
     cookies::{self, SESSION_COOKIE, csrf_token, csrf_valid, with_csrf_cookie},
-    pages,
+    pages::{self, Notice, Ui},
     request_context::origin_of,
 };
 use crate::{
@@ -39,11 +39,15 @@ pub async fn logout_get(request: &Request, state: Data<&AppState>) -> Response {
 pub async fn logout_post(request: &Request, state: Data<&AppState>, body: Body) -> Response {
     match body.into_bytes_limit(super::MAX_BODY_BYTES).await {
         Ok(bytes) => logout(request, &state, &parameters(&bytes), true).await,
-        Err(_) => pages::error(StatusCode::BAD_REQUEST, "Bad request", "The request body could not be read.", None),
+        Err(_) => {
+            let ui = Ui::of(request, &state.config.brand);
+            pages::error(&ui, StatusCode::BAD_REQUEST, &Notice::new("bad_request"), None)
+        }
     }
 }
 
 async fn logout(request: &Request, state: &AppState, params: &[(String, String)], posted: bool) -> Response {
+    let ui = Ui::of(request, &state.config.brand);
     let logout_request = LogoutRequest {
         id_token_hint: param(params, "id_token_hint"),
         client_id: param(params, "client_id"),
@@ -52,24 +56,20 @@ async fn logout(request: &Request, state: &AppState, params: &[(String, String)]
     };
     let session = match current_session(state, cookies::read(request, SESSION_COOKIE).as_deref()).await {
         Ok(session) => session,
-        Err(error) => return failure(&error.to_string()),
+        Err(error) => return failure(&ui, &error.to_string()),
     };
     let plan = match plan_logout(state, &logout_request, session.as_ref()).await {
         Ok(plan) => plan,
-        Err(LogoutError::Invalid(message)) => {
-            return pages::error(
-                StatusCode::BAD_REQUEST,
-                "This sign-out request is not valid",
-                message,
-                Some("invalid_request"),
-            );
+        Err(LogoutError::Invalid(detail)) => {
+            let notice = Notice::new("invalid_logout");
+            return pages::error_with_detail(&ui, StatusCode::BAD_REQUEST, &notice, detail, "invalid_request");
         }
-        Err(LogoutError::Internal(error)) => return failure(&format!("{error:#}")),
+        Err(LogoutError::Internal(error)) => return failure(&ui, &format!("{error:#}")),
     };
     let answer =
         param(params, "confirm").filter(|_| posted && param(params, "csrf").is_some_and(|c| csrf_valid(request, &c)));
     if answer.as_deref() == Some("no") {
-        return pages::signed_out("You are still signed in", "Nothing was changed. You can close this page.");
+        return pages::signed_out(&ui, &Notice::new("still_signed_in"));
     }
     if plan.confirm && answer.as_deref() != Some("yes") {
         let (csrf, new_csrf) = csrf_token(request);
@@ -77,13 +77,13 @@ async fn logout(request: &Request, state: &AppState, params: &[(String, String)]
             .into_iter()
             .filter_map(|name| param(params, name).map(|value| (name, value)))
             .collect();
-        let page = pages::logout_confirmation(plan.client_name.as_deref(), &csrf, &hidden);
+        let page = pages::logout_confirmation(&ui, plan.client_name.as_deref(), &csrf, &hidden);
         let page = pages::allow_form_redirects(page, plan.redirect.as_deref());
         return with_csrf_cookie(page, &csrf, new_csrf, state.config.issuer.is_https());
     }
     if let Some(session) = &session {
         if let Err(error) = end_session(state, session).await {
-            return failure(&error.to_string());
+            return failure(&ui, &error.to_string());
         }
         let user = session.user_id;
         let actor = Actor { user: Some(user.to_string()), client_id: None, origin: origin_of(request) };
@@ -100,12 +100,12 @@ async fn logout(request: &Request, state: &AppState, params: &[(String, String)]
             .header(header::LOCATION, location)
             .header(header::CACHE_CONTROL, "no-store")
             .finish(),
-        None => pages::signed_out("You are signed out", "You can close this page."),
+        None => pages::signed_out(&ui, &Notice::new("signed_out")),
     };
     cookies::with_cookie(response, SESSION_COOKIE, "", Some(0), state.config.issuer.is_https())
 }
 
-fn failure(cause: &str) -> Response {
+fn failure(ui: &Ui<'_>, cause: &str) -> Response {
     tracing::error!(cause, "logout failed");
-    pages::error(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", "Please try again.", None)
+    pages::unavailable(ui, StatusCode::INTERNAL_SERVER_ERROR)
 }

@@ -154,13 +154,18 @@ pub fn endpoint(state: AppState) -> impl Endpoint {
         .at("/password/reset", get(password_reset::reset_page).post(password_reset::reset_submit))
         .at("/account/email/confirm", get(profile::confirm_email_page).post(profile::confirm_email_submit))
         .at("/verify-email", get(account::verify_email_page).post(account::verify_email_submit))
+        .at("/assets/ferrid.css", get(pages::stylesheet::serve))
         .nest("/", api)
         .with(BodyLimit(MAX_BODY_BYTES))
         .with(rate_limit::RateLimitHeaders)
         .data(state.clone())
         .data(discovery)
         .with(Deadline(state.config.request_timeout))
-        .with(RequestContext { trusted_proxies: state.config.trusted_proxies.clone(), metrics: state.metrics.clone() })
+        .with(RequestContext {
+            trusted_proxies: state.config.trusted_proxies.clone(),
+            metrics: state.metrics.clone(),
+            brand: std::sync::Arc::new(state.config.brand.clone()),
+        })
         .with(Cors(state.clone()))
         .with(SecurityHeaders { hsts: state.config.issuer.is_https() })
 }

@@ -13,13 +13,13 @@ use serde::Deserialize;
 use super::{
     cookies::{csrf_token, csrf_valid, with_csrf_cookie},
     error::{ErrorBody, NO_STORE},
-    pages::{self, PasswordResetPage},
+    pages::{self, PasswordResetPage, Ui},
     rate_limit::{api_refusal, client_ip, count, count_ip, page_refusal},
     request_context::origin_of,
     tags::ApiTags,
 };
 use crate::{
-    accounts::Password,
+    accounts::{MIN_PASSWORD_CHARS, Password, PasswordPolicyError},
     app::AppState,
     oauth::{
         email_hint,
@@ -228,7 +228,7 @@ impl PasswordResetApi {
 #[handler]
 pub async fn forgot_page(request: &Request, state: Data<&AppState>) -> Response {
     let (csrf, new_csrf) = csrf_token(request);
-    let page = pages::password_forgot(&csrf, false, RESET_VALID_MINUTES);
+    let page = pages::password_forgot(&Ui::of(request, &state.config.brand), &csrf, false, RESET_VALID_MINUTES);
     with_csrf_cookie(page, &csrf, new_csrf, state.config.issuer.is_https())
 }
 
@@ -240,14 +240,15 @@ pub struct ForgotForm {
 
 #[handler]
 pub async fn forgot_submit(request: &Request, state: Data<&AppState>, Form(form): Form<ForgotForm>) -> Response {
+    let ui = Ui::of(request, &state.config.brand);
     if !csrf_valid(request, &form.csrf) {
-        return pages::csrf_rejected();
+        return pages::csrf_rejected(&ui);
     }
     if let Err(limited) = count_reset_request(request, &state, &form.email).await {
-        return page_refusal(&limited);
+        return page_refusal(&ui, &limited);
     }
     password_reset::request(&state, &form.email, origin_of(request));
-    pages::password_forgot(&form.csrf, true, RESET_VALID_MINUTES)
+    pages::password_forgot(&ui, &form.csrf, true, RESET_VALID_MINUTES)
 }
 
 #[derive(Deserialize)]
@@ -255,28 +256,39 @@ pub struct TokenQuery {
     token: Option<String>,
 }
 
-fn expired() -> Response {
+fn expired(ui: &Ui<'_>) -> Response {
     let page = PasswordResetPage { expired: true, valid_minutes: RESET_VALID_MINUTES, ..Default::default() };
-    pages::password_reset(&page, StatusCode::BAD_REQUEST)
+    pages::password_reset(ui, &page, StatusCode::BAD_REQUEST)
 }
 
-fn unavailable(cause: &str) -> Response {
+fn unavailable(ui: &Ui<'_>, cause: &str) -> Response {
     tracing::error!(%cause, "password reset page failed");
-    pages::error(StatusCode::SERVICE_UNAVAILABLE, "Something went wrong", "Please try again in a moment.", None)
+    pages::unavailable(ui, StatusCode::SERVICE_UNAVAILABLE)
+}
+
+/// The policy's refusal, in the page's language.
+fn weak_password_text(ui: &Ui<'_>, why: &PasswordPolicyError) -> String {
+    match why {
+        PasswordPolicyError::TooShort => ui.text("password.too_short", &[("min", &MIN_PASSWORD_CHARS.to_string())]),
+        PasswordPolicyError::Common => ui.text("password.common", &[]),
+        PasswordPolicyError::ContainsEmail => ui.text("password.contains_email", &[]),
+    }
 }
 
 #[handler]
 pub async fn reset_page(request: &Request, state: Data<&AppState>, Query(query): Query<TokenQuery>) -> Response {
-    let Some(token) = query.token else { return expired() };
+    let ui = Ui::of(request, &state.config.brand);
+    let Some(token) = query.token else { return expired(&ui) };
     let user = match password_reset::peek(&state, &token).await {
         Ok(user) => user,
-        Err(ResetError::Unavailable(cause)) => return unavailable(&cause),
-        Err(_) => return expired(),
+        Err(ResetError::Unavailable(cause)) => return unavailable(&ui, &cause),
+        Err(_) => return expired(&ui),
     };
     let (csrf, new_csrf) = csrf_token(request);
     let email = user.email.to_string();
     let page = PasswordResetPage { token: &token, csrf: &csrf, email: &email, ..Default::default() };
-    with_csrf_cookie(pages::password_reset(&page, StatusCode::OK), &csrf, new_csrf, state.config.issuer.is_https())
+    let response = pages::password_reset(&ui, &page, StatusCode::OK);
+    with_csrf_cookie(response, &csrf, new_csrf, state.config.issuer.is_https())
 }
 
 #[derive(Deserialize)]
@@ -289,16 +301,17 @@ pub struct ResetForm {
 
 #[handler]
 pub async fn reset_submit(request: &Request, state: Data<&AppState>, Form(form): Form<ResetForm>) -> Response {
+    let ui = Ui::of(request, &state.config.brand);
     if !csrf_valid(request, &form.csrf) {
-        return pages::csrf_rejected();
+        return pages::csrf_rejected(&ui);
     }
     if let Err(limited) = count_ip(request, &state, Scope::ResetConfirmIp).await {
-        return page_refusal(&limited);
+        return page_refusal(&ui, &limited);
     }
     let user = match password_reset::peek(&state, &form.token).await {
         Ok(user) => user,
-        Err(ResetError::Unavailable(cause)) => return unavailable(&cause),
-        Err(_) => return expired(),
+        Err(ResetError::Unavailable(cause)) => return unavailable(&ui, &cause),
+        Err(_) => return expired(&ui),
     };
     let email = user.email.to_string();
     let form_again = |error: &str| {
@@ -309,15 +322,15 @@ pub async fn reset_submit(request: &Request, state: Data<&AppState>, Form(form):
             error: Some(error),
             ..Default::default()
         };
-        pages::password_reset(&page, StatusCode::BAD_REQUEST)
+        pages::password_reset(&ui, &page, StatusCode::BAD_REQUEST)
     };
     if form.password != form.confirm {
-        return form_again("The two passwords do not match.");
+        return form_again(&ui.text("reset.mismatch", &[]));
     }
     match password_reset::confirm(&state, &form.token, Password::new(form.password.clone()), origin_of(request)).await {
-        Ok(_) => pages::password_reset(&PasswordResetPage { done: true, ..Default::default() }, StatusCode::OK),
-        Err(ResetError::WeakPassword(why)) => form_again(&why.to_string()),
-        Err(ResetError::InvalidToken) => expired(),
-        Err(ResetError::Unavailable(cause)) => unavailable(&cause),
+        Ok(_) => pages::password_reset(&ui, &PasswordResetPage { done: true, ..Default::default() }, StatusCode::OK),
+        Err(ResetError::WeakPassword(why)) => form_again(&weak_password_text(&ui, &why)),
+        Err(ResetError::InvalidToken) => expired(&ui),
+        Err(ResetError::Unavailable(cause)) => unavailable(&ui, &cause),
     }
 }

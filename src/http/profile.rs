@@ -19,7 +19,7 @@ use super::{
     admin_auth::guarded_response,
     cookies::{csrf_token, csrf_valid, with_csrf_cookie},
     error::{ErrorBody, NO_STORE, temporarily_unavailable},
-    pages,
+    pages::{self, Notice, Ui},
     request_context::origin_of,
     tags::ApiTags,
     user_auth::AccountAuth,
@@ -370,7 +370,8 @@ pub struct LinkQuery {
 #[handler]
 pub async fn confirm_email_page(request: &Request, state: Data<&AppState>, Query(query): Query<LinkQuery>) -> Response {
     let (csrf, new_csrf) = csrf_token(request);
-    let page = pages::confirm_link(&pages::CONFIRM_EMAIL_CHANGE, &query.token.unwrap_or_default(), &csrf);
+    let ui = Ui::of(request, &state.config.brand);
+    let page = pages::confirm_link(&ui, &pages::CONFIRM_EMAIL_CHANGE, &query.token.unwrap_or_default(), &csrf);
     with_csrf_cookie(page, &csrf, new_csrf, state.config.issuer.is_https())
 }
 
@@ -382,21 +383,23 @@ pub struct LinkForm {
 
 #[handler]
 pub async fn confirm_email_submit(request: &Request, state: Data<&AppState>, Form(form): Form<LinkForm>) -> Response {
+    let ui = Ui::of(request, &state.config.brand);
     if !csrf_valid(request, &form.csrf) {
-        return pages::csrf_rejected();
+        return pages::csrf_rejected(&ui);
     }
     let actor = Actor { user: None, client_id: None, origin: origin_of(request) };
     match profile::confirm_email_change_link(&state, &form.token, &actor).await {
-        Ok(user) => pages::signed_out("Address changed", &format!("Your account now uses {}.", user.email)),
+        Ok(user) => pages::signed_out(&ui, &Notice::new("email_changed").with("email", user.email.to_string())),
         Err(ProfileFlowError::Unavailable(cause)) => {
             tracing::error!(%cause, "email change link failed");
-            pages::error(StatusCode::SERVICE_UNAVAILABLE, "Something went wrong", "Please try again in a moment.", None)
+            pages::unavailable(&ui, StatusCode::SERVICE_UNAVAILABLE)
         }
-        Err(error) => pages::error(
-            StatusCode::BAD_REQUEST,
-            "This link does not work any more",
-            &format!("{error}. Ask for a new code from your account settings."),
-            Some("invalid_code"),
-        ),
+        Err(error) => {
+            let notice = match error {
+                ProfileFlowError::EmailTaken => Notice::new("email_change_taken"),
+                _ => Notice::new("email_change_link_dead"),
+            };
+            pages::error(&ui, StatusCode::BAD_REQUEST, &notice, Some("invalid_code"))
+        }
     }
 }

@@ -137,7 +137,7 @@ pub(super) fn oauth_refusal(decision: &Decision) -> Json<ErrorBody> {
 }
 
 /// The 429 page.
-pub(super) fn page_refusal(decision: &Decision) -> Response {
-    let message = format!("Please wait {} seconds and try again.", decision.retry_after_secs());
-    pages::error(StatusCode::TOO_MANY_REQUESTS, "Too many attempts", &message, Some("too_many_requests"))
+pub(super) fn page_refusal(ui: &pages::Ui<'_>, decision: &Decision) -> Response {
+    let notice = pages::Notice::new("too_many_attempts").with("seconds", decision.retry_after_secs().to_string());
+    pages::error(ui, StatusCode::TOO_MANY_REQUESTS, &notice, Some("too_many_requests"))
 }

@@ -14,12 +14,20 @@ use std::{
 };
 
 use futures_util::FutureExt;
-use poem::{Endpoint, IntoResponse, Middleware, PathPattern, Request, Response, Result, http::HeaderValue};
+use poem::{
+    Endpoint, IntoResponse, Middleware, PathPattern, Request, Response, Result,
+    http::{HeaderValue, header},
+};
 use tracing::Instrument;
 
-use super::error::{framework_error_response, identify_server_error, server_error};
+use super::{
+    error::{framework_error_response, identify_server_error, server_error},
+    pages::Ui,
+};
 use crate::{
+    branding::Branding,
     forwarded::{TrustedProxies, client_address},
+    locale::Locale,
     metrics::Metrics,
 };
 
@@ -28,13 +36,20 @@ pub(super) const REQUEST_ID_HEADER: &str = "x-request-id";
 pub(super) struct RequestContext {
     pub trusted_proxies: TrustedProxies,
     pub metrics: Arc<Metrics>,
+    /// For the error page of a 5xx that had none.
+    pub brand: Arc<Branding>,
 }
 
 impl<E: Endpoint> Middleware<E> for RequestContext {
     type Output = RequestContextEndpoint<E>;
 
     fn transform(&self, inner: E) -> Self::Output {
-        RequestContextEndpoint { inner, trusted_proxies: self.trusted_proxies.clone(), metrics: self.metrics.clone() }
+        RequestContextEndpoint {
+            inner,
+            trusted_proxies: self.trusted_proxies.clone(),
+            metrics: self.metrics.clone(),
+            brand: self.brand.clone(),
+        }
     }
 }
 
@@ -42,6 +57,7 @@ pub(super) struct RequestContextEndpoint<E> {
     inner: E,
     trusted_proxies: TrustedProxies,
     metrics: Arc<Metrics>,
+    brand: Arc<Branding>,
 }
 
 /// The address the request came from, after trusted proxies (a request extension).
@@ -98,6 +114,7 @@ impl<E: Endpoint> Endpoint for RequestContextEndpoint<E> {
         }
         let client = IdentifiedClient::default();
         req.extensions_mut().insert(client.clone());
+        let locale = Locale::negotiate(None, req.header(header::ACCEPT_LANGUAGE));
         let method = req.method().clone();
         let span = tracing::info_span!("request", request_id = %id, method = %method);
         async move {
@@ -121,7 +138,8 @@ impl<E: Endpoint> Endpoint for RequestContextEndpoint<E> {
                 .or_else(|| response.data::<PathPattern>().map(|pattern| pattern.0.clone()))
                 .filter(|pattern| !pattern.is_empty());
             if response.status().is_server_error() {
-                response = identify_server_error(response, &id).await;
+                let ui = Ui { locale, brand: &self.brand };
+                response = identify_server_error(response, &id, &ui).await;
             }
             if let Ok(value) = HeaderValue::from_str(&id) {
                 response.headers_mut().insert(REQUEST_ID_HEADER, value);

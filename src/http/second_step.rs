@@ -13,7 +13,7 @@ use serde::Deserialize;
 use super::{
     authorize::{PageContext, expired, load_page_context, record_sign_in, see_other, sign_in},
     cookies::csrf_valid,
-    pages::{self, SecondStepPage},
+    pages::{self, SecondStepPage, Ui},
     request_context::origin_of,
 };
 use crate::{
@@ -26,7 +26,13 @@ use crate::{
 };
 
 /// The code form for the challenge the password step opened.
-pub(super) fn show(pending_id: &str, csrf: &str, context: &PageContext, token: &keys::OpaqueSecret) -> Response {
+pub(super) fn show(
+    ui: &Ui<'_>,
+    pending_id: &str,
+    csrf: &str,
+    context: &PageContext,
+    token: &keys::OpaqueSecret,
+) -> Response {
     let page = SecondStepPage {
         request: pending_id,
         csrf,
@@ -34,7 +40,7 @@ pub(super) fn show(pending_id: &str, csrf: &str, context: &PageContext, token: &
         client_name: &context.client.metadata.name,
         error: None,
     };
-    context.leading_to_client(pages::second_step(&page, StatusCode::OK))
+    context.leading_to_client(pages::second_step(ui, &page, StatusCode::OK))
 }
 
 #[derive(Deserialize)]
@@ -51,32 +57,33 @@ pub struct SecondStepForm {
 #[handler]
 pub async fn submit(request: &Request, state: Data<&AppState>, Form(form): Form<SecondStepForm>) -> Response {
     if !csrf_valid(request, &form.csrf) {
-        return pages::csrf_rejected();
+        return pages::csrf_rejected(&Ui::of(request, &state.config.brand));
     }
-    let mut context = match load_page_context(&state, &form.request).await {
+    let mut context = match load_page_context(request, &state, &form.request).await {
         Ok(context) => context,
         Err(response) => return response,
     };
+    let ui = context.ui(request, &state);
     let client_name = context.client.metadata.name.clone();
     let client_id = context.client.id.as_str().to_owned();
-    let again = |error: &str, status: StatusCode| {
+    let again = |error: String, status: StatusCode| {
         let page = SecondStepPage {
             request: &form.request,
             csrf: &form.csrf,
             mfa_token: &form.mfa_token,
             client_name: &client_name,
-            error: Some(error),
+            error: Some(&error),
         };
-        context.leading_to_client(pages::second_step(&page, status))
+        context.leading_to_client(pages::second_step(&ui, &page, status))
     };
     let Some(answer) = SecondFactorAnswer::from_fields(form.code.as_deref(), form.recovery_code.as_deref()) else {
-        return again("Enter the code from your authenticator app.", StatusCode::BAD_REQUEST);
+        return again(ui.text("mfa.missing", &[]), StatusCode::BAD_REQUEST);
     };
     // A challenge answers only for the request it was opened for.
     let resume = Resume::Authorize { request: form.request.clone() };
     let outcome = match state.second_factors.answer_challenge(&form.mfa_token, &resume, &answer).await {
         Ok(outcome) => outcome,
-        Err(error) => return failed(&error),
+        Err(error) => return failed(&ui, &error),
     };
     let origin = origin_of(request);
     let audit = |user: UserId| {
@@ -93,31 +100,31 @@ pub async fn submit(request: &Request, state: Data<&AppState>, Form(form): Form<
         ChallengeOutcome::Wrong { pending, .. } => {
             state.audit.record(audit(pending.user()).failed()).await;
             record_sign_in(request, &state, &context, Some(pending.user()), Err(SignInFailure::MfaFailed)).await;
-            again("That code is not right, or it was already used. Try again.", StatusCode::UNAUTHORIZED)
+            again(ui.text("mfa.wrong", &[]), StatusCode::UNAUTHORIZED)
         }
         ChallengeOutcome::Exhausted { pending } => {
             let event = audit(pending.user()).failed().details(serde_json::json!({ "reason": "too many attempts" }));
             state.audit.record(event).await;
             record_sign_in(request, &state, &context, Some(pending.user()), Err(SignInFailure::MfaFailed)).await;
-            start_over(&form.request)
+            start_over(&ui, &form.request)
         }
-        ChallengeOutcome::Expired => start_over(&form.request),
+        ChallengeOutcome::Expired => start_over(&ui, &form.request),
     }
 }
 
 /// Back to the password: the challenge is gone (expired, exhausted or used).
-fn start_over(pending_id: &str) -> Response {
+fn start_over(ui: &Ui<'_>, pending_id: &str) -> Response {
     if pending_id.is_empty() {
-        return expired();
+        return expired(ui);
     }
     see_other(&format!("/login?request={pending_id}"))
 }
 
-pub(super) fn failed(error: &MfaError) -> Response {
+pub(super) fn failed(ui: &Ui<'_>, error: &MfaError) -> Response {
     tracing::error!(%error, "two-step verification failed");
     let status = match error {
         MfaError::Store(crate::store::StoreError::Unavailable { .. }) => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
-    pages::error(status, "Something went wrong", "Please try again in a moment.", None)
+    pages::unavailable(ui, status)
 }

@@ -11,16 +11,17 @@ pub fn consent_required(client: &Client, granted: Option<&Scope>, requested: &Sc
     !granted.is_some_and(|granted| requested.is_subset_of(granted))
 }
 
-/// A human-readable line for each scope on the consent page.
-pub fn describe_scope(scope: &str) -> &'static str {
+/// Which line of the consent page describes a scope (the page words it in the user's language):
+/// the scope itself for the standard ones (OIDC Core §5.4), `admin`, or `other`.
+pub fn scope_description(scope: &str) -> &'static str {
     match scope {
-        "openid" => "Sign you in with your ferrid account",
-        "profile" => "See your name, picture and language",
-        "email" => "See your email address",
-        "phone" => "See your phone number",
-        "offline_access" => "Stay signed in when you are not using it",
-        "roles" => "See your roles, groups and permissions",
-        super::admin::ADMIN_SCOPE => "Administer ferrid on your behalf: other users' sessions and applications",
-        _ => "Access the requested data",
+        "openid" => "openid",
+        "profile" => "profile",
+        "email" => "email",
+        "phone" => "phone",
+        "offline_access" => "offline_access",
+        "roles" => "roles",
+        super::admin::ADMIN_SCOPE => "admin",
+        _ => "other",
     }
 }

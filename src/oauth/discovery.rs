@@ -68,6 +68,8 @@ pub fn provider_metadata(config: &Config) -> Value {
         "code_challenge_methods_supported": ["S256"],
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "authorization_response_iss_parameter_supported": true,
+        // OIDC Discovery §3: the languages the login, consent and second-step pages speak.
+        "ui_locales_supported": crate::locale::Locale::ALL.map(crate::locale::Locale::tag),
         // Back-Channel Logout 1.0 §2.1: logout tokens always carry `sid` (and `sub`).
         "backchannel_logout_supported": true,
         "backchannel_logout_session_supported": true,

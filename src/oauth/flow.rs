@@ -21,14 +21,24 @@ use crate::{
     store::StoreError,
 };
 
+/// Why an authorization request ends on an error page; the page says it in the user's language.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorPageKind {
+    /// The `client_id` is not registered.
+    UnknownClient,
+    /// The request is invalid and the redirect URI cannot be trusted with the error.
+    InvalidRequest,
+}
+
 /// What the browser gets next.
 #[derive(Debug)]
 pub enum FlowOutcome {
     /// The request cannot be answered at the client (unknown client, unregistered redirect URI):
     /// an error page, never a redirect (RFC 6749 §4.1.2.1).
     ErrorPage {
-        title: &'static str,
-        message: String,
+        kind: ErrorPageKind,
+        /// The `error_description`, for the application's developer.
+        detail: Option<String>,
         code: &'static str,
     },
     /// Back to the client, in the query or as an auto-submitted form (RFC 6749 §4.1.2, OAuth 2.0
@@ -114,8 +124,8 @@ pub async fn authorize(
         Ok(client) => client,
         Err(RegistryError::NotFound) => {
             return finish(FlowOutcome::ErrorPage {
-                title: "Unknown application",
-                message: "The application that sent you here is not registered.".to_owned(),
+                kind: ErrorPageKind::UnknownClient,
+                detail: None,
                 code: "invalid_client",
             })
             .await;
@@ -190,8 +200,8 @@ async fn ensure_saved(
 
 fn error_page(error: &AuthorizeError) -> FlowOutcome {
     FlowOutcome::ErrorPage {
-        title: "This sign-in request cannot be completed",
-        message: error.description.clone(),
+        kind: ErrorPageKind::InvalidRequest,
+        detail: Some(error.description.clone()),
         code: error.code(),
     }
 }

@@ -45,6 +45,7 @@ mod oidc;
 mod oidc_errors;
 mod oidc_jose;
 mod openapi;
+mod pages;
 mod password_reset;
 mod private_key_jwt;
 mod profile;

@@ -1,31 +1,29 @@
-//! Server-rendered pages (login, consent, errors, form_post). They work without JavaScript
-//! (form_post's auto-submit has a `<noscript>` button) and carry a strict CSP with a per-response
-//! nonce, `frame-ancestors 'none'` against clickjacking, and `no-store`.
+//! Server-rendered pages (login, consent, second step, logout, password reset, mailed links,
+//! errors, form_post). Every page extends `base.html` (header with the brand, footer) and uses
+//! one stylesheet (`/assets/ferrid.css`, see `stylesheet`); every text comes from the string
+//! table of the page's locale (`locales`). They work without JavaScript (form_post's auto-submit
+//! has a `<noscript>` button) and carry a strict CSP: styles from this origin only, the one
+//! script by per-response nonce, images from this origin and the logo's, `frame-ancestors
+//! 'none'` against clickjacking, and `no-store`.
+
+mod locales;
+pub mod stylesheet;
 
 use std::sync::LazyLock;
 
-use minijinja::{Environment, context};
+use minijinja::{Environment, ErrorKind, State, Value, context, value::Kwargs};
 use poem::{
-    Response,
+    Request, Response,
     http::{StatusCode, header},
 };
 use serde::Serialize;
 
+use crate::{branding::Branding, locale::Locale};
+
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
-    for (name, source) in [
-        ("base.html", include_str!("templates/base.html")),
-        ("login.html", include_str!("templates/login.html")),
-        ("consent.html", include_str!("templates/consent.html")),
-        ("second_step.html", include_str!("templates/second_step.html")),
-        ("error.html", include_str!("templates/error.html")),
-        ("form_post.html", include_str!("templates/form_post.html")),
-        ("logout.html", include_str!("templates/logout.html")),
-        ("signed_out.html", include_str!("templates/signed_out.html")),
-        ("password_forgot.html", include_str!("templates/password_forgot.html")),
-        ("password_reset.html", include_str!("templates/password_reset.html")),
-        ("confirm_link.html", include_str!("templates/confirm_link.html")),
-    ] {
+    env.add_function("t", translate);
+    for (name, source) in TEMPLATE_SOURCES {
         // The sources are compiled in; a syntax error is caught by the tests that render them.
         if let Err(error) = env.add_template(name, source) {
             tracing::error!(%error, name, "page template does not parse");
@@ -33,6 +31,96 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     }
     env
 });
+
+const TEMPLATE_SOURCES: [(&str, &str); 12] = [
+    ("base.html", include_str!("templates/base.html")),
+    ("macros.html", include_str!("templates/macros.html")),
+    ("login.html", include_str!("templates/login.html")),
+    ("consent.html", include_str!("templates/consent.html")),
+    ("second_step.html", include_str!("templates/second_step.html")),
+    ("error.html", include_str!("templates/error.html")),
+    ("form_post.html", include_str!("templates/form_post.html")),
+    ("logout.html", include_str!("templates/logout.html")),
+    ("signed_out.html", include_str!("templates/signed_out.html")),
+    ("password_forgot.html", include_str!("templates/password_forgot.html")),
+    ("password_reset.html", include_str!("templates/password_reset.html")),
+    ("confirm_link.html", include_str!("templates/confirm_link.html")),
+];
+
+/// `t("key", name=value, …)` in a template: the text of `key` in the page's locale, its
+/// placeholders filled (and escaped by the template like any value). An unknown key fails the
+/// render, so a missing text is a 500 in tests rather than an empty label in production.
+fn translate(state: &State, key: &str, args: Kwargs) -> Result<String, minijinja::Error> {
+    let locale = state.lookup("lang").and_then(|lang| lang.as_str().and_then(Locale::of_tag)).unwrap_or_default();
+    let text = locales::lookup(locale, key)
+        .ok_or_else(|| minijinja::Error::new(ErrorKind::UndefinedError, format!("no text for {key:?}")))?;
+    let product = state.lookup("brand").and_then(|brand| brand.get_attr("name").ok()).unwrap_or_default();
+    let mut values = vec![("product".to_owned(), product.to_string())];
+    for name in args.args() {
+        values.push((name.to_owned(), args.get::<Value>(name)?.to_string()));
+    }
+    let values: Vec<(&str, &str)> = values.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    Ok(locales::fill(text, &values))
+}
+
+/// Who a page speaks to and as whom: the negotiated locale and the configured brand.
+#[derive(Clone, Copy)]
+pub struct Ui<'a> {
+    pub locale: Locale,
+    pub brand: &'a Branding,
+}
+
+impl<'a> Ui<'a> {
+    /// The browser's preferred language (`Accept-Language`).
+    pub fn of(request: &Request, brand: &'a Branding) -> Self {
+        Self::negotiated(request, brand, None)
+    }
+
+    /// For a page of an authorization request: its `ui_locales` (OIDC Core §3.1.2.1) first.
+    pub fn of_authorization(request: &Request, brand: &'a Branding, params: &[(String, String)]) -> Self {
+        let ui_locales = params.iter().find(|(name, _)| name == "ui_locales").map(|(_, value)| value.as_str());
+        Self::negotiated(request, brand, ui_locales)
+    }
+
+    fn negotiated(request: &Request, brand: &'a Branding, ui_locales: Option<&str>) -> Self {
+        let accept_language = request.header(header::ACCEPT_LANGUAGE);
+        Self { locale: Locale::negotiate(ui_locales, accept_language), brand }
+    }
+
+    /// The text of `key`, its placeholders filled (`{product}` with the brand name).
+    pub fn text(&self, key: &str, args: &[(&str, &str)]) -> String {
+        let Some(text) = locales::lookup(self.locale, key) else {
+            tracing::error!(key, "no page text for this key");
+            return key.to_owned();
+        };
+        let mut values = vec![("product", self.brand.name.as_str())];
+        values.extend_from_slice(args);
+        locales::fill(text, &values)
+    }
+
+    fn notice(&self, notice: &Notice) -> (String, String) {
+        let args: Vec<(&str, &str)> = notice.args.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        (self.text(&format!("{}.title", notice.key), &args), self.text(&format!("{}.message", notice.key), &args))
+    }
+}
+
+/// What an error or information page says: the `<key>.title` and `<key>.message` texts.
+pub struct Notice {
+    key: &'static str,
+    args: Vec<(&'static str, String)>,
+}
+
+impl Notice {
+    pub fn new(key: &'static str) -> Self {
+        Self { key, args: Vec::new() }
+    }
+
+    /// Fills `{name}` in the title and the message.
+    pub fn with(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.args.push((name, value.into()));
+        self
+    }
+}
 
 /// The login form for a pending authorization request.
 #[derive(Serialize)]
@@ -42,6 +130,7 @@ pub struct LoginPage<'a> {
     pub client_name: &'a str,
     pub email: &'a str,
     pub signed_in_as: Option<&'a str>,
+    /// Already in the page's language.
     pub error: Option<&'a str>,
     /// Upstream providers to offer ("Continue with Google").
     pub upstreams: Vec<UpstreamLink<'a>>,
@@ -70,51 +159,67 @@ pub struct ConsentPage<'a> {
     pub csrf: &'a str,
     pub client_name: &'a str,
     pub user_email: &'a str,
+    /// Which line describes each scope (`scope.<kind>` in the string table).
     pub scopes: Vec<&'a str>,
 }
 
-pub fn login(page: &LoginPage<'_>, status: StatusCode) -> Response {
-    render("login.html", page, status, None)
+pub fn login(ui: &Ui<'_>, page: &LoginPage<'_>, status: StatusCode) -> Response {
+    render(ui, "login.html", page, status, None)
 }
 
-pub fn second_step(page: &SecondStepPage<'_>, status: StatusCode) -> Response {
-    render("second_step.html", page, status, None)
+pub fn second_step(ui: &Ui<'_>, page: &SecondStepPage<'_>, status: StatusCode) -> Response {
+    render(ui, "second_step.html", page, status, None)
 }
 
-pub fn consent(page: &ConsentPage<'_>) -> Response {
-    render("consent.html", page, StatusCode::OK, None)
+pub fn consent(ui: &Ui<'_>, page: &ConsentPage<'_>) -> Response {
+    render(ui, "consent.html", page, StatusCode::OK, None)
 }
 
 /// An error page for what cannot be reported to the client (unknown client, unregistered
 /// redirect_uri — RFC 6749 §4.1.2.1 forbids redirecting then).
-pub fn error(status: StatusCode, title: &str, message: &str, code: Option<&str>) -> Response {
-    render("error.html", &context! { title, message, code }, status, None)
+pub fn error(ui: &Ui<'_>, status: StatusCode, notice: &Notice, code: Option<&str>) -> Response {
+    let (title, message) = ui.notice(notice);
+    render(ui, "error.html", &context! { title, message, code }, status, None)
+}
+
+/// An error page that also shows a technical detail for the application's developer (an OAuth
+/// `error_description`, which RFC 6749 §5.2 writes in ASCII for developers, not end users).
+pub fn error_with_detail(ui: &Ui<'_>, status: StatusCode, notice: &Notice, detail: &str, code: &str) -> Response {
+    let (title, message) = ui.notice(notice);
+    render(ui, "error.html", &context! { title, message, detail, code }, status, None)
+}
+
+/// "Something went wrong, try again in a moment" — the failure a user can do nothing about.
+pub fn unavailable(ui: &Ui<'_>, status: StatusCode) -> Response {
+    error(ui, status, &Notice::new("something_wrong"), None)
 }
 
 /// A server error page: nothing internal, only the request id to quote when reporting it.
-pub fn server_error(status: StatusCode, request_id: &str) -> Response {
-    let (title, message) = ("Something went wrong", "Please try again in a moment.");
-    render("error.html", &context! { title, message, request_id }, status, None)
+pub fn server_error(ui: &Ui<'_>, status: StatusCode, request_id: &str) -> Response {
+    let (title, message) = ui.notice(&Notice::new("something_wrong"));
+    render(ui, "error.html", &context! { title, message, request_id }, status, None)
 }
 
 /// A form whose CSRF token does not match the browser's cookie.
-pub fn csrf_rejected() -> Response {
-    error(StatusCode::FORBIDDEN, "Please try again", "The form expired; reload the page.", Some("csrf"))
+pub fn csrf_rejected(ui: &Ui<'_>) -> Response {
+    error(ui, StatusCode::FORBIDDEN, &Notice::new("csrf"), Some("csrf"))
 }
 
 /// RP-Initiated Logout 1.0 §3: ask before signing out when the request may not be the RP's.
-pub fn logout_confirmation(client_name: Option<&str>, csrf: &str, params: &[(&str, String)]) -> Response {
-    render("logout.html", &context! { client_name, csrf, params }, StatusCode::OK, None)
+pub fn logout_confirmation(ui: &Ui<'_>, client_name: Option<&str>, csrf: &str, params: &[(&str, String)]) -> Response {
+    render(ui, "logout.html", &context! { client_name, csrf, params }, StatusCode::OK, None)
 }
 
-/// After signing out (or declining to) when there is nowhere to return to.
-pub fn signed_out(title: &str, message: &str) -> Response {
-    render("signed_out.html", &context! { title, message }, StatusCode::OK, None)
+/// A page that only informs: after signing out (or declining to) when there is nowhere to
+/// return to, after a mailed link did its work.
+pub fn signed_out(ui: &Ui<'_>, notice: &Notice) -> Response {
+    let (title, message) = ui.notice(notice);
+    render(ui, "signed_out.html", &context! { title, message }, StatusCode::OK, None)
 }
 
 /// "Forgot your password?": the email form, or once sent the same answer for every address.
-pub fn password_forgot(csrf: &str, sent: bool, valid_minutes: u32) -> Response {
-    render("password_forgot.html", &context! { csrf, sent, valid_minutes }, StatusCode::OK, None)
+pub fn password_forgot(ui: &Ui<'_>, csrf: &str, sent: bool, valid_minutes: u32) -> Response {
+    render(ui, "password_forgot.html", &context! { csrf, sent, valid_minutes }, StatusCode::OK, None)
 }
 
 /// The page behind a reset link, in one of its states.
@@ -123,6 +228,7 @@ pub struct PasswordResetPage<'a> {
     pub token: &'a str,
     pub csrf: &'a str,
     pub email: &'a str,
+    /// Already in the page's language.
     pub error: Option<&'a str>,
     /// The link is unknown, used or expired.
     pub expired: bool,
@@ -130,51 +236,45 @@ pub struct PasswordResetPage<'a> {
     pub valid_minutes: u32,
 }
 
-pub fn password_reset(page: &PasswordResetPage<'_>, status: StatusCode) -> Response {
-    render("password_reset.html", page, status, None)
+pub fn password_reset(ui: &Ui<'_>, page: &PasswordResetPage<'_>, status: StatusCode) -> Response {
+    render(ui, "password_reset.html", page, status, None)
 }
 
-/// What a mailed link's page says and where its button posts (static text: `action` is not escaped).
+/// Which mailed link a confirmation page is for: its texts (`<key>.title`, `.message`,
+/// `.button`) and where its button posts (static: `action` is not escaped).
 pub struct LinkConfirmation {
-    pub title: &'static str,
-    pub message: &'static str,
+    pub key: &'static str,
     pub action: &'static str,
-    pub button: &'static str,
 }
 
 /// The page behind the link mailed to a new account's address.
-pub const VERIFY_EMAIL: LinkConfirmation = LinkConfirmation {
-    title: "Verify your email address",
-    message: "Confirm that this address is yours to finish creating your account.",
-    action: "/verify-email",
-    button: "Verify my address",
-};
+pub const VERIFY_EMAIL: LinkConfirmation = LinkConfirmation { key: "verify_email", action: "/verify-email" };
 
 /// The page behind the link mailed to an account's new address.
-pub const CONFIRM_EMAIL_CHANGE: LinkConfirmation = LinkConfirmation {
-    title: "Confirm your new address",
-    message: "Your account will use this address from now on.",
-    action: "/account/email/confirm",
-    button: "Use this address",
-};
+pub const CONFIRM_EMAIL_CHANGE: LinkConfirmation =
+    LinkConfirmation { key: "confirm_email_change", action: "/account/email/confirm" };
 
 /// The page behind a mailed link: one button that posts the link's token, so that a mail scanner
 /// following links does not use it up.
-pub fn confirm_link(page: &LinkConfirmation, token: &str, csrf: &str) -> Response {
-    let LinkConfirmation { title, message, action, button } = page;
-    render("confirm_link.html", &context! { title, message, action, button, token, csrf }, StatusCode::OK, None)
+pub fn confirm_link(ui: &Ui<'_>, page: &LinkConfirmation, token: &str, csrf: &str) -> Response {
+    let LinkConfirmation { key: link, action } = page;
+    render(ui, "confirm_link.html", &context! { link, action, token, csrf }, StatusCode::OK, None)
 }
 
 /// OAuth 2.0 Form Post Response Mode §2: an auto-submitting form to the redirect URI.
-pub fn form_post(action: &str, params: &[(&str, String)], form_action_origin: &str) -> Response {
-    render("form_post.html", &context! { action, params }, StatusCode::OK, Some(form_action_origin))
+pub fn form_post(ui: &Ui<'_>, action: &str, params: &[(&str, String)], form_action_origin: &str) -> Response {
+    render(ui, "form_post.html", &context! { action, params }, StatusCode::OK, Some(form_action_origin))
 }
 
-fn render(template: &str, values: &impl Serialize, status: StatusCode, form_action: Option<&str>) -> Response {
+fn render(
+    ui: &Ui<'_>,
+    template: &str,
+    values: &impl Serialize,
+    status: StatusCode,
+    form_action: Option<&str>,
+) -> Response {
     let nonce = keys::random_id(16);
-    let html = TEMPLATES
-        .get_template(template)
-        .and_then(|t| t.render(context! { nonce => &nonce, ..minijinja::Value::from_serialize(values) }));
+    let html = render_html(ui, template, values, &nonce);
     let html = match html {
         Ok(html) => html,
         Err(error) => {
@@ -185,16 +285,13 @@ fn render(template: &str, values: &impl Serialize, status: StatusCode, form_acti
                 .body("server_error");
         }
     };
-    let form_action = form_action.unwrap_or("'self'");
-    let csp = format!(
-        "default-src 'none'; style-src 'nonce-{nonce}'; script-src 'nonce-{nonce}'; img-src 'self' https: data:; \
-         form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"
-    );
     Response::builder()
         .status(status)
         .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
         .header(header::CACHE_CONTROL, "no-store")
-        .header("content-security-policy", csp)
+        .header(header::CONTENT_LANGUAGE, ui.locale.tag())
+        .header(header::VARY, "accept-language")
+        .header("content-security-policy", content_security_policy(ui.brand, &nonce, form_action))
         .header("x-content-type-options", "nosniff")
         .header("x-frame-options", "DENY")
         .header("referrer-policy", "no-referrer")
@@ -236,51 +333,29 @@ fn csp_source(uri: &str) -> Option<String> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn forms_may_redirect_to_the_client_csp_3_form_action() {
-        let page = consent(&ConsentPage {
-            request: "r",
-            csrf: "c",
-            client_name: "Photos",
-            user_email: "a@b.c",
-            scopes: vec![],
-        });
-        let page = allow_form_redirects(page, ["http://127.0.0.1:9000/cb?x=1", "com.example.app:/cb", "::"]);
-        let policy = page.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().to_owned();
-        assert!(policy.contains("; form-action 'self' http://127.0.0.1:9000 com.example.app:; "), "{policy}");
-        assert!(policy.starts_with("default-src 'none';"), "{policy}");
-    }
-
-    #[test]
-    fn every_template_renders_and_escapes() {
-        let page = LoginPage {
-            request: "r",
-            csrf: "c",
-            client_name: "<script>x</script>",
-            email: "a@b.c",
-            signed_in_as: None,
-            error: Some("Wrong email or password."),
-            upstreams: vec![UpstreamLink { id: "google", name: "<b>" }],
-        };
-        let response = login(&page, StatusCode::OK);
-        assert_eq!(response.status(), StatusCode::OK);
-        let csp = response.headers()["content-security-policy"].to_str().unwrap().to_owned();
-        assert!(csp.contains("frame-ancestors 'none'"));
-        for (name, html) in [
-            ("login", TEMPLATES.get_template("login.html").unwrap().render(context! { nonce => "n", ..minijinja::Value::from_serialize(&page) }).unwrap()),
-            ("second_step", TEMPLATES.get_template("second_step.html").unwrap().render(context! { nonce => "n", client_name => "<b>", request => "r", csrf => "c", mfa_token => "t", error => "<i>" }).unwrap()),
-            ("consent", TEMPLATES.get_template("consent.html").unwrap().render(context! { nonce => "n", client_name => "<b>", scopes => vec!["x"], user_email => "a", request => "r", csrf => "c" }).unwrap()),
-            ("error", TEMPLATES.get_template("error.html").unwrap().render(context! { nonce => "n", title => "t", message => "<i>", code => "c" }).unwrap()),
-            ("password_reset", TEMPLATES.get_template("password_reset.html").unwrap().render(context! { nonce => "n", ..minijinja::Value::from_serialize(PasswordResetPage { email: "<i>", token: "t", csrf: "c", error: Some("<b>"), ..Default::default() }) }).unwrap()),
-            ("password_forgot", TEMPLATES.get_template("password_forgot.html").unwrap().render(context! { nonce => "n", csrf => "c", sent => false }).unwrap()),
-            ("form_post", TEMPLATES.get_template("form_post.html").unwrap().render(context! { nonce => "n", action => "https://a/cb", params => vec![("code", "\"x\"")] }).unwrap()),
-        ] {
-            assert!(!html.contains("<script>x") && !html.contains("<b>") && !html.contains("<i>"), "{name} did not escape");
-            assert!(html.contains("nonce=\"n\""), "{name} lacks the style nonce");
-        }
-    }
+fn render_html(ui: &Ui<'_>, template: &str, values: &impl Serialize, nonce: &str) -> Result<String, minijinja::Error> {
+    let brand = context! { name => &ui.brand.name, logo => ui.brand.logo.as_ref().map(|logo| &logo.url) };
+    let page = context! {
+        nonce,
+        brand,
+        lang => ui.locale.tag(),
+        stylesheet_version => stylesheet::version(ui.brand),
+    };
+    TEMPLATES.get_template(template)?.render(context! { ..page, ..Value::from_serialize(values) })
 }
+
+/// Styles only from this origin (the one stylesheet), the form_post script by nonce, images
+/// from this origin and exactly the logo's origin, forms only to this origin (or form_post's
+/// redirect URI).
+fn content_security_policy(brand: &Branding, nonce: &str, form_action: Option<&str>) -> String {
+    let form_action = form_action.unwrap_or("'self'");
+    let logo_origin = brand.logo.as_ref().and_then(|logo| logo.origin.as_deref()).map(|o| format!(" {o}"));
+    let logo_origin = logo_origin.unwrap_or_default();
+    format!(
+        "default-src 'none'; style-src 'self'; script-src 'nonce-{nonce}'; img-src 'self'{logo_origin}; \
+         form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"
+    )
+}
+
+#[cfg(test)]
+mod tests;
