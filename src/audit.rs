@@ -9,7 +9,6 @@ use std::{
 };
 
 use chrono::{DateTime, Utc};
-use tokio::sync::{mpsc, oneshot};
 use uuid::{ContextV7, Uuid};
 
 use crate::{
@@ -17,7 +16,7 @@ use crate::{
     clock::Clock,
     metrics::Metrics,
     oauth::session::RequestOrigin,
-    store::{StoreError, sql::AuditRepository},
+    store::{StoreError, group_commit::GroupCommit, sql::AuditRepository},
 };
 
 /// Every event kind ferrid writes: `<area>.<object>.<action>`, stable names to query by.
@@ -311,24 +310,24 @@ pub struct AuditLog {
     /// The group-commit writer (absent outside a tokio runtime): records made at the same time
     /// share one statement and one commit, so a busy token endpoint pays one fsync per batch
     /// instead of one per token, and each caller still returns only once its record is durable.
-    writer: Option<mpsc::Sender<PendingRecord>>,
+    writer: Option<GroupCommit<AuditRow, ()>>,
 }
 
-/// A record on its way to the writer, and the caller waiting for it to be committed.
-struct PendingRecord {
-    record: (Uuid, DateTime<Utc>, AuditEvent),
-    committed: oneshot::Sender<()>,
-}
+/// One record as written: its id, when it happened, and the event.
+type AuditRow = (Uuid, DateTime<Utc>, AuditEvent);
 
 /// The most records one commit carries.
 const BATCH: usize = 256;
 
 impl AuditLog {
     pub fn new(repository: AuditRepository, clock: Arc<dyn Clock>, metrics: Arc<Metrics>) -> Self {
-        let writer = tokio::runtime::Handle::try_current().ok().map(|runtime| {
-            let (queue, pending) = mpsc::channel(4 * BATCH);
-            runtime.spawn(write_batches(repository.clone(), pending));
-            queue
+        let batch_repository = repository.clone();
+        let writer = GroupCommit::spawn(BATCH, move |records: Vec<AuditRow>| {
+            let repository = batch_repository.clone();
+            async move {
+                write(&repository, &records).await;
+                vec![(); records.len()]
+            }
         });
         let ids = Arc::new(Mutex::new(ContextV7::new().with_additional_precision()));
         Self { repository, clock, metrics, ids, writer }
@@ -342,17 +341,11 @@ impl AuditLog {
         // UUIDv7 from the log's clock, so ids sort like `occurred_at` even under a test clock.
         let record = (uuid_v7_at(&self.ids, now), now, event);
         let record = match &self.writer {
-            Some(writer) => {
-                let (committed, wait) = oneshot::channel();
-                match writer.send(PendingRecord { record, committed }).await {
-                    Ok(()) => {
-                        // The writer reports failures itself; a dropped sender means it stopped.
-                        let _ = wait.await;
-                        return;
-                    }
-                    Err(mpsc::error::SendError(pending)) => pending.record,
-                }
-            }
+            // The writer reports its own failures.
+            Some(writer) => match writer.submit(record).await {
+                Ok(()) | Err(None) => return,
+                Err(Some(record)) => record,
+            },
             None => record,
         };
         write(&self.repository, std::slice::from_ref(&record)).await;
@@ -395,21 +388,8 @@ impl AuditLog {
     }
 }
 
-/// The writer's loop: takes every record waiting (up to [`BATCH`]), commits them together, then
-/// releases their callers.
-async fn write_batches(repository: AuditRepository, mut queue: mpsc::Receiver<PendingRecord>) {
-    let mut pending = Vec::with_capacity(BATCH);
-    while queue.recv_many(&mut pending, BATCH).await > 0 {
-        let (records, callers): (Vec<_>, Vec<_>) = pending.drain(..).map(|p| (p.record, p.committed)).unzip();
-        write(&repository, &records).await;
-        for caller in callers {
-            let _ = caller.send(());
-        }
-    }
-}
-
 /// Commits `records` together; if that fails, one by one, so one bad record costs only itself.
-async fn write(repository: &AuditRepository, records: &[(Uuid, DateTime<Utc>, AuditEvent)]) {
+async fn write(repository: &AuditRepository, records: &[AuditRow]) {
     if records.len() > 1 && repository.insert_many(records).await.is_ok() {
         return;
     }

@@ -3,6 +3,7 @@
 //! and domain types, so neither the wire nor the domain sees SQL.
 
 pub mod database;
+pub mod group_commit;
 pub mod short_lived;
 pub mod sql;
 

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use entity::refresh_tokens;
 use keys::SecretDigest;
-use sea_orm::{ActiveValue::Set, DatabaseConnection, TransactionTrait, entity::prelude::*};
+use sea_orm::{ActiveValue::Set, DatabaseConnection, DatabaseTransaction, TransactionTrait, entity::prelude::*};
 
 use super::on_unique_violation;
 use crate::{
@@ -14,17 +14,30 @@ use crate::{
         ClientId, FamilyId, NewRefreshToken, RefreshGrant, RefreshTokenRecord, RotateOutcome, Scope,
         session::RequestOrigin,
     },
-    store::StoreError,
+    store::{StoreError, group_commit::GroupCommit},
 };
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct RefreshTokenRepository {
     db: DatabaseConnection,
+    /// Rotations arriving together are committed together (absent outside a tokio runtime).
+    rotations: Option<GroupCommit<Rotation, Result<RotateOutcome, StoreError>>>,
 }
+
+/// One rotation: the presented token's digest, the time, and its successor.
+type Rotation = (SecretDigest, DateTime<Utc>, NewRefreshToken);
+
+/// The most rotations one transaction carries.
+const ROTATION_BATCH: usize = 64;
 
 impl RefreshTokenRepository {
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+        let batch_db = db.clone();
+        let rotations = GroupCommit::spawn(ROTATION_BATCH, move |batch: Vec<Rotation>| {
+            let db = batch_db.clone();
+            async move { rotate_together(&db, &batch).await }
+        });
+        Self { db, rotations }
     }
 
     pub async fn insert(&self, new: &NewRefreshToken) -> Result<(), StoreError> {
@@ -51,32 +64,16 @@ impl RefreshTokenRepository {
         now: DateTime<Utc>,
         successor: &NewRefreshToken,
     ) -> Result<RotateOutcome, StoreError> {
-        let transaction = self.db.begin().await?;
-        let consumed = refresh_tokens::Entity::update_many()
-            .col_expr(refresh_tokens::Column::RotatedAt, Expr::value(now))
-            .filter(refresh_tokens::Column::Id.eq(digest.as_str()))
-            .filter(refresh_tokens::Column::RotatedAt.is_null())
-            .filter(refresh_tokens::Column::RevokedAt.is_null())
-            .exec(&transaction)
-            .await?
-            .rows_affected
-            == 1;
-        if consumed {
-            refresh_tokens::Entity::insert(active_model(successor)?)
-                .exec_without_returning(&transaction)
-                .await
-                .map_err(on_unique_violation("refresh token"))?;
-        }
-        let row = refresh_tokens::Entity::find_by_id(digest.as_str()).one(&transaction).await?;
-        transaction.commit().await?;
-        Ok(match (consumed, row) {
-            (true, Some(row)) => RotateOutcome::Rotated(Box::new(to_domain(row)?)),
-            (false, Some(row)) if row.revoked_at.is_some() => RotateOutcome::Revoked,
-            (false, Some(row)) if row.rotated_at.is_some() => {
-                RotateOutcome::Reused { family_id: FamilyId::from_stored(row.family_id) }
+        let Some(rotations) = &self.rotations else {
+            return rotate_alone(&self.db, digest, now, successor).await;
+        };
+        match rotations.submit((digest.clone(), now, successor.clone())).await {
+            Ok(outcome) => outcome,
+            Err(Some((digest, now, successor))) => rotate_alone(&self.db, &digest, now, &successor).await,
+            Err(None) => {
+                Err(StoreError::Unavailable { backend: "database", detail: "the rotation writer stopped".into() })
             }
-            _ => RotateOutcome::Unknown,
-        })
+        }
     }
 
     /// Revokes every token of a family that is not revoked yet; returns how many were.
@@ -89,6 +86,76 @@ impl RefreshTokenRepository {
             .await?;
         Ok(result.rows_affected)
     }
+}
+
+/// Rotations in one transaction, in arrival order, so a token presented twice in one batch is
+/// consumed once and the second sees it rotated. If the batch cannot commit, each rotation is
+/// tried again in a transaction of its own, so one failure costs only its own request.
+async fn rotate_together(db: &DatabaseConnection, batch: &[Rotation]) -> Vec<Result<RotateOutcome, StoreError>> {
+    if batch.len() > 1 {
+        let together = async {
+            let transaction = db.begin().await?;
+            let mut outcomes = Vec::with_capacity(batch.len());
+            for (digest, now, successor) in batch {
+                outcomes.push(Ok(rotate_in(&transaction, digest, *now, successor).await?));
+            }
+            transaction.commit().await?;
+            Ok::<_, StoreError>(outcomes)
+        };
+        if let Ok(outcomes) = together.await {
+            return outcomes;
+        }
+    }
+    let mut outcomes = Vec::with_capacity(batch.len());
+    for (digest, now, successor) in batch {
+        outcomes.push(rotate_alone(db, digest, *now, successor).await);
+    }
+    outcomes
+}
+
+async fn rotate_alone(
+    db: &DatabaseConnection,
+    digest: &SecretDigest,
+    now: DateTime<Utc>,
+    successor: &NewRefreshToken,
+) -> Result<RotateOutcome, StoreError> {
+    let transaction = db.begin().await?;
+    let outcome = rotate_in(&transaction, digest, now, successor).await?;
+    transaction.commit().await?;
+    Ok(outcome)
+}
+
+/// The rotation's statements, inside the caller's transaction.
+async fn rotate_in(
+    transaction: &DatabaseTransaction,
+    digest: &SecretDigest,
+    now: DateTime<Utc>,
+    successor: &NewRefreshToken,
+) -> Result<RotateOutcome, StoreError> {
+    let consumed = refresh_tokens::Entity::update_many()
+        .col_expr(refresh_tokens::Column::RotatedAt, Expr::value(now))
+        .filter(refresh_tokens::Column::Id.eq(digest.as_str()))
+        .filter(refresh_tokens::Column::RotatedAt.is_null())
+        .filter(refresh_tokens::Column::RevokedAt.is_null())
+        .exec(transaction)
+        .await?
+        .rows_affected
+        == 1;
+    if consumed {
+        refresh_tokens::Entity::insert(active_model(successor)?)
+            .exec_without_returning(transaction)
+            .await
+            .map_err(on_unique_violation("refresh token"))?;
+    }
+    let row = refresh_tokens::Entity::find_by_id(digest.as_str()).one(transaction).await?;
+    Ok(match (consumed, row) {
+        (true, Some(row)) => RotateOutcome::Rotated(Box::new(to_domain(row)?)),
+        (false, Some(row)) if row.revoked_at.is_some() => RotateOutcome::Revoked,
+        (false, Some(row)) if row.rotated_at.is_some() => {
+            RotateOutcome::Reused { family_id: FamilyId::from_stored(row.family_id) }
+        }
+        _ => RotateOutcome::Unknown,
+    })
 }
 
 fn active_model(new: &NewRefreshToken) -> Result<refresh_tokens::ActiveModel, StoreError> {
