@@ -147,9 +147,10 @@ fn challenge(error: UserInfoError) -> UserInfoResponse {
                 .to_owned(),
             None,
         ),
-        UserInfoError::Unavailable => {
-            UserInfoResponse::Unavailable(temporarily_unavailable("userinfo: a store is unavailable"), NO_STORE.to_owned())
-        }
+        UserInfoError::Unavailable => UserInfoResponse::Unavailable(
+            temporarily_unavailable("userinfo: a store is unavailable"),
+            NO_STORE.to_owned(),
+        ),
         UserInfoError::Internal(error) => {
             tracing::error!(error = %format!("{error:#}"), "userinfo failed");
             UserInfoResponse::Internal

@@ -183,8 +183,7 @@ impl Cluster {
         admin_settings.extend_from_slice(extra);
         let admin = start_app(resources, &admin_settings, Arc::new(SystemClock)).await.unwrap();
         let names = ["A", "B", "C", "D", "E"];
-        let nodes =
-            futures::future::join_all(names[..count].iter().map(|name| Node::start(name, &env, &dir))).await;
+        let nodes = futures::future::join_all(names[..count].iter().map(|name| Node::start(name, &env, &dir))).await;
         Cluster { nodes, admin }
     }
 
@@ -211,7 +210,8 @@ fn rand_bytes() -> [u8; 32] {
 /// served which request.
 pub struct Roaming<'a> {
     nodes: &'a [Node],
-    http: reqwest::Client,
+    /// The browser itself (its cookie jar), for a request the test shapes by hand.
+    pub http: reqwest::Client,
     turn: AtomicUsize,
     pub trail: Mutex<Vec<String>>,
 }

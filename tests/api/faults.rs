@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 
 use crate::{
     admin_sessions::{Client, register},
-    browser::Landing,
+    browser::{Landing, hidden},
     cluster::{Cluster, Node, Roaming, eventually, external_backends_or_skip, free_port, http},
     helpers::{Backend, TEST_REDIS_URL, TestResources},
     multi_node::{authorize_url, is_active, post, refresh},
@@ -351,11 +351,20 @@ async fn a_node_killed_under_load_loses_no_answered_token() {
                     step += 1;
                     let family = step % (mine.len() + 1);
                     let (client, form) = if family == mine.len() {
-                        (&service, vec![("grant_type", "client_credentials".to_owned()), ("scope", "profile".to_owned())])
+                        (
+                            &service,
+                            vec![("grant_type", "client_credentials".to_owned()), ("scope", "profile".to_owned())],
+                        )
                     } else if mine[family].in_doubt {
                         continue;
                     } else {
-                        (&web, vec![("grant_type", "refresh_token".to_owned()), ("refresh_token", mine[family].newest.clone())])
+                        (
+                            &web,
+                            vec![
+                                ("grant_type", "refresh_token".to_owned()),
+                                ("refresh_token", mine[family].newest.clone()),
+                            ],
+                        )
                     };
                     let sent = http
                         .post(format!("{}/token", addresses[node]))
@@ -471,11 +480,17 @@ async fn a_redis_outage_answers_503_where_redis_is_needed_and_recovers_after_a_r
         let web = create_client(&cluster.admin, ClientType::Confidential).await;
         let service = register(&cluster.admin, vec![GrantType::ClientCredentials], &["profile"]).await;
         let browser = Roaming::new(&cluster.nodes);
-        sign_in(&browser, node, &web, "ann@example.com").await;
+        let tokens = sign_in(&browser, node, &web, "ann@example.com").await;
         // A code issued before the outage, redeemed during it.
         let (url, verifier) = authorize_url(&web.0, "openid");
         let (landing, _) = browser.follow(url).await;
         let code = landing.code();
+        // A login page shown before the outage, submitted during it (its request is in Redis).
+        let stranger = Roaming::new(&cluster.nodes);
+        let (Landing::Page { html, .. }, _) = stranger.follow(authorize_url(&web.0, "openid").0).await else {
+            panic!("a login page")
+        };
+        let (request, csrf) = (hidden(&html, "request"), hidden(&html, "csrf"));
 
         redis.stop();
         let (status, body) = ready(node).await;
@@ -494,7 +509,11 @@ async fn a_redis_outage_answers_503_where_redis_is_needed_and_recovers_after_a_r
         assert_eq!(body["rate_limits"], "local", "{body}");
 
         let (url, _) = authorize_url(&web.0, "openid");
-        let (authorize, page) = probe("GET /authorize (pending request in Redis)", http.get(&url.replace(crate::cluster::ISSUER, &node.address))).await;
+        let (authorize, page) = probe(
+            "GET /authorize (pending request in Redis)",
+            http.get(&url.replace(crate::cluster::ISSUER, &node.address)),
+        )
+        .await;
         assert_clean_503(&authorize, &page);
         let redeem = [
             ("grant_type", "authorization_code"),
@@ -508,7 +527,40 @@ async fn a_redis_outage_answers_503_where_redis_is_needed_and_recovers_after_a_r
         )
         .await;
         assert_clean_503(&token, &body);
-        eprintln!("during the Redis outage: {machine:?}, {authorize:?}, {token:?}");
+        let login = [("request", &*request), ("csrf", &*csrf), ("email", "ann@example.com"), ("password", PASSWORD)];
+        let (login_page, page) =
+            probe("POST /login (pending request in Redis)", stranger.http.post(node.url("/login")).form(&login)).await;
+        assert_clean_503(&login_page, &page);
+        eprintln!("during the Redis outage: {machine:?}\n  {authorize:?}\n  {token:?}\n  {login_page:?}");
+
+        // The rest either works without Redis or fails as cleanly.
+        let access = tokens["access_token"].as_str().unwrap();
+        let refresh_token = tokens["refresh_token"].as_str().unwrap();
+        let api_login = json!({"email": "ann@example.com", "password": PASSWORD});
+        let probes = [
+            (
+                "POST /api/auth/login",
+                http.post(node.url("/api/auth/login")).header("X-Requested-With", "test").json(&api_login),
+            ),
+            (
+                "POST /introspect",
+                http.post(node.url("/introspect")).basic_auth(&web.0, web.1.as_deref()).form(&[("token", access)]),
+            ),
+            ("GET /userinfo", http.get(node.url("/userinfo")).bearer_auth(access)),
+            (
+                "POST /token refresh_token",
+                http.post(node.url("/token"))
+                    .basic_auth(&web.0, web.1.as_deref())
+                    .form(&[("grant_type", "refresh_token"), ("refresh_token", refresh_token)]),
+            ),
+        ];
+        for (what, request) in probes {
+            let (answer, body) = probe(what, request).await;
+            eprintln!("  {answer:?}");
+            if answer.status.is_server_error() {
+                assert_clean_503(&answer, &body);
+            }
+        }
 
         redis.restart().await;
         let took = eventually(Duration::from_secs(15), "/ready says ready again", || async {
@@ -561,10 +613,37 @@ async fn a_postgres_restart_is_ridden_out_without_restarting_ferrid() {
 
         let http = http();
         let login = json!({"email": "ann@example.com", "password": PASSWORD});
+        let (authorize, _) = authorize_url(&web.0, "openid");
+        let authorize = authorize.replace(crate::cluster::ISSUER, &node.address);
+        let access = tokens["access_token"].as_str().unwrap();
         let probes = [
-            ("POST /token refresh_token", http.post(node.url("/token")).basic_auth(&web.0, web.1.as_deref()).form(&[("grant_type", "refresh_token"), ("refresh_token", refresh_token.as_str())])),
-            ("POST /token client_credentials", http.post(node.url("/token")).basic_auth(&service.0, service.1.as_deref()).form(&[("grant_type", "client_credentials"), ("scope", "profile")])),
-            ("POST /api/auth/login", http.post(node.url("/api/auth/login")).header("X-Requested-With", "test").json(&login)),
+            ("GET /authorize", http.get(&authorize)),
+            (
+                "POST /introspect",
+                http.post(node.url("/introspect")).basic_auth(&web.0, web.1.as_deref()).form(&[("token", access)]),
+            ),
+            (
+                "POST /revoke",
+                http.post(node.url("/revoke"))
+                    .basic_auth(&web.0, web.1.as_deref())
+                    .form(&[("token", refresh_token.as_str())]),
+            ),
+            (
+                "POST /token refresh_token",
+                http.post(node.url("/token"))
+                    .basic_auth(&web.0, web.1.as_deref())
+                    .form(&[("grant_type", "refresh_token"), ("refresh_token", refresh_token.as_str())]),
+            ),
+            (
+                "POST /token client_credentials",
+                http.post(node.url("/token"))
+                    .basic_auth(&service.0, service.1.as_deref())
+                    .form(&[("grant_type", "client_credentials"), ("scope", "profile")]),
+            ),
+            (
+                "POST /api/auth/login",
+                http.post(node.url("/api/auth/login")).header("X-Requested-With", "test").json(&login),
+            ),
             ("GET /userinfo", http.get(node.url("/userinfo")).bearer_auth(tokens["access_token"].as_str().unwrap())),
         ];
         for (what, request) in probes {

@@ -56,7 +56,8 @@ pub async fn is_active(node: &Node, client: &Client, token: &str) -> bool {
 
 /// A client_credentials access token from `node`.
 async fn access_token(node: &Node, client: &Client) -> String {
-    let (status, body) = post(node, "/token", client, &[("grant_type", "client_credentials"), ("scope", "profile")]).await;
+    let (status, body) =
+        post(node, "/token", client, &[("grant_type", "client_credentials"), ("scope", "profile")]).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body["access_token"].as_str().unwrap().to_owned()
 }
@@ -174,7 +175,8 @@ async fn keys_rotated_on_one_node_sign_on_every_node_within_the_refresh_bound() 
     let cluster = Cluster::start(TestResources::create(Backend::External).await, 3, &settings).await;
     let [a, b, c] = &cluster.nodes[..] else { unreachable!() };
     let service = register(&cluster.admin, vec![GrantType::ClientCredentials], &["profile", "ferrid:admin"]).await;
-    let old_tokens = [access_token(a, &service).await, access_token(b, &service).await, access_token(c, &service).await];
+    let old_tokens =
+        [access_token(a, &service).await, access_token(b, &service).await, access_token(c, &service).await];
     let old_kid = jwt_part(&old_tokens[0], 0)["kid"].as_str().unwrap().to_owned();
 
     let form = [("grant_type", "client_credentials"), ("scope", "ferrid:admin")];
