@@ -511,7 +511,7 @@ async fn a_redis_outage_answers_503_where_redis_is_needed_and_recovers_after_a_r
         let (url, _) = authorize_url(&web.0, "openid");
         let (authorize, page) = probe(
             "GET /authorize (pending request in Redis)",
-            http.get(&url.replace(crate::cluster::ISSUER, &node.address)),
+            http.get(url.replace(crate::cluster::ISSUER, &node.address)),
         )
         .await;
         assert_clean_503(&authorize, &page);
