@@ -285,12 +285,17 @@ async fn sign_in(browser: &Roaming<'_>, node: &Node, web: &Client, email: &str) 
     tokens
 }
 
-/// What the load saw.
-#[derive(Default)]
-struct Tally {
+/// The load's shared state: the nodes as a load balancer sees them, and what was answered.
+struct Load {
+    addresses: Vec<String>,
+    /// Nodes that stopped answering, skipped from then on.
+    down: Vec<AtomicBool>,
+    stop: AtomicBool,
+    web: Client,
+    service: Client,
     answered: AtomicU64,
-    /// Requests cut by the kill (no answer).
-    failed: AtomicU64,
+    /// Requests cut by the kill (no answer, or half of one).
+    cut: AtomicU64,
     /// Any answer other than 200: none is expected.
     unexpected: Mutex<Vec<String>>,
     /// Access tokens answered 200, with the client that may introspect them.
@@ -302,6 +307,56 @@ struct Tally {
 struct Family {
     newest: String,
     in_doubt: bool,
+}
+
+/// One client of the load: it refreshes each of its families in turn, then fetches a
+/// client_credentials token, each request on the next node still up; returns its families.
+async fn load_client(load: Arc<Load>, first_node: usize, mut families: Vec<Family>) -> Vec<Family> {
+    let http = http();
+    let mut turn = first_node;
+    for step in 0.. {
+        if load.stop.load(Ordering::SeqCst) {
+            break;
+        }
+        turn += 1;
+        let node = turn % load.addresses.len();
+        if load.down[node].load(Ordering::SeqCst) {
+            continue;
+        }
+        let family = step % (families.len() + 1);
+        let request = http.post(format!("{}/token", load.addresses[node]));
+        let (client, request) = match families.get(family) {
+            None => (&load.service, request.form(&[("grant_type", "client_credentials"), ("scope", "profile")])),
+            Some(family) if family.in_doubt => continue,
+            Some(family) => {
+                let form = [("grant_type", "refresh_token"), ("refresh_token", family.newest.as_str())];
+                (&load.web, request.form(&form))
+            }
+        };
+        let answer = match request.basic_auth(&client.0, client.1.as_deref()).send().await {
+            Ok(response) => (response.status(), response.json::<Value>().await),
+            Err(error) => (StatusCode::BAD_GATEWAY, Err(error)),
+        };
+        match answer {
+            (StatusCode::OK, Ok(body)) => {
+                load.answered.fetch_add(1, Ordering::SeqCst);
+                let access = body["access_token"].as_str().unwrap().to_owned();
+                load.access_tokens.lock().unwrap().push((access, client.clone()));
+                if let Some(family) = families.get_mut(family) {
+                    family.newest = body["refresh_token"].as_str().unwrap().to_owned();
+                }
+            }
+            (status, Ok(body)) => load.unexpected.lock().unwrap().push(format!("{status} from node {node}: {body}")),
+            (_, Err(_)) => {
+                load.cut.fetch_add(1, Ordering::SeqCst);
+                load.down[node].store(true, Ordering::SeqCst);
+                if let Some(family) = families.get_mut(family) {
+                    family.in_doubt = true;
+                }
+            }
+        }
+    }
+    families
 }
 
 /// `kill -9` of one node while three clients rotate refresh tokens and fetch client_credentials
@@ -326,89 +381,23 @@ async fn a_node_killed_under_load_loses_no_answered_token() {
             families.push(Family { newest: tokens["refresh_token"].as_str().unwrap().to_owned(), in_doubt: false });
         }
 
-        let addresses: Arc<Vec<String>> = Arc::new(cluster.nodes.iter().map(|n| n.address.clone()).collect());
-        let down: Arc<Vec<AtomicBool>> = Arc::new(addresses.iter().map(|_| AtomicBool::new(false)).collect());
-        let tally = Arc::new(Tally::default());
-        let stop = Arc::new(AtomicBool::new(false));
-        let mut tasks = Vec::new();
+        let load = Arc::new(Load {
+            addresses: cluster.nodes.iter().map(|node| node.address.clone()).collect(),
+            down: cluster.nodes.iter().map(|_| AtomicBool::new(false)).collect(),
+            stop: AtomicBool::new(false),
+            web: web.clone(),
+            service,
+            answered: AtomicU64::new(0),
+            cut: AtomicU64::new(0),
+            unexpected: Mutex::new(Vec::new()),
+            access_tokens: Mutex::new(Vec::new()),
+        });
         let mut families = families.into_iter();
-        for worker in 0..3 {
-            let mine: Vec<Family> = families.by_ref().take(2).collect();
-            let (addresses, down, tally, stop) = (addresses.clone(), down.clone(), tally.clone(), stop.clone());
-            let (web, service) = (web.clone(), service.clone());
-            tasks.push(tokio::spawn(async move {
-                let http = http();
-                let mut mine = mine;
-                let mut turn = worker;
-                let mut step = 0usize;
-                while !stop.load(Ordering::SeqCst) {
-                    // A load balancer's view: skip nodes seen dead.
-                    turn += 1;
-                    let node = turn % addresses.len();
-                    if down[node].load(Ordering::SeqCst) {
-                        continue;
-                    }
-                    step += 1;
-                    let family = step % (mine.len() + 1);
-                    let (client, form) = if family == mine.len() {
-                        (
-                            &service,
-                            vec![("grant_type", "client_credentials".to_owned()), ("scope", "profile".to_owned())],
-                        )
-                    } else if mine[family].in_doubt {
-                        continue;
-                    } else {
-                        (
-                            &web,
-                            vec![
-                                ("grant_type", "refresh_token".to_owned()),
-                                ("refresh_token", mine[family].newest.clone()),
-                            ],
-                        )
-                    };
-                    let sent = http
-                        .post(format!("{}/token", addresses[node]))
-                        .basic_auth(&client.0, client.1.as_deref())
-                        .form(&form)
-                        .send()
-                        .await;
-                    let response = match sent {
-                        Ok(response) => response,
-                        Err(_) => {
-                            tally.failed.fetch_add(1, Ordering::SeqCst);
-                            down[node].store(true, Ordering::SeqCst);
-                            if family < mine.len() {
-                                mine[family].in_doubt = true;
-                            }
-                            continue;
-                        }
-                    };
-                    let status = response.status();
-                    let Ok(body) = response.json::<Value>().await else {
-                        // The answer was cut mid-body: as good as none.
-                        tally.failed.fetch_add(1, Ordering::SeqCst);
-                        down[node].store(true, Ordering::SeqCst);
-                        if family < mine.len() {
-                            mine[family].in_doubt = true;
-                        }
-                        continue;
-                    };
-                    if status != StatusCode::OK {
-                        tally.unexpected.lock().unwrap().push(format!("{status} from node {node}: {body}"));
-                        continue;
-                    }
-                    tally.answered.fetch_add(1, Ordering::SeqCst);
-                    let access = body["access_token"].as_str().unwrap().to_owned();
-                    tally.access_tokens.lock().unwrap().push((access, client.clone()));
-                    if family < mine.len() {
-                        mine[family].newest = body["refresh_token"].as_str().unwrap().to_owned();
-                    }
-                }
-                mine
-            }));
-        }
+        let clients: Vec<_> = (0..3)
+            .map(|first_node| tokio::spawn(load_client(load.clone(), first_node, families.by_ref().take(2).collect())))
+            .collect();
 
-        let answered = || tally.answered.load(Ordering::SeqCst);
+        let answered = || load.answered.load(Ordering::SeqCst);
         eventually(Duration::from_secs(20), "the load gets going", || async { answered() >= 60 }).await;
         let victim = cluster.nodes[1].pid();
         cluster.nodes[1].kill();
@@ -418,16 +407,16 @@ async fn a_node_killed_under_load_loses_no_answered_token() {
             answered() >= at_kill + 60
         })
         .await;
-        stop.store(true, Ordering::SeqCst);
+        load.stop.store(true, Ordering::SeqCst);
         let mut families = Vec::new();
-        for task in tasks {
-            families.extend(task.await.unwrap());
+        for client in clients {
+            families.extend(client.await.unwrap());
         }
-        let unexpected = tally.unexpected.lock().unwrap().clone();
+        let unexpected = load.unexpected.lock().unwrap().clone();
         assert!(unexpected.is_empty(), "only 200s (and cut requests) expected: {unexpected:?}");
 
         let survivors = [&cluster.nodes[0], &cluster.nodes[2]];
-        let access_tokens = tally.access_tokens.lock().unwrap().clone();
+        let access_tokens = load.access_tokens.lock().unwrap().clone();
         let inactive: Vec<String> = futures::stream::iter(access_tokens.iter().enumerate())
             .map(|(i, (token, client))| {
                 let node = survivors[i % 2];
@@ -449,7 +438,7 @@ async fn a_node_killed_under_load_loses_no_answered_token() {
             "kill -9 under load: {} answered (200), {} cut by the kill, {} after it; {} access tokens active; \
              {verified} of {} refresh families verified ({} in doubt: a rotation cut without an answer)",
             answered(),
-            tally.failed.load(Ordering::SeqCst),
+            load.cut.load(Ordering::SeqCst),
             answered() - at_kill,
             access_tokens.len(),
             families.len(),
