@@ -132,6 +132,11 @@ impl Node {
         format!("{}{path}", self.address)
     }
 
+    /// `url`, addressed to the issuer, sent to this node instead.
+    pub fn instead_of_issuer(&self, url: &str) -> String {
+        url.replacen(ISSUER, &self.address, 1)
+    }
+
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
     }

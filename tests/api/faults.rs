@@ -498,11 +498,8 @@ async fn a_redis_outage_answers_503_where_redis_is_needed_and_recovers_after_a_r
         assert_eq!(body["rate_limits"], "local", "{body}");
 
         let (url, _) = authorize_url(&web.0, "openid");
-        let (authorize, page) = probe(
-            "GET /authorize (pending request in Redis)",
-            http.get(url.replace(crate::cluster::ISSUER, &node.address)),
-        )
-        .await;
+        let (authorize, page) =
+            probe("GET /authorize (pending request in Redis)", http.get(node.instead_of_issuer(&url))).await;
         assert_clean_503(&authorize, &page);
         let redeem = [
             ("grant_type", "authorization_code"),
@@ -603,7 +600,7 @@ async fn a_postgres_restart_is_ridden_out_without_restarting_ferrid() {
         let http = http();
         let login = json!({"email": "ann@example.com", "password": PASSWORD});
         let (authorize, _) = authorize_url(&web.0, "openid");
-        let authorize = authorize.replace(crate::cluster::ISSUER, &node.address);
+        let authorize = node.instead_of_issuer(&authorize);
         let access = tokens["access_token"].as_str().unwrap();
         let probes = [
             ("GET /authorize", http.get(&authorize)),
