@@ -72,7 +72,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 issuer_port=$(free_port)
 export FERRID_DATABASE_URL=$database_url FERRID_REDIS_URL=$redis_url FERRID_REDIS_PREFIX=$redis_prefix \
   FERRID_KEK=$(openssl rand -base64 32) FERRID_ISSUER="http://127.0.0.1:$issuer_port" FERRID_DATA_DIR="$work/data" \
-  FERRID_LOG=warn FERRID_SHUTDOWN_GRACE_SECS=2 FERRID_DATABASE_MAX_CONNECTIONS=${FERRID_BENCH_POOL_CONNECTIONS:-10}
+  FERRID_LOG=warn FERRID_SHUTDOWN_GRACE_SECS=2
 export FERRID_RATE_LIMITS="login_ip=100000000/1m,login_ip_email=100000000/1m,token_ip=100000000/1m,\
 token_client=100000000/1m"
 
