@@ -11,7 +11,11 @@ use poem_openapi::{
     payload::{Form, Json, PlainText},
 };
 
-use super::{dpop::dpop_header, tags::ApiTags};
+use super::{
+    dpop::dpop_header,
+    error::{ErrorBody, NO_STORE, temporarily_unavailable},
+    tags::ApiTags,
+};
 use crate::{
     app::AppState,
     oauth::{
@@ -33,6 +37,9 @@ enum UserInfoResponse {
     /// without a valid proof (RFC 9449 §7.1); with `use_dpop_nonce`, the nonce to use (§9).
     #[oai(status = 401)]
     Unauthorized(#[oai(header = "WWW-Authenticate")] String, #[oai(header = "DPoP-Nonce")] Option<String>),
+    /// A backing store is unreachable; retry later.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>, #[oai(header = "Cache-Control")] String),
     /// A server error.
     #[oai(status = 500)]
     Internal,
@@ -139,6 +146,10 @@ fn challenge(error: UserInfoError) -> UserInfoResponse {
             "Bearer realm=\"ferrid\", error=\"invalid_token\", error_description=\"the access token is invalid\""
                 .to_owned(),
             None,
+        ),
+        UserInfoError::Unavailable => UserInfoResponse::Unavailable(
+            temporarily_unavailable("userinfo: a store is unavailable"),
+            NO_STORE.to_owned(),
         ),
         UserInfoError::Internal(error) => {
             tracing::error!(error = %format!("{error:#}"), "userinfo failed");

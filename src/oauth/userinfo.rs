@@ -13,9 +13,10 @@ use super::{
     tokens::encryption_to,
 };
 use crate::{
-    accounts::{AccountError, UserId},
+    accounts::{AccessControlError, AccountError, UserId},
     app::AppState,
     oauth::ClientId,
+    store::StoreError,
 };
 
 pub enum UserInfo {
@@ -34,15 +35,27 @@ pub enum UserInfoError {
     /// `invalid_dpop_proof`, or `use_dpop_nonce` with the nonce to use (§9).
     #[error("{error}")]
     Dpop { error: &'static str, nonce: Option<String> },
+    /// A store does not answer: worth retrying (503), unlike a server error.
+    #[error("a store is temporarily unavailable")]
+    Unavailable,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+}
+
+impl From<StoreError> for UserInfoError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Unavailable { .. } => Self::Unavailable,
+            other => Self::Internal(other.into()),
+        }
+    }
 }
 
 impl From<AccessTokenError> for UserInfoError {
     fn from(error: AccessTokenError) -> Self {
         match error {
             AccessTokenError::Invalid => Self::InvalidToken,
-            AccessTokenError::Store(store) => Self::Internal(store.into()),
+            AccessTokenError::Store(store) => store.into(),
         }
     }
 }
@@ -52,7 +65,7 @@ impl From<DpopError> for UserInfoError {
         match error {
             DpopError::Invalid(_) => Self::Dpop { error: "invalid_dpop_proof", nonce: None },
             DpopError::UseNonce(nonce) => Self::Dpop { error: "use_dpop_nonce", nonce: Some(nonce) },
-            DpopError::Store(store) => Self::Internal(store.into()),
+            DpopError::Store(store) => store.into(),
         }
     }
 }
@@ -113,10 +126,14 @@ pub async fn userinfo(
     let user = match state.accounts.find(user_id).await {
         Ok(user) if !user.disabled => user,
         Ok(_) | Err(AccountError::NotFound) => return Err(UserInfoError::InvalidToken),
+        Err(AccountError::Store(store)) => return Err(store.into()),
         Err(error) => return Err(UserInfoError::Internal(error.into())),
     };
     let authorization = if grant.scope.contains("roles") {
-        Some(state.access_control.authorization_of(user.id).await.map_err(|e| UserInfoError::Internal(e.into()))?)
+        Some(state.access_control.authorization_of(user.id).await.map_err(|error| match error {
+            AccessControlError::Store(store) => store.into(),
+            other => UserInfoError::Internal(other.into()),
+        })?)
     } else {
         None
     };
@@ -125,6 +142,7 @@ pub async fn userinfo(
     let client = match state.clients.find(&client_id).await {
         Ok(client) => client,
         Err(RegistryError::NotFound) => return Err(UserInfoError::InvalidToken),
+        Err(RegistryError::Store(store)) => return Err(store.into()),
         Err(error) => return Err(UserInfoError::Internal(error.into())),
     };
     let m = &client.metadata;

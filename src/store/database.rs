@@ -18,6 +18,11 @@ pub struct MigrationState {
     pub applied: bool,
 }
 
+/// How long a query waits for a connection. A healthy pool hands one out in milliseconds; while
+/// the database is down, sqlx keeps retrying a refused connection until this deadline, so it is
+/// also how long each query of a request waits before the request is answered 503.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
+
 #[derive(Clone, Debug)]
 pub struct Database {
     connection: DatabaseConnection,
@@ -40,7 +45,7 @@ impl Database {
         options
             .max_connections(max_connections)
             .connect_timeout(Duration::from_secs(5))
-            .acquire_timeout(Duration::from_secs(5))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             .sqlx_logging(false)
             // Per connection of the pool: WAL lets readers proceed during a write; a busy timeout
             // turns brief lock contention into a short wait instead of an error.

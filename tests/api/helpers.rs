@@ -71,36 +71,47 @@ pub struct TestResources {
 
 impl TestResources {
     pub async fn create(backend: Backend) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let data_dir = dir.path().to_path_buf();
-        let redis_prefix = format!("ferrid-test:{}:", unique_suffix());
         match backend {
-            Backend::Embedded => Self {
-                database_url: format!("sqlite://{}?mode=rwc", data_dir.join("ferrid.db").display()),
-                redis_url: None,
-                redis_prefix,
-                data_dir,
-                postgres: None,
-                owner: true,
-                _dir: Some(dir),
-            },
-            Backend::External => {
-                let base = std::env::var(TEST_DATABASE_URL).unwrap();
-                let schema = format!("t_{}", unique_suffix());
-                let admin = Database::connect(&base).await.unwrap();
-                admin.execute_unprepared(&format!("CREATE SCHEMA \"{schema}\"")).await.unwrap();
-                admin.close().await.unwrap();
-                let separator = if base.contains('?') { '&' } else { '?' };
+            Backend::Embedded => {
+                let dir = tempfile::tempdir().unwrap();
+                let data_dir = dir.path().to_path_buf();
                 Self {
-                    database_url: format!("{base}{separator}options=-c%20search_path%3D{schema}"),
-                    redis_url: Some(std::env::var(TEST_REDIS_URL).unwrap()),
-                    redis_prefix,
+                    database_url: format!("sqlite://{}?mode=rwc", data_dir.join("ferrid.db").display()),
+                    redis_url: None,
+                    redis_prefix: format!("ferrid-test:{}:", unique_suffix()),
                     data_dir,
-                    postgres: Some((base, schema)),
+                    postgres: None,
                     owner: true,
                     _dir: Some(dir),
                 }
             }
+            Backend::External => {
+                let base = std::env::var(TEST_DATABASE_URL).unwrap();
+                let redis = std::env::var(TEST_REDIS_URL).unwrap();
+                Self::create_external_on(&base, &redis).await
+            }
+        }
+    }
+
+    /// A fresh schema in the PostgreSQL at `database_base` and a fresh key prefix in the Redis
+    /// at `redis_url` (the shared ones, or a fault test's private instances).
+    pub async fn create_external_on(database_base: &str, redis_url: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = dir.path().to_path_buf();
+        let redis_prefix = format!("ferrid-test:{}:", unique_suffix());
+        let schema = format!("t_{}", unique_suffix());
+        let admin = Database::connect(database_base).await.unwrap();
+        admin.execute_unprepared(&format!("CREATE SCHEMA \"{schema}\"")).await.unwrap();
+        admin.close().await.unwrap();
+        let separator = if database_base.contains('?') { '&' } else { '?' };
+        Self {
+            database_url: format!("{database_base}{separator}options=-c%20search_path%3D{schema}"),
+            redis_url: Some(redis_url.to_owned()),
+            redis_prefix,
+            data_dir,
+            postgres: Some((database_base.to_owned(), schema)),
+            owner: true,
+            _dir: Some(dir),
         }
     }
 

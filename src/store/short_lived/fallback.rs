@@ -74,6 +74,17 @@ impl FallbackStore {
         self.outage.clone()
     }
 
+    /// Ends an outage, if there was one.
+    fn shared_answered(&self) {
+        if self.outage.recovered() {
+            tracing::info!(
+                backend = self.shared.backend(),
+                "the shared store answers again: rate limits are shared across nodes again"
+            );
+            self.metrics.rate_limit_degraded(false);
+        }
+    }
+
     /// Runs `shared` unless an outage says to wait; when it fails, runs `local`.
     /// (Futures do nothing until awaited, so the one not chosen costs nothing.)
     async fn either<T>(
@@ -84,13 +95,7 @@ impl FallbackStore {
         if self.outage.should_try_shared() {
             match shared.await {
                 Ok(value) => {
-                    if self.outage.recovered() {
-                        tracing::info!(
-                            backend = self.shared.backend(),
-                            "the shared store answers again: rate limits are shared across nodes again"
-                        );
-                        self.metrics.rate_limit_degraded(false);
-                    }
+                    self.shared_answered();
                     return Ok(value);
                 }
                 Err(error) => {
@@ -141,8 +146,14 @@ impl ShortLivedStore for FallbackStore {
         self.either(self.shared.increment_many(hits), self.local.increment_many(hits)).await
     }
 
+    /// Readiness probes through here, so an idle node notices the shared store is back (and says
+    /// so on /ready) without waiting for its next counted request.
     async fn ping(&self) -> Result<(), StoreError> {
-        self.shared.ping().await
+        let answer = self.shared.ping().await;
+        if answer.is_ok() {
+            self.shared_answered();
+        }
+        answer
     }
 
     fn backend(&self) -> &'static str {
@@ -228,6 +239,20 @@ mod tests {
         tokio::time::sleep(RETRY_EVERY).await;
         assert_eq!(store.increment("k", window).await.unwrap().count, 1, "the shared count");
         assert!(!store.outage().is_degraded());
+        assert!(metrics.encode().unwrap().contains("ferrid_rate_limit_degraded 0\n"));
+    }
+
+    #[tokio::test]
+    async fn a_ping_that_reaches_the_shared_store_ends_the_outage() {
+        let shared = Arc::new(Flaky::default());
+        let metrics = Arc::new(Metrics::new());
+        let store = FallbackStore::new(shared.clone(), metrics.clone());
+        store.increment("k", Duration::from_secs(60)).await.unwrap();
+        assert!(store.ping().await.is_err() && store.outage().is_degraded());
+
+        shared.up.store(true, std::sync::atomic::Ordering::SeqCst);
+        store.ping().await.unwrap();
+        assert!(!store.outage().is_degraded(), "no counted request needed");
         assert!(metrics.encode().unwrap().contains("ferrid_rate_limit_degraded 0\n"));
     }
 }

@@ -321,7 +321,7 @@ fn link_outcome(result: Result<TryInsertResult<u64>, DbErr>) -> Result<Link, Sto
         Ok(_) => Ok(Link::Existed),
         Err(error) => match error.sql_err() {
             Some(SqlErr::ForeignKeyConstraintViolation(_)) => Ok(Link::Dangling),
-            _ => Err(StoreError::Database(error)),
+            _ => Err(StoreError::from(error)),
         },
     }
 }

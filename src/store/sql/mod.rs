@@ -35,6 +35,6 @@ use super::StoreError;
 fn on_unique_violation(what: &'static str) -> impl FnOnce(DbErr) -> StoreError {
     move |error| match error.sql_err() {
         Some(SqlErr::UniqueConstraintViolation(_)) => StoreError::Conflict(what),
-        _ => StoreError::Database(error),
+        _ => StoreError::from(error),
     }
 }
