@@ -22,3 +22,4 @@ pub mod oauth;
 pub mod ratelimit;
 pub mod store;
 pub mod telemetry;
+pub mod ttl_cache;

@@ -11,7 +11,7 @@ pub mod registration;
 pub mod totp;
 mod user;
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 pub use access_control::{
     AccessChange, AccessControl, AccessControlError, AccessEntry, AccessKind, AccessName, GroupId, GroupName, Link,
@@ -33,6 +33,7 @@ use crate::{
         StoreError,
         sql::{MfaFactorRepository, UserRepository},
     },
+    ttl_cache::TtlCache,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -95,7 +96,16 @@ pub struct Accounts {
     allow_unverified_login: bool,
     /// Delays and locks after failed password checks (issue 8 item 2).
     guard: SignInGuard,
+    /// Users read by the token paths ([`Accounts::find_recent`]); every change made here forgets
+    /// the user at once, a change made on another node is seen within [`RECENT_USER_TTL`].
+    recent: Arc<TtlCache<UserId, User>>,
 }
+
+/// The longest a node serves a user record it read for userinfo or a refresh: a disabled or
+/// edited account is seen by every node within this bound.
+pub const RECENT_USER_TTL: Duration = Duration::from_secs(2);
+/// Beyond this many cached users the cache starts over.
+const RECENT_USERS_MAX: usize = 16_384;
 
 impl Accounts {
     pub fn new(
@@ -106,7 +116,8 @@ impl Accounts {
         allow_unverified_login: bool,
         guard: SignInGuard,
     ) -> Self {
-        Self { users, mfa_factors, hasher, clock, allow_unverified_login, guard }
+        let recent = Arc::new(TtlCache::new(RECENT_USER_TTL, RECENT_USERS_MAX));
+        Self { users, mfa_factors, hasher, clock, allow_unverified_login, guard, recent }
     }
 
     /// Hashes a password the user chose (argon2id on the blocking pool).
@@ -125,7 +136,9 @@ impl Accounts {
         match self.users.find(id).await? {
             Some(user) if user.email.normalized() == email.normalized() => {
                 let changes = UserChanges { email_verified: Some(true), ..UserChanges::default() };
-                Ok(self.users.update(id, &changes, self.clock.now()).await?.is_some())
+                let updated = self.users.update(id, &changes, self.clock.now()).await?;
+                self.recent.forget(&id);
+                Ok(updated.is_some())
             }
             _ => Ok(false),
         }
@@ -224,6 +237,17 @@ impl Accounts {
         self.users.find(id).await?.ok_or(AccountError::NotFound)
     }
 
+    /// [`Accounts::find`], served from memory for up to [`RECENT_USER_TTL`]: for the paths every
+    /// token use takes (userinfo, refresh), which read the user and change nothing.
+    pub async fn find_recent(&self, id: UserId) -> Result<User, AccountError> {
+        if let Some(user) = self.recent.get(&id) {
+            return Ok(user);
+        }
+        let user = self.find(id).await?;
+        self.recent.put(id, user.clone());
+        Ok(user)
+    }
+
     pub async fn list_users(&self, offset: u64, limit: u64) -> Result<Vec<User>, AccountError> {
         Ok(self.users.list(offset, limit).await?)
     }
@@ -244,13 +268,17 @@ impl Accounts {
         if address_changes && changes.email_verified.is_none() {
             changes.email_verified = Some(false);
         }
-        self.users.update(id, &changes, self.clock.now()).await?.ok_or(AccountError::NotFound)
+        let updated = self.users.update(id, &changes, self.clock.now()).await?;
+        self.recent.forget(&id);
+        updated.ok_or(AccountError::NotFound)
     }
 
     /// Deletes the account with everything that hangs off it. Signing the user out first (and
     /// telling relying parties) is the caller's business: see `oauth::user_admin`.
     pub async fn delete_user(&self, id: UserId) -> Result<(), AccountError> {
-        if self.users.delete(id).await? { Ok(()) } else { Err(AccountError::NotFound) }
+        let deleted = self.users.delete(id).await?;
+        self.recent.forget(&id);
+        if deleted { Ok(()) } else { Err(AccountError::NotFound) }
     }
 
     /// How many second factors (TOTP secrets, recovery codes) the user has.
@@ -273,19 +301,15 @@ impl Accounts {
     }
 
     pub async fn set_disabled(&self, id: UserId, disabled: bool) -> Result<(), AccountError> {
-        if self.users.set_disabled(id, disabled, self.clock.now()).await? {
-            Ok(())
-        } else {
-            Err(AccountError::NotFound)
-        }
+        let changed = self.users.set_disabled(id, disabled, self.clock.now()).await?;
+        self.recent.forget(&id);
+        if changed { Ok(()) } else { Err(AccountError::NotFound) }
     }
 
     pub async fn set_password(&self, id: UserId, password: Password) -> Result<(), AccountError> {
         let hash = self.hasher.hash(password).await?;
-        if self.users.set_password_hash(id, &hash, self.clock.now()).await? {
-            Ok(())
-        } else {
-            Err(AccountError::NotFound)
-        }
+        let changed = self.users.set_password_hash(id, &hash, self.clock.now()).await?;
+        self.recent.forget(&id);
+        if changed { Ok(()) } else { Err(AccountError::NotFound) }
     }
 }

@@ -434,7 +434,7 @@ fn client_credentials_scope(client: &Client, requested: Option<Scope>) -> Result
 }
 
 async fn active_user(state: &AppState, id: UserId) -> Result<User, OAuthError> {
-    match state.accounts.find(id).await {
+    match state.accounts.find_recent(id).await {
         Ok(user) if !user.disabled => Ok(user),
         Ok(_) | Err(crate::accounts::AccountError::NotFound) => {
             Err(OAuthError::InvalidGrant("the user is no longer active".into()))

@@ -7,7 +7,7 @@
 //! node or by the CLI, within that bound.
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::HashSet,
     sync::{Arc, RwLock},
     time::{Duration, Instant},
 };
@@ -18,6 +18,7 @@ use super::client::{Client, ClientId, ClientMetadata, ClientType, MetadataError,
 use crate::{
     clock::Clock,
     store::{StoreError, sql::ClientRepository},
+    ttl_cache::TtlCache,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -35,30 +36,6 @@ pub enum RegistryError {
 pub const CLIENT_CACHE_TTL: Duration = Duration::from_secs(2);
 /// Beyond this many cached clients the cache starts over, so it never grows without bound.
 const CLIENT_CACHE_MAX: usize = 10_000;
-
-/// Recently read clients, by id, with when they were read.
-#[derive(Default)]
-struct ClientCache(RwLock<HashMap<String, (Instant, Client)>>);
-
-impl ClientCache {
-    fn get(&self, id: &ClientId) -> Option<Client> {
-        let entries = self.0.read().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let (read_at, client) = entries.get(id.as_str())?;
-        (read_at.elapsed() < CLIENT_CACHE_TTL).then(|| client.clone())
-    }
-
-    fn put(&self, client: &Client) {
-        let mut entries = self.0.write().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if entries.len() >= CLIENT_CACHE_MAX {
-            entries.clear();
-        }
-        entries.insert(client.id.as_str().to_owned(), (Instant::now(), client.clone()));
-    }
-
-    fn forget(&self, id: &ClientId) {
-        self.0.write().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(id.as_str());
-    }
-}
 
 /// The web origins of all clients' redirect URIs, with when they were collected.
 #[derive(Default)]
@@ -85,7 +62,8 @@ const ORIGIN_PAGE: u64 = 500;
 #[derive(Clone)]
 pub struct ClientRegistry {
     clients: ClientRepository,
-    cache: Arc<ClientCache>,
+    /// Recently read clients, by id.
+    cache: Arc<TtlCache<String, Client>>,
     origins: Arc<OriginCache>,
     clock: Arc<dyn Clock>,
     /// The signing algorithms the key ring keeps active keys for: a client may only choose these.
@@ -104,7 +82,7 @@ impl ClientRegistry {
     ) -> Self {
         Self {
             clients,
-            cache: Arc::default(),
+            cache: Arc::new(TtlCache::new(CLIENT_CACHE_TTL, CLIENT_CACHE_MAX)),
             origins: Arc::default(),
             clock,
             signing_algs: signing_algs.into(),
@@ -209,7 +187,7 @@ impl ClientRegistry {
         };
         let updated = Client { secret_digest, metadata, updated_at: self.clock.now(), ..client.clone() };
         let stored = self.clients.update(&updated).await;
-        self.cache.forget(&client.id);
+        self.cache.forget(client.id.as_str());
         self.origins.forget();
         if !stored? {
             return Err(RegistryError::NotFound);
@@ -218,11 +196,11 @@ impl ClientRegistry {
     }
 
     pub async fn find(&self, id: &ClientId) -> Result<Client, RegistryError> {
-        if let Some(client) = self.cache.get(id) {
+        if let Some(client) = self.cache.get(id.as_str()) {
             return Ok(client);
         }
         let client = self.clients.find(id).await?.ok_or(RegistryError::NotFound)?;
-        self.cache.put(&client);
+        self.cache.put(client.id.as_str().to_owned(), client.clone());
         Ok(client)
     }
 
@@ -267,7 +245,7 @@ impl ClientRegistry {
         let secret = OpaqueSecret::generate();
         let rotated = Client { secret_digest: Some(secret.digest()), updated_at: self.clock.now(), ..client.clone() };
         let stored = self.clients.update(&rotated).await;
-        self.cache.forget(&client.id);
+        self.cache.forget(client.id.as_str());
         if !stored? {
             return Err(RegistryError::NotFound);
         }
@@ -276,7 +254,7 @@ impl ClientRegistry {
 
     pub async fn delete(&self, id: &ClientId) -> Result<(), RegistryError> {
         let deleted = self.clients.delete(id).await;
-        self.cache.forget(id);
+        self.cache.forget(id.as_str());
         self.origins.forget();
         if deleted? { Ok(()) } else { Err(RegistryError::NotFound) }
     }
@@ -290,49 +268,4 @@ fn uses_secret(metadata: &ClientMetadata) -> bool {
             metadata.token_endpoint_auth_method,
             TokenEndpointAuthMethod::ClientSecretBasic | TokenEndpointAuthMethod::ClientSecretPost
         )
-}
-
-#[cfg(test)]
-mod tests {
-    use chrono::Utc;
-
-    use super::*;
-
-    fn client(id: &str) -> Client {
-        #[allow(clippy::disallowed_methods, reason = "a fixture's timestamps matter to nothing here")]
-        let now = Utc::now();
-        Client {
-            id: ClientId::parse(id).unwrap(),
-            secret_digest: None,
-            registration_token_digest: None,
-            metadata: ClientMetadata::new(id, ClientType::Public),
-            created_at: now,
-            updated_at: now,
-        }
-    }
-
-    #[test]
-    fn the_cache_serves_a_client_until_forgotten_or_stale() {
-        let cache = ClientCache::default();
-        let app = client("app");
-        assert_eq!(cache.get(&app.id), None);
-        cache.put(&app);
-        assert_eq!(cache.get(&app.id), Some(app.clone()));
-        cache.forget(&app.id);
-        assert_eq!(cache.get(&app.id), None);
-
-        cache.put(&app);
-        let stale = Instant::now().checked_sub(CLIENT_CACHE_TTL).unwrap();
-        cache.0.write().unwrap().get_mut("app").unwrap().0 = stale;
-        assert_eq!(cache.get(&app.id), None, "an entry older than the TTL is not served");
-    }
-
-    #[test]
-    fn the_cache_never_grows_past_its_bound() {
-        let cache = ClientCache::default();
-        for n in 0..=CLIENT_CACHE_MAX {
-            cache.put(&client(&format!("c{n}")));
-        }
-        assert!(cache.0.read().unwrap().len() <= CLIENT_CACHE_MAX);
-    }
 }

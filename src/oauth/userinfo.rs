@@ -123,7 +123,7 @@ pub async fn userinfo(
         return Err(UserInfoError::InvalidToken);
     }
     let user_id = uuid::Uuid::parse_str(&grant.subject).map(UserId).map_err(|_| UserInfoError::InvalidToken)?;
-    let user = match state.accounts.find(user_id).await {
+    let user = match state.accounts.find_recent(user_id).await {
         Ok(user) if !user.disabled => user,
         Ok(_) | Err(AccountError::NotFound) => return Err(UserInfoError::InvalidToken),
         Err(AccountError::Store(store)) => return Err(store.into()),
