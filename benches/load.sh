@@ -32,6 +32,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=benches/sign_in.sh
+source "$here/sign_in.sh"
 root=$(cd "$here/.." && pwd)
 target=${CARGO_TARGET_DIR:-$root/target}
 bin=${FERRID_BIN:-$target/release/ferrid}
@@ -157,8 +159,6 @@ basic() { printf 'Basic %s' "$(printf '%s:%s' "$1" "$2" | base64 -w0)"; }
 
 json_field() { sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p"; }
 
-form_field() { grep -o "name=\"$1\" value=\"[^\"]*\"" | head -1 | sed 's/.*value="//; s/"$//'; }
-
 create_principals() {
   echo "$password" | "$bin" user create --email "$email" >/dev/null
   # First-party, so no consent page; offline_access, so the code exchange returns a refresh token.
@@ -168,30 +168,10 @@ create_principals() {
     --grant-type client_credentials --scope profile)
 }
 
-# A code for the web client and its PKCE verifier ("code verifier"): the first call signs in with
-# the password (the cookie jar keeps the session), later ones ride the session (SSO), so a pool
-# of refresh tokens costs one argon2 verification, not one per token.
-authorize_code() {
-  local jar="$work/jar" verifier challenge next page back
-  verifier=$(head -c 48 /dev/urandom | base64 | tr -d '=+/\n' | cut -c1-64)
-  challenge=$(printf '%s' "$verifier" | openssl dgst -sha256 -binary | base64 | tr '+/' '-_' | tr -d '=')
-  next=$(curl -s -c "$jar" -b "$jar" -o /dev/null -w '%{redirect_url}' \
-    "$base/authorize?response_type=code&client_id=$web_id&redirect_uri=$redirect&scope=openid%20offline_access&state=s&code_challenge=$challenge&code_challenge_method=S256")
-  if [[ $next == "$base/login"* ]]; then
-    page=$(curl -s -c "$jar" -b "$jar" "$next")
-    next=$(curl -s -c "$jar" -b "$jar" -o /dev/null -w '%{redirect_url}' "$base/login" \
-      --data-urlencode "request=$(form_field request <<<"$page")" --data-urlencode "csrf=$(form_field csrf <<<"$page")" \
-      --data-urlencode "email=$email" --data-urlencode "password=$password")
-    next=$(curl -s -c "$jar" -b "$jar" -o /dev/null -w '%{redirect_url}' "$next")
-  fi
-  back=$next
-  echo "$(sed -n 's/.*[?&]code=\([^&]*\).*/\1/p' <<<"$back") $verifier"
-}
-
 # Prints the token response of one more sign-in of the web client.
 sign_in() {
   local code verifier
-  read -r code verifier < <(authorize_code)
+  read -r code verifier < <(authorize_code "$base")
   curl -s -u "$web_id:$web_secret" "$base/token" -d grant_type=authorization_code -d "code=$code" \
     -d "redirect_uri=$redirect" -d "code_verifier=$verifier"
 }

@@ -20,6 +20,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=benches/sign_in.sh
+source "$here/sign_in.sh"
 root=$(cd "$here/.." && pwd)
 target=${CARGO_TARGET_DIR:-$root/target}
 bin=${FERRID_BIN:-$target/release/ferrid}
@@ -99,24 +101,10 @@ web_id=$(sed -n 's/^client_id: //p' <<<"$client")
 web_secret=$(sed -n 's/^client_secret: //p' <<<"$client")
 authorization="Basic $(printf '%s:%s' "$web_id" "$web_secret" | base64 -w0)"
 
-form_field() { grep -o "name=\"$1\" value=\"[^\"]*\"" | head -1 | sed 's/.*value="//; s/"$//'; }
-
-# One sign-in of the web client (the first with the password, later ones on the session) and
-# its code exchange; prints the refresh token.
+# One sign-in of the web client and its code exchange; prints the refresh token.
 sign_in() {
-  local jar="$work/jar" verifier challenge next page code
-  verifier=$(head -c 48 /dev/urandom | base64 | tr -d '=+/\n' | cut -c1-64)
-  challenge=$(printf '%s' "$verifier" | openssl dgst -sha256 -binary | base64 | tr '+/' '-_' | tr -d '=')
-  next=$(curl -s -c "$jar" -b "$jar" -o /dev/null -w '%{redirect_url}' \
-    "$issuer/authorize?response_type=code&client_id=$web_id&redirect_uri=$redirect&scope=openid%20offline_access&state=s&code_challenge=$challenge&code_challenge_method=S256")
-  if [[ $next == "$issuer/login"* ]]; then
-    page=$(curl -s -c "$jar" -b "$jar" "$next")
-    next=$(curl -s -c "$jar" -b "$jar" -o /dev/null -w '%{redirect_url}' "$issuer/login" \
-      --data-urlencode "request=$(form_field request <<<"$page")" --data-urlencode "csrf=$(form_field csrf <<<"$page")" \
-      --data-urlencode "email=$email" --data-urlencode "password=$password")
-    next=$(curl -s -c "$jar" -b "$jar" -o /dev/null -w '%{redirect_url}' "$next")
-  fi
-  code=$(sed -n 's/.*[?&]code=\([^&]*\).*/\1/p' <<<"$next")
+  local code verifier
+  read -r code verifier < <(authorize_code "$issuer")
   curl -s -u "$web_id:$web_secret" "$issuer/token" -d grant_type=authorization_code -d "code=$code" \
     -d "redirect_uri=$redirect" -d "code_verifier=$verifier" | sed -n 's/.*"refresh_token":"\([^"]*\)".*/\1/p'
 }
