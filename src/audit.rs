@@ -388,18 +388,29 @@ impl AuditLog {
     }
 }
 
-/// Commits `records` together; if that fails, one by one, so one bad record costs only itself.
+/// Commits `records` together; if that fails, one by one, so one bad record costs only itself —
+/// unless the database is unreachable, which retrying each record would only wait out again.
 async fn write(repository: &AuditRepository, records: &[AuditRow]) {
-    if records.len() > 1 && repository.insert_many(records).await.is_ok() {
-        return;
+    if records.len() > 1 {
+        match repository.insert_many(records).await {
+            Ok(()) => return,
+            Err(error @ StoreError::Unavailable { .. }) => {
+                records.iter().for_each(|record| report_unwritten(&error, &record.2));
+                return;
+            }
+            Err(_) => {}
+        }
     }
     for record in records {
         if let Err(error) = repository.insert_many(std::slice::from_ref(record)).await {
-            let event = &record.2;
-            tracing::error!(%error, kind = event.kind, outcome = event.outcome.as_str(), ?event.subject_user,
-                client_id = ?event.client_id, target = ?event.target, "could not write the audit record");
+            report_unwritten(&error, &record.2);
         }
     }
+}
+
+fn report_unwritten(error: &StoreError, event: &AuditEvent) {
+    tracing::error!(%error, kind = event.kind, outcome = event.outcome.as_str(), ?event.subject_user,
+        client_id = ?event.client_id, target = ?event.target, "could not write the audit record");
 }
 
 fn uuid_v7_at(context: &Mutex<ContextV7>, at: DateTime<Utc>) -> Uuid {

@@ -90,7 +90,8 @@ impl RefreshTokenRepository {
 
 /// Rotations in one transaction, in arrival order, so a token presented twice in one batch is
 /// consumed once and the second sees it rotated. If the batch cannot commit, each rotation is
-/// tried again in a transaction of its own, so one failure costs only its own request.
+/// tried again in a transaction of its own, so one failure costs only its own request — unless
+/// the database is unreachable, which each retry would only wait out again.
 async fn rotate_together(db: &DatabaseConnection, batch: &[Rotation]) -> Vec<Result<RotateOutcome, StoreError>> {
     if batch.len() > 1 {
         let together = async {
@@ -102,8 +103,15 @@ async fn rotate_together(db: &DatabaseConnection, batch: &[Rotation]) -> Vec<Res
             transaction.commit().await?;
             Ok::<_, StoreError>(outcomes)
         };
-        if let Ok(outcomes) = together.await {
-            return outcomes;
+        match together.await {
+            Ok(outcomes) => return outcomes,
+            Err(StoreError::Unavailable { backend, detail }) => {
+                return batch
+                    .iter()
+                    .map(|_| Err(StoreError::Unavailable { backend, detail: detail.clone() }))
+                    .collect();
+            }
+            Err(_) => {}
         }
     }
     let mut outcomes = Vec::with_capacity(batch.len());
