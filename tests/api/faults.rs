@@ -21,10 +21,10 @@ use serde_json::{Value, json};
 use crate::{
     admin_sessions::{Client, register},
     browser::{Landing, hidden},
-    cluster::{Cluster, Node, Roaming, eventually, external_backends_or_skip, free_port, http},
+    cluster::{Cluster, ISSUER, Node, Roaming, eventually, external_backends_or_skip, free_port, http},
     helpers::{Backend, TEST_REDIS_URL, TestResources},
-    multi_node::{authorize_url, is_active, post, refresh},
-    oidc::{PASSWORD, REDIRECT, create_client, create_user},
+    multi_node::{is_active, post, refresh},
+    oidc::{PASSWORD, REDIRECT, authorize_url_at, create_client, create_user},
 };
 
 /// The longest any one of these tests may run.
@@ -271,7 +271,7 @@ async fn ready(node: &Node) -> (StatusCode, Value) {
 
 /// Signs `email` in through `browser` (or rides its session) and redeems the code on `node`.
 async fn sign_in(browser: &Roaming<'_>, node: &Node, web: &Client, email: &str) -> Value {
-    let (url, verifier) = authorize_url(&web.0, "openid offline_access");
+    let (url, verifier) = authorize_url_at(ISSUER, &web.0, "openid offline_access", &[]);
     let (landing, _) = browser.sign_in(&url, email, PASSWORD).await;
     assert!(matches!(landing, Landing::Redirect { .. }), "{landing:?}");
     let form = [
@@ -471,12 +471,13 @@ async fn a_redis_outage_answers_503_where_redis_is_needed_and_recovers_after_a_r
         let browser = Roaming::new(&cluster.nodes);
         let tokens = sign_in(&browser, node, &web, "ann@example.com").await;
         // A code issued before the outage, redeemed during it.
-        let (url, verifier) = authorize_url(&web.0, "openid");
+        let (url, verifier) = authorize_url_at(ISSUER, &web.0, "openid", &[]);
         let (landing, _) = browser.follow(url).await;
         let code = landing.code();
         // A login page shown before the outage, submitted during it (its request is in Redis).
         let stranger = Roaming::new(&cluster.nodes);
-        let (Landing::Page { html, .. }, _) = stranger.follow(authorize_url(&web.0, "openid").0).await else {
+        let (Landing::Page { html, .. }, _) = stranger.follow(authorize_url_at(ISSUER, &web.0, "openid", &[]).0).await
+        else {
             panic!("a login page")
         };
         let (request, csrf) = (hidden(&html, "request"), hidden(&html, "csrf"));
@@ -497,7 +498,7 @@ async fn a_redis_outage_answers_503_where_redis_is_needed_and_recovers_after_a_r
         let (_, body) = ready(node).await;
         assert_eq!(body["rate_limits"], "local", "{body}");
 
-        let (url, _) = authorize_url(&web.0, "openid");
+        let (url, _) = authorize_url_at(ISSUER, &web.0, "openid", &[]);
         let (authorize, page) =
             probe("GET /authorize (pending request in Redis)", http.get(node.instead_of_issuer(&url))).await;
         assert_clean_503(&authorize, &page);
@@ -599,7 +600,7 @@ async fn a_postgres_restart_is_ridden_out_without_restarting_ferrid() {
 
         let http = http();
         let login = json!({"email": "ann@example.com", "password": PASSWORD});
-        let (authorize, _) = authorize_url(&web.0, "openid");
+        let (authorize, _) = authorize_url_at(ISSUER, &web.0, "openid", &[]);
         let authorize = node.instead_of_issuer(&authorize);
         let access = tokens["access_token"].as_str().unwrap();
         let probes = [

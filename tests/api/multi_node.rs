@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use ferrid::oauth::{ClientType, GrantType};
-use openidconnect::PkceCodeChallenge;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -17,24 +16,8 @@ use crate::{
     browser::Landing,
     cluster::{Cluster, ISSUER, Node, Roaming, eventually, external_backends_or_skip, http},
     helpers::{Backend, TestResources},
-    oidc::{PASSWORD, REDIRECT, create_client, create_user},
+    oidc::{PASSWORD, REDIRECT, authorize_url_at, create_client, create_user},
 };
-
-/// An authorization request (code + PKCE S256) addressed to the issuer; returns the URL and the
-/// PKCE verifier.
-pub fn authorize_url(client_id: &str, scope: &str) -> (String, String) {
-    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    let mut url = url::Url::parse(&format!("{ISSUER}/authorize")).unwrap();
-    url.query_pairs_mut()
-        .append_pair("client_id", client_id)
-        .append_pair("redirect_uri", REDIRECT)
-        .append_pair("response_type", "code")
-        .append_pair("scope", scope)
-        .append_pair("state", "xyz")
-        .append_pair("code_challenge", challenge.as_str())
-        .append_pair("code_challenge_method", "S256");
-    (url.to_string(), verifier.secret().to_owned())
-}
 
 /// A form POST with client_secret_basic to `path` on `node`; the status and the JSON body.
 pub async fn post(node: &Node, path: &str, client: &Client, form: &[(&str, &str)]) -> (StatusCode, Value) {
@@ -82,7 +65,7 @@ async fn a_sign_in_hops_across_three_nodes_and_its_tokens_live_and_die_on_every_
 
     // The browser starts on A; every later request goes to the next node.
     let browser = Roaming::new(&cluster.nodes);
-    let (url, verifier) = authorize_url(&web.0, "openid email offline_access");
+    let (url, verifier) = authorize_url_at(ISSUER, &web.0, "openid email offline_access", &[]);
     let (landing, hops) = browser.sign_in(&url, "ann@example.com", PASSWORD).await;
     eprintln!("sign-in across nodes: {:#?}", browser.hops());
     assert!(matches!(landing, Landing::Redirect { .. }), "{landing:?}");
@@ -110,7 +93,7 @@ async fn a_sign_in_hops_across_three_nodes_and_its_tokens_live_and_die_on_every_
     // SSO: the session the login created on one node lets another answer straight with a code.
     let sso_node = cluster.nodes.iter().position(|node| node.name != login.node).unwrap();
     browser.next_on(sso_node);
-    let (url, sso_verifier) = authorize_url(&web.0, "openid email offline_access");
+    let (url, sso_verifier) = authorize_url_at(ISSUER, &web.0, "openid email offline_access", &[]);
     let (sso, sso_hops) = browser.follow(url).await;
     assert!(matches!(sso, Landing::Redirect { .. }), "no login page or consent again: {sso:?}");
     eprintln!("SSO: session from node {}, authorization answered by {:?}", login.node, sso_hops);

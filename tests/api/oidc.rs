@@ -39,8 +39,13 @@ pub async fn create_client(app: &TestApp, client_type: ClientType) -> (String, O
 /// A hand-built authorization request with PKCE, `state=xyz` and `nonce=n1`; returns the URL
 /// and the PKCE verifier.
 pub fn authorize_url(app: &TestApp, client_id: &str, scope: &str, extra: &[(&str, &str)]) -> (String, String) {
+    authorize_url_at(&app.url(""), client_id, scope, extra)
+}
+
+/// [`authorize_url`] for the ferrid at `base` (e.g. a node of a cluster).
+pub fn authorize_url_at(base: &str, client_id: &str, scope: &str, extra: &[(&str, &str)]) -> (String, String) {
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    let mut url = url::Url::parse(&app.url("/authorize")).unwrap();
+    let mut url = url::Url::parse(&format!("{base}/authorize")).unwrap();
     url.query_pairs_mut()
         .append_pair("client_id", client_id)
         .append_pair("redirect_uri", REDIRECT)
