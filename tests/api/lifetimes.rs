@@ -20,7 +20,8 @@ use crate::{
 
 on_every_backend!(
     lifetimes_follow_the_configuration_unless_the_client_overrides_them,
-    a_reuse_grace_window_tolerates_racing_refreshes_but_not_late_replays
+    a_reuse_grace_window_tolerates_racing_refreshes_but_not_late_replays,
+    a_token_verified_before_still_expires_rfc_7662_2_2
 );
 
 struct Rp {
@@ -186,5 +187,33 @@ async fn a_reuse_grace_window_tolerates_racing_refreshes_but_not_late_replays(ba
     let (status, _) = refresh(&app, &strict, &first).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(!active(&app, &strict, &second).await);
+    app.stop().await;
+}
+
+/// Introspection remembers the JWTs it verified (so a resource server's repeats skip the
+/// signature); a remembered token must still turn inactive when it expires (RFC 7662 §2.2,
+/// RFC 7519 §4.1.4).
+async fn a_token_verified_before_still_expires_rfc_7662_2_2(backend: Backend) {
+    let clock = FixedClock::at(real_now());
+    let app = start_app(TestResources::create(backend).await, &[], Arc::new(clock.clone())).await.unwrap();
+    let service = register(&app, |m| {
+        m.grant_types = vec![GrantType::ClientCredentials];
+        m.allowed_scopes = vec!["profile".into()];
+    })
+    .await;
+    let (status, body) = post(&app, &service, "/token", &[("grant_type", "client_credentials")]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let token = body["access_token"].as_str().unwrap().to_owned();
+    let expires_in = body["expires_in"].as_i64().unwrap();
+    for _ in 0..2 {
+        assert_eq!(post(&app, &service, "/introspect", &[("token", &token)]).await.1["active"], true);
+    }
+    clock.advance(chrono::Duration::seconds(expires_in - 1));
+    assert_eq!(post(&app, &service, "/introspect", &[("token", &token)]).await.1["active"], true);
+    // Past `exp` introspection says inactive at once; past the verifier's 60 s leeway, too.
+    clock.advance(chrono::Duration::seconds(2));
+    assert_eq!(post(&app, &service, "/introspect", &[("token", &token)]).await.1["active"], false);
+    clock.advance(chrono::Duration::seconds(60));
+    assert_eq!(post(&app, &service, "/introspect", &[("token", &token)]).await.1["active"], false);
     app.stop().await;
 }
