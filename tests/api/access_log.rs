@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::{
     helpers::{Backend, TestResources},
-    serve_process::{ServeProcess, create_service_client},
+    serve_process::{create_service_client, serve},
 };
 
 const PASSWORD: &str = "correct-horse-battery-staple-9";
@@ -37,9 +37,7 @@ async fn each_request_is_one_json_line_with_route_status_latency_and_client_and_
     let resources = TestResources::create(Backend::Embedded).await;
     let (client_id, secret) = create_service_client(&resources);
     // The test client stands in for a trusted load balancer (issue 10 item 4).
-    let server =
-        ServeProcess::start(&resources, &[("FERRID_LOG_FORMAT", "json"), ("FERRID_TRUSTED_PROXIES", "127.0.0.1")])
-            .await;
+    let server = serve(&resources, &[("FERRID_LOG_FORMAT", "json"), ("FERRID_TRUSTED_PROXIES", "127.0.0.1")]).await;
     let http = reqwest::Client::new();
 
     let response = http
@@ -86,7 +84,7 @@ async fn each_request_is_one_json_line_with_route_status_latency_and_client_and_
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     let unmatched = request_id(&response);
 
-    let log = server.stop().await;
+    let log = server.stop_gracefully().await;
     let lines = access_lines(&log);
 
     let token = line_for(&lines, &token_request);

@@ -8,7 +8,7 @@
 use std::{
     net::TcpListener,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::{Child, Command, ExitStatus, Stdio},
     sync::{
         Arc, Mutex,
         atomic::{AtomicUsize, Ordering},
@@ -66,11 +66,12 @@ where
     started.elapsed()
 }
 
-/// One `ferrid serve` process.
+/// One `ferrid serve` process, its stdout and stderr in a log file.
 pub struct Node {
     pub name: &'static str,
     /// `http://127.0.0.1:<port>`
     pub address: String,
+    port: u16,
     child: Option<Child>,
     log: PathBuf,
 }
@@ -78,6 +79,7 @@ pub struct Node {
 impl Node {
     /// Starts `ferrid serve` with `env` (and nothing inherited from ours) on a free port, and
     /// waits until /ready answers 200. A port taken between choosing and binding is retried.
+    /// Without `FERRID_ISSUER` in `env`, the node's own address is its issuer.
     pub async fn start(name: &'static str, env: &[(String, String)], dir: &Path) -> Node {
         for attempt in 0..3 {
             let port = free_port();
@@ -96,8 +98,12 @@ impl Node {
                 .stdin(Stdio::null())
                 .stdout(output.try_clone().unwrap())
                 .stderr(output);
+            let address = format!("http://127.0.0.1:{port}");
+            if !env.iter().any(|(key, _)| key == "FERRID_ISSUER") {
+                command.env("FERRID_ISSUER", &address);
+            }
             let child = command.spawn().expect("the ferrid binary starts");
-            let mut node = Node { name, address: format!("http://127.0.0.1:{port}"), child: Some(child), log };
+            let mut node = Node { name, address, port, child: Some(child), log };
             match node.wait_until_ready().await {
                 Ok(()) => return node,
                 Err(why) if node.log_text().contains("cannot listen") && attempt < 2 => {
@@ -137,8 +143,49 @@ impl Node {
         url.replacen(ISSUER, &self.address, 1)
     }
 
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
+    }
+
+    /// Sends SIGTERM, as an orchestrator stopping the container does.
+    pub fn terminate(&self) {
+        let pid = self.pid().expect("the node is running").to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    }
+
+    /// Waits for the process to exit; fails the test after `within`.
+    pub async fn wait_exit(&mut self, within: Duration) -> ExitStatus {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.as_mut().and_then(|child| child.try_wait().unwrap()) {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "{} still running after {within:?}:\n{}", self.name, self.log_text());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits for a log line containing `needle`, and returns it.
+    pub async fn wait_for_log(&self, needle: &str, within: Duration) -> String {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(line) = self.log_text().lines().find(|line| line.contains(needle)) {
+                return line.to_owned();
+            }
+            assert!(Instant::now() < deadline, "no log line with {needle:?} in:\n{}", self.log_text());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Stops the process gracefully (SIGTERM, exit 0) and returns everything it logged.
+    pub async fn stop_gracefully(mut self) -> String {
+        self.terminate();
+        assert!(self.wait_exit(Duration::from_secs(15)).await.success(), "{}", self.log_text());
+        self.log_text()
     }
 
     /// `kill -9`: no graceful shutdown, requests in flight are cut.

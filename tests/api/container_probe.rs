@@ -5,7 +5,7 @@ use std::process::{Command, Output};
 
 use crate::{
     helpers::{Backend, TestResources},
-    serve_process::ServeProcess,
+    serve_process::serve,
 };
 
 fn probe(resources: &TestResources, port: u16, target: &[&str]) -> Output {
@@ -21,8 +21,8 @@ fn probe(resources: &TestResources, port: u16, target: &[&str]) -> Output {
 #[tokio::test]
 async fn probe_succeeds_while_the_server_is_ready_and_fails_once_it_stopped() {
     let resources = TestResources::create(Backend::Embedded).await;
-    let server = ServeProcess::start(&resources, &[]).await;
-    let port = server.port;
+    let server = serve(&resources, &[]).await;
+    let port = server.port();
 
     let ready = probe(&resources, port, &[]);
     assert!(ready.status.success(), "{}", String::from_utf8_lossy(&ready.stderr));
@@ -30,7 +30,7 @@ async fn probe_succeeds_while_the_server_is_ready_and_fails_once_it_stopped() {
     let health = probe(&resources, port, &["health"]);
     assert!(health.status.success(), "{}", String::from_utf8_lossy(&health.stderr));
 
-    server.stop().await;
+    server.stop_gracefully().await;
     let down = probe(&resources, port, &[]);
     assert_eq!(down.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&down.stderr).contains("cannot connect"), "{down:?}");

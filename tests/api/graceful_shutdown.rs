@@ -15,22 +15,23 @@ use tokio::{
 };
 
 use crate::{
+    cluster::Node,
     helpers::{Backend, TestResources},
-    serve_process::{ServeProcess, create_service_client},
+    serve_process::{create_service_client, serve},
 };
 
 const BODY: &str = "grant_type=client_credentials&scope=profile";
 
 /// Sends a `/token` request's headers and the first half of its body, and waits for the server's
 /// `100 Continue`: from then on the request is being handled.
-async fn start_slow_token_request(server: &ServeProcess, client_id: &str, secret: &str) -> TcpStream {
-    let mut stream = TcpStream::connect(("127.0.0.1", server.port)).await.unwrap();
+async fn start_slow_token_request(server: &Node, client_id: &str, secret: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(("127.0.0.1", server.port())).await.unwrap();
     let credentials = base64::engine::general_purpose::STANDARD.encode(format!("{client_id}:{secret}"));
     let head = format!(
         "POST /token HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAuthorization: Basic {credentials}\r\n\
          Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\
          Expect: 100-continue\r\nConnection: close\r\n\r\n",
-        server.port,
+        server.port(),
         BODY.len()
     );
     stream.write_all(head.as_bytes()).await.unwrap();
@@ -60,13 +61,13 @@ async fn wait_until_refused(port: u16) {
 async fn sigterm_refuses_new_connections_answers_the_request_in_flight_and_exits_zero() {
     let resources = TestResources::create(Backend::Embedded).await;
     let (client_id, secret) = create_service_client(&resources);
-    let mut server = ServeProcess::start(&resources, &[("FERRID_SHUTDOWN_GRACE_SECS", "20")]).await;
+    let mut server = serve(&resources, &[("FERRID_SHUTDOWN_GRACE_SECS", "20")]).await;
     let mut stream = start_slow_token_request(&server, &client_id, &secret).await;
 
     let signalled = Instant::now();
     server.terminate();
     server.wait_for_log("drain started", Duration::from_secs(5)).await;
-    wait_until_refused(server.port).await;
+    wait_until_refused(server.port()).await;
 
     // The rest of the body arrives after the signal; the request still gets its full answer.
     stream.write_all(&BODY.as_bytes()[BODY.len() / 2..]).await.unwrap();
@@ -76,7 +77,7 @@ async fn sigterm_refuses_new_connections_answers_the_request_in_flight_and_exits
     assert!(answer.contains("\"access_token\""), "{answer}");
 
     let status = server.wait_exit(Duration::from_secs(20)).await;
-    assert_eq!(status.code(), Some(0), "{}", server.log());
+    assert_eq!(status.code(), Some(0), "{}", server.log_text());
     assert!(signalled.elapsed() < Duration::from_secs(20), "the drain ended before the deadline");
     server.wait_for_log("drain finished: every in-flight request was answered", Duration::from_secs(5)).await;
     server.wait_for_log("ferrid stopped", Duration::from_secs(5)).await;
@@ -86,7 +87,7 @@ async fn sigterm_refuses_new_connections_answers_the_request_in_flight_and_exits
 async fn past_the_grace_period_the_process_exits_anyway() {
     let resources = TestResources::create(Backend::Embedded).await;
     let (client_id, secret) = create_service_client(&resources);
-    let mut server = ServeProcess::start(&resources, &[("FERRID_SHUTDOWN_GRACE_SECS", "1")]).await;
+    let mut server = serve(&resources, &[("FERRID_SHUTDOWN_GRACE_SECS", "1")]).await;
     // A client that never finishes its body would hold the drain open forever.
     let mut stream = start_slow_token_request(&server, &client_id, &secret).await;
 
@@ -94,7 +95,7 @@ async fn past_the_grace_period_the_process_exits_anyway() {
     server.terminate();
     let status = server.wait_exit(Duration::from_secs(15)).await;
     let took = signalled.elapsed();
-    assert_eq!(status.code(), Some(0), "{}", server.log());
+    assert_eq!(status.code(), Some(0), "{}", server.log_text());
     assert!(took >= Duration::from_secs(1), "exited after {took:?}, before the grace period");
     server.wait_for_log("drain ended at the deadline", Duration::from_secs(5)).await;
     // The cut-off request's connection is closed, without an answer.
