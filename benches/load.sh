@@ -15,14 +15,18 @@
 #   introspect                           /introspect of a valid JWT access token
 #   userinfo                             /userinfo with a user's access token
 #   refresh-rotation                     /token refresh_token, a pool of tokens from real sign-ins,
-#                                        each answer's new token back into the pool
+#                                        each answer's new token back into the pool; the RS256 ID
+#                                        token is re-issued (as the peer figures do)
+#   refresh-rotation, no ID token        the same for a client registered with
+#                                        --id-token-on-refresh false (OIDC Core §12.2)
 #   auth-code-flow                       complete authorization code + PKCE sign-ins with the
 #                                        password login (examples/load.rs, 32 virtual users)
 #   login-storm                          /api/auth/login at full rate: alone, then with jwks and
 #                                        client-credentials probed beside it (1 connection each)
 # then the scaling curve of refresh-rotation and client-credentials at 1, 8, 32 and 128
-# connections. Per scenario: requests/s, p50, p99, non-2xx answers, server CPU seconds; per
-# backend: start to the first 200 from discovery, idle RSS, peak RSS (VmHWM) under load, and
+# connections. Per scenario: requests/s, p50, p99, non-2xx answers, server CPU seconds and
+# ferrid's peak RSS (VmHWM) during it; per backend: start to the first 200 from discovery, idle
+# RSS, the peak RSS over every scenario, and
 # argon2id's own rate at the configured parameters. One table on stdout, and JSON lines (one per
 # scenario) at the end, also written to $FERRID_BENCH_JSON if set.
 #
@@ -117,10 +121,16 @@ cpu_seconds() {
 
 rss_mib() { awk -v field="$1:" '$1 == field { printf "%.1f", $2 / 1024 }' "/proc/$pid/status"; }
 
-# Setup signs users in (argon2id with 19 MiB each): reset the high-water mark (clear_refs 5,
-# Linux ≥ 4.0) so the peak measured is the load's.
+# Setup signs users in (argon2id with 19 MiB each): the high-water mark is reset (clear_refs 5,
+# Linux ≥ 4.0) before each scenario, so each peak is its load's; peak_rss keeps the highest.
 reset_peak_rss() {
-  echo 5 >"/proc/$pid/clear_refs" 2>/dev/null || echo "  (cannot reset VmHWM: peak RSS includes setup)"
+  echo 5 >"/proc/$pid/clear_refs" 2>/dev/null || true
+}
+
+# Sets last_peak to VmHWM since the last reset and raises peak_rss to it.
+take_peak() {
+  last_peak=$(rss_mib VmHWM)
+  peak_rss=$(echo "if ($last_peak > $peak_rss) $last_peak else $peak_rss" | bc)
 }
 
 # --- backends ---------------------------------------------------------------------------------
@@ -164,6 +174,8 @@ create_principals() {
   # First-party, so no consent page; offline_access, so the code exchange returns a refresh token.
   read -r web_id web_secret < <(create_client --name bench-web --first-party --redirect-uri "$redirect" \
     --scope openid --scope offline_access)
+  read -r lean_id lean_secret < <(create_client --name bench-web-lean --first-party --redirect-uri "$redirect" \
+    --scope openid --scope offline_access --id-token-on-refresh false)
   read -r service_id service_secret < <(create_client --name bench-service \
     --grant-type client_credentials --scope profile)
 }
@@ -213,14 +225,15 @@ to_ms() {
 }
 
 print_header() {
-  printf '  %-34s %10s %10s %10s %8s %7s\n' scenario 'req/s' 'p50 ms' 'p99 ms' non-2xx 'cpu s'
+  printf '  %-34s %10s %10s %10s %8s %7s %9s\n' scenario 'req/s' 'p50 ms' 'p99 ms' non-2xx 'cpu s' 'peak MiB'
 }
 
-# record NAME CONNECTIONS RPS P50_MS P99_MS NON2XX CPU_S: one table row and one JSON line.
+# record NAME CONNECTIONS RPS P50_MS P99_MS NON2XX CPU_S PEAK_MIB: one table row and one JSON line.
 record() {
-  printf '  %-34s %10s %10s %10s %8s %7s\n' "$1" "$3" "$4" "$5" "$6" "$7"
-  printf '{"backend":"%s","scenario":"%s","connections":%s,"rps":%s,"p50_ms":%s,"p99_ms":%s,"non2xx":%s,"cpu_s":%s}\n' \
-    "$backend" "$1" "$2" "${3:-null}" "${4:-null}" "${5:-null}" "${6:-0}" "${7:-null}" >>"$work/results.jsonl"
+  printf '  %-34s %10s %10s %10s %8s %7s %9s\n' "$1" "$3" "$4" "$5" "$6" "$7" "${8:-}"
+  printf '{"backend":"%s","scenario":"%s","connections":%s,"rps":%s,"p50_ms":%s,"p99_ms":%s,"non2xx":%s,"cpu_s":%s,"peak_rss_mib":%s}\n' \
+    "$backend" "$1" "$2" "${3:-null}" "${4:-null}" "${5:-null}" "${6:-0}" "${7:-null}" "${8:-null}" \
+    >>"$work/results.jsonl"
 }
 
 # wrk_run OUT CONNECTIONS PATH SCRIPT [VAR=VALUE ...]: one wrk window on core 1.
@@ -277,24 +290,28 @@ scenario() {
   local name=$1 c=$2 out="$work/$backend/wrk-${1// /_}-c$2.txt" before after
   selected "$name" || return 0
   shift
+  reset_peak_rss
   before=$(cpu_seconds)
   profile_start "$name"
   wrk_run "$out" "$@"
   profile_stop
   after=$(cpu_seconds)
+  take_peak
   # shellcheck disable=SC2046
-  record "$name" "$c" $(wrk_figures "$out") "$(echo "$after - $before" | bc)"
+  record "$name" "$c" $(wrk_figures "$out") "$(echo "$after - $before" | bc)" "$last_peak"
 }
 
 auth_code_flow() {
   local before after line
+  reset_peak_rss
   before=$(cpu_seconds)
   line=$(taskset -c 1 "$load_bin" flow "$base" "$web_id" "$web_secret" "$redirect" "$email" "$password" \
     "$seconds" "$connections")
   after=$(cpu_seconds)
+  take_peak
   record "auth-code-flow (flows/s)" "$connections" \
     "$(json_num flows_per_s <<<"$line")" "$(json_num p50_ms <<<"$line")" "$(json_num p99_ms <<<"$line")" \
-    "$(json_num failed <<<"$line")" "$(echo "$after - $before" | bc)"
+    "$(json_num failed <<<"$line")" "$(echo "$after - $before" | bc)" "$last_peak"
 }
 
 json_num() { sed -n "s/.*\"$1\":\\([0-9.]*\\).*/\\1/p"; }
@@ -304,12 +321,15 @@ json_num() { sed -n "s/.*\"$1\":\\([0-9.]*\\).*/\\1/p"; }
 login_storm() {
   local dir="$work/$backend" before after jwks_pid cc_pid login_body
   login_body="{\"email\":\"$email\",\"password\":\"$password\"}"
+  reset_peak_rss
   before=$(cpu_seconds)
   wrk_run "$dir/wrk-storm-alone.txt" "$connections" /api/auth/login login.lua BENCH_BODY="$login_body"
   after=$(cpu_seconds)
+  take_peak
   # shellcheck disable=SC2046
   record "login-storm (password logins)" "$connections" $(wrk_figures "$dir/wrk-storm-alone.txt") \
-    "$(echo "$after - $before" | bc)"
+    "$(echo "$after - $before" | bc)" "$last_peak"
+  reset_peak_rss
   before=$(cpu_seconds)
   wrk_run "$dir/wrk-storm-jwks.txt" 1 /jwks get.lua &
   jwks_pid=$!
@@ -319,9 +339,10 @@ login_storm() {
   wrk_run "$dir/wrk-storm-login.txt" "$connections" /api/auth/login login.lua BENCH_BODY="$login_body"
   wait "$jwks_pid" "$cc_pid"
   after=$(cpu_seconds)
+  take_peak
   # shellcheck disable=SC2046
   record "login-storm with probes" "$connections" $(wrk_figures "$dir/wrk-storm-login.txt") \
-    "$(echo "$after - $before" | bc)"
+    "$(echo "$after - $before" | bc)" "$last_peak"
   # shellcheck disable=SC2046
   record "  jwks during the storm" 1 $(wrk_figures "$dir/wrk-storm-jwks.txt") ""
   # shellcheck disable=SC2046
@@ -329,7 +350,7 @@ login_storm() {
 }
 
 bench_backend() {
-  local label=$1 dir="$work/$2" idle peak jwt argon2
+  local label=$1 dir="$work/$2" idle jwt argon2
   backend=$2
   mkdir -p "$dir"
   start_server "$dir"
@@ -341,7 +362,7 @@ bench_backend() {
   fill_refresh_pool
   jwt=$(client_credentials_token)
   assert_active "$jwt"
-  reset_peak_rss
+  peak_rss=0
   print_header
   local cc_auth
   cc_auth=$(basic "$service_id" "$service_secret")
@@ -355,6 +376,13 @@ bench_backend() {
   fill_refresh_pool
   scenario refresh-rotation $connections /token refresh.lua \
     BENCH_AUTHORIZATION="$(basic "$web_id" "$web_secret")" BENCH_POOL="$work/pool"
+  if selected "refresh-rotation, no ID token"; then
+    # The web client's session signs the lean client in too (SSO); bash keeps these two
+    # assignments for the function call only.
+    web_id=$lean_id web_secret=$lean_secret fill_refresh_pool
+    scenario "refresh-rotation, no ID token" $connections /token refresh.lua \
+      BENCH_AUTHORIZATION="$(basic "$lean_id" "$lean_secret")" BENCH_POOL="$work/pool"
+  fi
   if [[ -z ${FERRID_BENCH_ONLY:-} ]]; then
     auth_code_flow
     login_storm
@@ -369,9 +397,8 @@ bench_backend() {
       BENCH_BODY="grant_type=client_credentials&scope=profile"
   done
   assert_active "$jwt"
-  peak=$(rss_mib VmHWM)
   argon2=$(taskset -c 1 "$load_bin" argon2 "$argon2_memory" "$argon2_iterations" 3 | json_num argon2id_hashes_per_s)
-  echo "  peak RSS under load ${peak} MiB; argon2id alone (m=$argon2_memory KiB, t=$argon2_iterations): ${argon2} hashes/s on one core"
+  echo "  peak RSS under load ${peak_rss} MiB; argon2id alone (m=$argon2_memory KiB, t=$argon2_iterations): ${argon2} hashes/s on one core"
   stop_server
   # A restart on the same data: the key ring is loaded, not generated (RSA key generation makes
   # most of the first start).
@@ -380,7 +407,7 @@ bench_backend() {
   echo "  restart to first discovery 200: ${start_ms} ms (first start ${first_start_ms} ms, keys generated)"
   stop_server
   printf '{"backend":"%s","first_start_to_ready_ms":%s,"restart_to_ready_ms":%s,"idle_rss_mib":%s,"peak_rss_mib":%s,"argon2id_hashes_per_s":%s}\n' \
-    "$backend" "$first_start_ms" "$start_ms" "$idle" "$peak" "${argon2:-null}" >>"$work/results.jsonl"
+    "$backend" "$first_start_ms" "$start_ms" "$idle" "$peak_rss" "${argon2:-null}" >>"$work/results.jsonl"
 
 }
 

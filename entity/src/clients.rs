@@ -39,6 +39,7 @@ pub struct Model {
     pub registration_token_digest: Option<String>,
     pub dpop_bound_access_tokens: bool,
     pub refresh_origin_policy: String,
+    pub id_token_on_refresh: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -24,6 +24,7 @@ mod m20261124_000013_create_mail_outbox;
 mod m20261125_000014_create_first_party_app_client;
 mod m20261125_000015_create_federated_identities;
 mod m20261125_000016_dpop_and_refresh_origin;
+mod m20261125_000017_id_token_on_refresh;
 
 pub struct Migrator;
 
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000014_create_first_party_app_client::Migration),
             Box::new(m20261125_000015_create_federated_identities::Migration),
             Box::new(m20261125_000016_dpop_and_refresh_origin::Migration),
+            Box::new(m20261125_000017_id_token_on_refresh::Migration),
         ]
     }
 }

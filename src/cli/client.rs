@@ -177,6 +177,7 @@ fn print_client(client: &Client) {
     println!("refresh_token_reuse_grace: {}s", m.refresh_token_reuse_grace_secs);
     println!("refresh_origin_policy: {}", m.refresh_origin_policy);
     println!("dpop_bound_access_tokens: {}", m.dpop_bound_access_tokens);
+    println!("id_token_on_refresh: {}", m.id_token_on_refresh);
     println!("backchannel_logout_uri: {}", m.backchannel_logout_uri.as_ref().map_or("", url::Url::as_str));
     println!("backchannel_logout_session_required: {}", m.backchannel_logout_session_required);
     println!("created_at: {}", client.created_at.to_rfc3339());

@@ -48,6 +48,10 @@ pub struct TokenOptions {
     /// (default), notify (mail the user) or reauthenticate (refuse it, revoke the grant).
     #[arg(long)]
     refresh_origin_policy: Option<String>,
+    /// Whether a refresh re-issues the ID token (default true; OIDC Core §12.2 allows omitting
+    /// it, which saves a signature per refresh for clients that keep the first ID token).
+    #[arg(long)]
+    id_token_on_refresh: Option<bool>,
 }
 
 impl TokenOptions {
@@ -77,6 +81,9 @@ impl TokenOptions {
         metadata.dpop_bound_access_tokens |= self.dpop_bound_access_tokens;
         if let Some(policy) = self.refresh_origin_policy {
             metadata.refresh_origin_policy = policy.parse().map_err(anyhow::Error::msg)?;
+        }
+        if let Some(id_token_on_refresh) = self.id_token_on_refresh {
+            metadata.id_token_on_refresh = id_token_on_refresh;
         }
         Ok(())
     }

@@ -73,6 +73,10 @@ pub struct AdminClientSettings {
     /// an audit record: `allow` (default), `notify` (mail the user) or `reauthenticate` (refuse
     /// it and revoke the grant).
     refresh_origin_policy: Option<String>,
+    /// Whether a refresh of an `openid` grant re-issues the ID token (default true). OIDC Core
+    /// §12.2 allows omitting it; false saves a signature per refresh for clients that keep the
+    /// ID token of the sign-in.
+    id_token_on_refresh: Option<bool>,
 }
 
 impl From<AdminClientSettings> for AdminSettings {
@@ -93,6 +97,7 @@ impl From<AdminClientSettings> for AdminSettings {
             },
             refresh_token_reuse_grace_secs: s.refresh_token_reuse_grace,
             refresh_origin_policy: s.refresh_origin_policy,
+            id_token_on_refresh: s.id_token_on_refresh,
         }
     }
 }
@@ -113,6 +118,7 @@ impl From<AdminSettings> for AdminClientSettings {
             code_lifetime: s.lifetimes.code,
             refresh_token_reuse_grace: s.refresh_token_reuse_grace_secs,
             refresh_origin_policy: s.refresh_origin_policy,
+            id_token_on_refresh: s.id_token_on_refresh,
         }
     }
 }

@@ -229,6 +229,9 @@ pub struct ClientMetadata {
     pub dpop_bound_access_tokens: bool,
     /// What a refresh from a new network or user agent leads to.
     pub refresh_origin_policy: RefreshOriginPolicy,
+    /// Whether a refresh of an `openid` grant re-issues the ID token. OIDC Core §12.2 lets the
+    /// response omit it; a client that keeps the first ID token saves a signature per refresh.
+    pub id_token_on_refresh: bool,
 }
 
 /// The longest reuse grace window a client may choose.
@@ -270,6 +273,7 @@ impl ClientMetadata {
             first_party: false,
             dpop_bound_access_tokens: false,
             refresh_origin_policy: RefreshOriginPolicy::Allow,
+            id_token_on_refresh: true,
         }
     }
 

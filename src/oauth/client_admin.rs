@@ -26,6 +26,8 @@ pub struct AdminSettings {
     pub refresh_token_reuse_grace_secs: Option<u32>,
     /// `allow` (the default), `notify` or `reauthenticate`.
     pub refresh_origin_policy: Option<String>,
+    /// Whether a refresh re-issues the ID token (OIDC Core §12.2); absent: yes.
+    pub id_token_on_refresh: Option<bool>,
 }
 
 impl AdminSettings {
@@ -41,6 +43,7 @@ impl AdminSettings {
             lifetimes: metadata.lifetimes,
             refresh_token_reuse_grace_secs: Some(metadata.refresh_token_reuse_grace_secs),
             refresh_origin_policy: Some(metadata.refresh_origin_policy.as_str().to_owned()),
+            id_token_on_refresh: Some(metadata.id_token_on_refresh),
         }
     }
 }
@@ -75,6 +78,9 @@ impl AdminClientRequest {
         m.refresh_token_reuse_grace_secs = s.refresh_token_reuse_grace_secs.unwrap_or_default();
         if let Some(policy) = s.refresh_origin_policy {
             m.refresh_origin_policy = policy.parse().map_err(MetadataError::InvalidClientMetadata)?;
+        }
+        if let Some(id_token_on_refresh) = s.id_token_on_refresh {
+            m.id_token_on_refresh = id_token_on_refresh;
         }
         Ok(m)
     }
@@ -189,8 +195,11 @@ mod tests {
         let mut r = request();
         r.settings.refresh_token_reuse_grace_secs = Some(5);
         r.settings.refresh_origin_policy = Some("reauthenticate".into());
+        r.settings.id_token_on_refresh = Some(false);
         let m = r.clone().into_metadata().unwrap();
         assert_eq!(m.refresh_origin_policy, super::super::client::RefreshOriginPolicy::Reauthenticate);
+        assert!(!m.id_token_on_refresh);
+        assert!(request().into_metadata().unwrap().id_token_on_refresh, "re-issued unless turned off");
         let again = AdminClientRequest { registration: r.registration, settings: AdminSettings::of(&m) };
         assert_eq!(again.into_metadata().unwrap(), m);
         let mut bad = request();

@@ -235,7 +235,7 @@ async fn redeem_code(
         sid: Some(&grant.sid),
         nonce: grant.nonce.as_deref(),
     };
-    let mut response = mint(state, client, &user, &scope, &authentication, jkt).await?;
+    let mut response = mint(state, client, &user, &scope, &authentication, jkt, IdToken::ForOpenId).await?;
 
     let mut refresh_family = None;
     if scope.contains("offline_access") && client.metadata.grant_types.contains(&GrantType::RefreshToken) {
@@ -361,7 +361,9 @@ async fn refresh(
     // An administrator who lost the `admin` role keeps the refresh token, but not `ferrid:admin`.
     let access_scope =
         admin::grantable_scope(&state.access_control, user.id, &rotated.access_scope).await.map_err(internal)?;
-    let mut response = mint(state, client, &user, &access_scope, &authentication, jkt).await?;
+    // OIDC Core §12.2: the refresh response "might not contain an id_token"; the client chooses.
+    let id_token = if client.metadata.id_token_on_refresh { IdToken::ForOpenId } else { IdToken::Omit };
+    let mut response = mint(state, client, &user, &access_scope, &authentication, jkt, id_token).await?;
     let access = &response.access;
     record_family_access_token(store, &rotated.family_id, &access.jti, access.expires_at, now).await?;
     // The family may have been revoked (a concurrent replay, RFC 9700 §4.14.2, or RFC 7009)
@@ -484,7 +486,15 @@ async fn issue_access(
     Ok(access)
 }
 
-/// The access token, and for OpenID requests the ID token (OIDC Core §3.1.3.3).
+/// Whether [`mint`] adds an ID token.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum IdToken {
+    /// When the scope has `openid` (OIDC Core §3.1.3.3).
+    ForOpenId,
+    Omit,
+}
+
+/// The access token, and for OpenID requests the ID token unless `id_token` omits it.
 async fn mint(
     state: &AppState,
     client: &Client,
@@ -492,6 +502,7 @@ async fn mint(
     scope: &Scope,
     authentication: &Authentication<'_>,
     jkt: Option<&str>,
+    id_token: IdToken,
 ) -> Result<Minted, OAuthError> {
     let now = state.clock.now();
     let published = state.keys.current();
@@ -505,7 +516,7 @@ async fn mint(
         jkt,
     };
     let access = issue_access(state, client, &claims).await?;
-    let id_token = if scope.contains("openid") {
+    let id_token = if id_token == IdToken::ForOpenId && scope.contains("openid") {
         let authorization = if scope.contains("roles") {
             Some(state.access_control.authorization_of(user.id).await.map_err(internal)?)
         } else {

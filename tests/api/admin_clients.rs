@@ -63,6 +63,7 @@ async fn an_administrator_manages_a_client_from_creation_to_deletion(backend: Ba
         "first_party": true,
         "access_token_lifetime": 600,
         "refresh_origin_policy": "notify",
+        "id_token_on_refresh": false,
     });
     let (status, created) = call(&app, &token, "POST", "/api/admin/clients", Some(body)).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
@@ -73,6 +74,7 @@ async fn an_administrator_manages_a_client_from_creation_to_deletion(backend: Ba
     assert_eq!(created["access_token_lifetime"], 600);
     assert_eq!(created["refresh_origin_policy"], "notify", "the suspicious-refresh policy is an admin setting");
     assert_eq!(created["dpop_bound_access_tokens"], false);
+    assert_eq!(created["id_token_on_refresh"], false, "OIDC Core §12.2: the ID token may be left out of refreshes");
     assert_eq!(created["token_endpoint_auth_method"], "client_secret_basic");
     assert!(created.get("registration_client_uri").is_none(), "not managed through RFC 7592");
     let record = audited(&app, &token, "admin.client.create", &id).await;

@@ -105,6 +105,8 @@ async fn client_create_then_show_round_trips_and_the_secret_is_only_a_digest(bac
             "--refresh-origin-policy",
             "notify",
             "--dpop-bound-access-tokens",
+            "--id-token-on-refresh",
+            "false",
         ],
         None,
     );
@@ -116,6 +118,7 @@ async fn client_create_then_show_round_trips_and_the_secret_is_only_a_digest(bac
     assert_eq!(field(&tuned_text, "refresh_token_reuse_grace"), "10s");
     assert_eq!(field(&tuned_text, "refresh_origin_policy"), "notify");
     assert_eq!(field(&tuned_text, "dpop_bound_access_tokens"), "true");
+    assert_eq!(field(&tuned_text, "id_token_on_refresh"), "false");
     let refused = ferrid(
         &resources,
         &["client", "create", "--name", "Bad", "--redirect-uri", "https://x.example/cb", "--code-lifetime", "3600"],

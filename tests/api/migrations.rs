@@ -86,10 +86,13 @@ async fn migrations_go_up_down_and_up_again(backend: Backend) {
         assert!(column_exists(&database, table, column).await, "{table}.{column} missing after up");
     }
 
-    // One step down undoes only the newest migration: the DPoP columns go, everything else stays.
+    assert!(column_exists(&database, "clients", "id_token_on_refresh").await, "migration 17's column");
+
+    // One step down undoes only the newest migration: its column goes, everything else stays.
     database.migrate_down(Some(1)).await.unwrap();
+    assert!(!column_exists(&database, "clients", "id_token_on_refresh").await, "left behind by down");
     for (table, column) in DPOP_COLUMNS {
-        assert!(!column_exists(&database, table, column).await, "{table}.{column} left behind by down");
+        assert!(column_exists(&database, table, column).await, "{table}.{column} of migration 16 stays");
     }
     assert!(table_exists(&database, "federated_identities").await, "the identities table stays");
     assert!(client_exists(&database, migration::FIRST_PARTY_APP_CLIENT_ID).await, "the app client stays");

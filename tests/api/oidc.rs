@@ -17,7 +17,11 @@ use crate::{
     helpers::{Backend, TestApp, spawn_app},
 };
 
-on_every_backend!(confidential_client_signs_in_refreshes_and_gets_sso, public_client_signs_in_with_pkce_only);
+on_every_backend!(
+    confidential_client_signs_in_refreshes_and_gets_sso,
+    public_client_signs_in_with_pkce_only,
+    refresh_omits_the_id_token_for_a_client_that_keeps_its_first
+);
 
 pub const REDIRECT: &str = "http://127.0.0.1:9/callback";
 pub const PASSWORD: &str = "correct horse battery staple";
@@ -29,9 +33,17 @@ pub async fn create_user(app: &TestApp, email: &str) {
 
 /// Registers a client; returns its id and secret (None for public clients).
 pub async fn create_client(app: &TestApp, client_type: ClientType) -> (String, Option<String>) {
+    register(app, test_client_metadata(client_type)).await
+}
+
+fn test_client_metadata(client_type: ClientType) -> ClientMetadata {
     let mut metadata = ClientMetadata::new("Test RP", client_type);
     metadata.redirect_uris.push(RedirectUri::parse(REDIRECT).unwrap());
     metadata.grant_types = vec![GrantType::AuthorizationCode, GrantType::RefreshToken];
+    metadata
+}
+
+async fn register(app: &TestApp, metadata: ClientMetadata) -> (String, Option<String>) {
     let (client, secret) = app.state.clients.register(metadata).await.unwrap();
     (client.id.as_str().to_owned(), secret.map(|s| s.expose().to_owned()))
 }
@@ -181,5 +193,53 @@ async fn public_client_signs_in_with_pkce_only(backend: Backend) {
     let claims = tokens.id_token().unwrap().claims(&client.id_token_verifier(), &nonce).unwrap();
     assert!(claims.email().is_none(), "no email claim without the email scope");
     assert!(tokens.refresh_token().is_none(), "no refresh token without offline_access");
+    app.stop().await;
+}
+
+/// OIDC Core §12.2: a refresh response "might not contain an id_token". A client registered with
+/// `id_token_on_refresh: false` gets none, and a stock relying party library accepts that.
+async fn refresh_omits_the_id_token_for_a_client_that_keeps_its_first(backend: Backend) {
+    let app = spawn_app(backend).await;
+    create_user(&app, "cy@example.com").await;
+    let mut metadata = test_client_metadata(ClientType::Confidential);
+    metadata.id_token_on_refresh = false;
+    let (client_id, secret) = register(&app, metadata).await;
+    let http = http();
+    let metadata =
+        CoreProviderMetadata::discover_async(IssuerUrl::new(app.address.clone()).unwrap(), &http).await.unwrap();
+    let client = CoreClient::from_provider_metadata(metadata, ClientId::new(client_id), secret.map(ClientSecret::new))
+        .set_redirect_uri(RedirectUrl::new(REDIRECT.to_owned()).unwrap());
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, _, nonce) = client
+        .authorize_url(
+            AuthenticationFlow::<CoreResponseType>::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .add_scope(Scope::new("offline_access".to_owned()))
+        .set_pkce_challenge(challenge)
+        .url();
+    let landing = Browser::new(&app.address).sign_in(url.as_str(), "cy@example.com", PASSWORD).await;
+    let tokens = client
+        .exchange_code(AuthorizationCode::new(landing.code()))
+        .unwrap()
+        .set_pkce_verifier(verifier)
+        .request_async(&http)
+        .await
+        .unwrap();
+    let claims = tokens.id_token().expect("the code exchange still returns one").claims(&client.id_token_verifier(), &nonce);
+    let subject = claims.unwrap().subject().clone();
+
+    let refresh_token = tokens.refresh_token().unwrap();
+    let refreshed = client.exchange_refresh_token(refresh_token).unwrap().request_async(&http).await.unwrap();
+    assert!(refreshed.id_token().is_none(), "no ID token re-issued on refresh");
+    assert!(refreshed.refresh_token().is_some_and(|rotated| rotated.secret() != refresh_token.secret()));
+    let userinfo: CoreUserInfoClaims = client
+        .user_info(refreshed.access_token().clone(), Some(subject.clone()))
+        .unwrap()
+        .request_async(&http)
+        .await
+        .unwrap();
+    assert_eq!(userinfo.subject(), &subject, "the refreshed access token is the same user's");
     app.stop().await;
 }

@@ -108,6 +108,7 @@ fn active_model(client: &Client) -> Result<clients::ActiveModel, StoreError> {
         first_party: Set(m.first_party),
         dpop_bound_access_tokens: Set(m.dpop_bound_access_tokens),
         refresh_origin_policy: Set(m.refresh_origin_policy.as_str().to_owned()),
+        id_token_on_refresh: Set(m.id_token_on_refresh),
         created_at: Set(client.created_at),
         updated_at: Set(client.updated_at),
     })
@@ -176,6 +177,7 @@ fn to_domain(model: clients::Model, issuer: &Issuer) -> Result<Client, StoreErro
             first_party: model.first_party,
             dpop_bound_access_tokens: model.dpop_bound_access_tokens,
             refresh_origin_policy: model.refresh_origin_policy.parse().map_err(malformed)?,
+            id_token_on_refresh: model.id_token_on_refresh,
         },
         created_at: model.created_at,
         updated_at: model.updated_at,
