@@ -17,7 +17,7 @@
 #   refresh-rotation                     /token refresh_token, a pool of tokens from real sign-ins,
 #                                        each answer's new token back into the pool; the RS256 ID
 #                                        token is re-issued (as the peer figures do)
-#   refresh-rotation, no ID token        the same for a client registered with
+#   refresh-rotation-no-id-token         the same for a client registered with
 #                                        --id-token-on-refresh false (OIDC Core §12.2)
 #   auth-code-flow                       complete authorization code + PKCE sign-ins with the
 #                                        password login (examples/load.rs, 32 virtual users)
@@ -376,11 +376,11 @@ bench_backend() {
   fill_refresh_pool
   scenario refresh-rotation $connections /token refresh.lua \
     BENCH_AUTHORIZATION="$(basic "$web_id" "$web_secret")" BENCH_POOL="$work/pool"
-  if selected "refresh-rotation, no ID token"; then
+  if selected refresh-rotation-no-id-token; then
     # The web client's session signs the lean client in too (SSO); bash keeps these two
     # assignments for the function call only.
     web_id=$lean_id web_secret=$lean_secret fill_refresh_pool
-    scenario "refresh-rotation, no ID token" $connections /token refresh.lua \
+    scenario refresh-rotation-no-id-token $connections /token refresh.lua \
       BENCH_AUTHORIZATION="$(basic "$lean_id" "$lean_secret")" BENCH_POOL="$work/pool"
   fi
   if [[ -z ${FERRID_BENCH_ONLY:-} ]]; then

@@ -20,7 +20,9 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.alter_table(Table::alter().table(Clients::Table).drop_column(Clients::IdTokenOnRefresh).to_owned()).await
+        manager
+            .alter_table(Table::alter().table(Clients::Table).drop_column(Clients::IdTokenOnRefresh).to_owned())
+            .await
     }
 }
 

@@ -13,7 +13,7 @@ use super::{
     pkce::{CodeChallenge, CodeVerifier, verify_pkce},
     refresh_token::{FamilyId, RefreshGrant, RefreshLifetimes, ReuseWatch, issue_refresh_token, rotate_refresh_token},
     resource::Resource,
-    revocation::{deny_access_token, record_family_access_token, revoke_family},
+    revocation::{deny_access_token, family_recently_revoked, record_family_access_token, revoke_family},
     scope::Scope,
     session::{OpSession, RequestOrigin},
     tokens::{AccessTokenClaims, Authentication, IssuedAccessToken, issue_access_token, issue_id_token},
@@ -369,7 +369,7 @@ async fn refresh(
     // The family may have been revoked (a concurrent replay, RFC 9700 §4.14.2, or RFC 7009)
     // after the rotation but before the token above was recorded, and so missed: deny it too.
     // The response still goes out, as the rotation did succeed; every token in it is dead.
-    if repo.find(&rotated.record.digest).await?.is_none_or(|successor| successor.revoked_at.is_some()) {
+    if family_recently_revoked(store, &rotated.family_id).await? {
         deny_access_token(store, &access.jti, access.expires_at, now).await?;
     }
     response.refresh_token = Some(rotated.token.expose().to_owned());

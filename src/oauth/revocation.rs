@@ -9,6 +9,11 @@
 //! minted within one access-token lifetime. The read-modify-write is not atomic, but two writers
 //! never race on one family: the code grant starts it, and after that each mint follows the one
 //! successful rotation of the family's single live refresh token.
+//!
+//! A revoked family is also remembered there for a while (`family-revoked:{family}`), written
+//! before the family's list is read: a refresh that rotated just before the revocation records
+//! its access token in the list and then looks for the mark, so either the revocation sees the
+//! token or the refresh sees the mark, without a database read on every refresh.
 
 use std::time::Duration;
 
@@ -29,6 +34,14 @@ fn signed_out_key(subject: &str) -> String {
 fn family_key(family: &FamilyId) -> String {
     format!("family-jtis:{family}")
 }
+
+fn revoked_family_key(family: &FamilyId) -> String {
+    format!("family-revoked:{family}")
+}
+
+/// How long a revoked family stays marked: far longer than a refresh request takes from its
+/// rotation to its look at the mark.
+const REVOKED_FAMILY_MARK: Duration = Duration::from_secs(600);
 
 fn remaining(expires_at: DateTime<Utc>, now: DateTime<Utc>) -> Duration {
     (expires_at - now).to_std().unwrap_or(Duration::ZERO)
@@ -119,6 +132,13 @@ pub async fn record_family_access_token(
     store.put(&family_key(family), &value, ttl).await
 }
 
+/// Whether `family` was revoked within the last [`REVOKED_FAMILY_MARK`]. Asked after recording
+/// an access token with [`record_family_access_token`], it closes the race with
+/// [`revoke_family`].
+pub async fn family_recently_revoked(store: &dyn ShortLivedStore, family: &FamilyId) -> Result<bool, StoreError> {
+    Ok(store.get(&revoked_family_key(family)).await?.is_some())
+}
+
 /// Revokes every refresh token of `family` and denies every live access token minted from it
 /// (RFC 7009 §2.1; RFC 9700 §4.14.2 on reuse; RFC 6749 §4.1.2 on a replayed code). The one way a
 /// family is revoked; returns how many refresh tokens were.
@@ -128,6 +148,7 @@ pub async fn revoke_family(
     family: &FamilyId,
     now: DateTime<Utc>,
 ) -> Result<u64, StoreError> {
+    store.put(&revoked_family_key(family), b"1", REVOKED_FAMILY_MARK).await?;
     let revoked = repo.revoke_family(family, now).await?;
     for token in family_access_tokens(store, family).await? {
         deny_access_token(store, &token.jti, token.exp, now).await?;

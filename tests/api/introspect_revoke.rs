@@ -5,7 +5,11 @@ use std::sync::Arc;
 
 use ferrid::{
     clock::{Clock, SystemClock},
-    oauth::{ClientMetadata, ClientType, GrantType, access_token::verify_issued_access_token},
+    oauth::{
+        ClientMetadata, ClientType, FamilyId, GrantType,
+        access_token::verify_issued_access_token,
+        revocation::{family_recently_revoked, is_revoked, record_family_access_token, revoke_family},
+    },
 };
 use reqwest::{StatusCode, header::HeaderMap};
 use serde_json::{Value, json};
@@ -153,6 +157,30 @@ async fn revoking_a_refresh_token_revokes_its_family_and_access_tokens(backend: 
     let (_, _, body) =
         post(&app, "/token", client, &[("grant_type", "refresh_token"), ("refresh_token", newest_refresh)]).await;
     assert_eq!(body["error"], "invalid_grant");
+    app.stop().await;
+}
+
+/// A refresh records its new access token in the family and then looks for a revocation mark;
+/// a revocation marks the family and then reads its tokens. Whichever of the two goes first, the
+/// access token of a refresh that rotated just before the revocation ends up refused
+/// (RFC 7009 §2.1), without the refresh reading the database again.
+#[tokio::test]
+async fn a_revocation_racing_a_refresh_still_revokes_its_new_access_token_rfc_7009_2_1() {
+    let app = spawn_app(Backend::Embedded).await;
+    let (store, repo) = (app.state.short_lived.as_ref(), &app.state.refresh_tokens);
+    let family = FamilyId::from_stored("racing-family");
+    let now = app.state.clock.now();
+    let expires = now + chrono::Duration::minutes(5);
+    assert!(!family_recently_revoked(store, &family).await.unwrap());
+
+    // The refresh recorded its token first: the revocation finds it and denies it.
+    record_family_access_token(store, &family, "recorded-first", expires, now).await.unwrap();
+    revoke_family(repo, store, &family, now).await.unwrap();
+    assert!(is_revoked(store, "recorded-first", "someone", now).await.unwrap());
+
+    // The revocation went first: the refresh that records its token afterwards sees the mark.
+    record_family_access_token(store, &family, "recorded-after", expires, now).await.unwrap();
+    assert!(family_recently_revoked(store, &family).await.unwrap(), "the refresh denies its own token");
     app.stop().await;
 }
 

@@ -227,7 +227,8 @@ async fn refresh_omits_the_id_token_for_a_client_that_keeps_its_first(backend: B
         .request_async(&http)
         .await
         .unwrap();
-    let claims = tokens.id_token().expect("the code exchange still returns one").claims(&client.id_token_verifier(), &nonce);
+    let claims =
+        tokens.id_token().expect("the code exchange still returns one").claims(&client.id_token_verifier(), &nonce);
     let subject = claims.unwrap().subject().clone();
 
     let refresh_token = tokens.refresh_token().unwrap();

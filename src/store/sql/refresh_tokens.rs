@@ -1,6 +1,6 @@
 //! Refresh tokens at rest: one row per token, keyed by the token's digest, grouped by family
-//! (RFC 9700 §4.14.2). Consuming a token is a single conditional UPDATE, so that of concurrent
-//! requests exactly one wins on SQLite and PostgreSQL alike (DESIGN §7.1).
+//! (RFC 9700 §4.14.2). Consuming a token is a single conditional UPDATE … RETURNING, so that of
+//! concurrent requests exactly one wins on SQLite and PostgreSQL alike (DESIGN §7.1).
 
 use chrono::{DateTime, Utc};
 use entity::refresh_tokens;
@@ -64,12 +64,13 @@ impl RefreshTokenRepository {
         now: DateTime<Utc>,
         successor: &NewRefreshToken,
     ) -> Result<RotateOutcome, StoreError> {
+        let rotation = (digest.clone(), now, successor.clone());
         let Some(rotations) = &self.rotations else {
-            return rotate_alone(&self.db, digest, now, successor).await;
+            return rotate_alone(&self.db, rotation).await;
         };
-        match rotations.submit((digest.clone(), now, successor.clone())).await {
+        match rotations.submit(rotation).await {
             Ok(outcome) => outcome,
-            Err(Some((digest, now, successor))) => rotate_alone(&self.db, &digest, now, &successor).await,
+            Err(Some(rotation)) => rotate_alone(&self.db, rotation).await,
             Err(None) => {
                 Err(StoreError::Unavailable { backend: "database", detail: "the rotation writer stopped".into() })
             }
@@ -96,15 +97,12 @@ async fn rotate_together(db: &DatabaseConnection, batch: &[Rotation]) -> Vec<Res
     if batch.len() > 1 {
         let together = async {
             let transaction = db.begin().await?;
-            let mut outcomes = Vec::with_capacity(batch.len());
-            for (digest, now, successor) in batch {
-                outcomes.push(Ok(rotate_in(&transaction, digest, *now, successor).await?));
-            }
+            let outcomes = rotate_in(&transaction, batch).await?;
             transaction.commit().await?;
             Ok::<_, StoreError>(outcomes)
         };
         match together.await {
-            Ok(outcomes) => return outcomes,
+            Ok(outcomes) => return outcomes.into_iter().map(Ok).collect(),
             Err(StoreError::Unavailable { backend, detail }) => {
                 return batch
                     .iter()
@@ -115,51 +113,63 @@ async fn rotate_together(db: &DatabaseConnection, batch: &[Rotation]) -> Vec<Res
         }
     }
     let mut outcomes = Vec::with_capacity(batch.len());
-    for (digest, now, successor) in batch {
-        outcomes.push(rotate_alone(db, digest, *now, successor).await);
+    for rotation in batch {
+        outcomes.push(rotate_alone(db, rotation.clone()).await);
     }
     outcomes
 }
 
-async fn rotate_alone(
-    db: &DatabaseConnection,
-    digest: &SecretDigest,
-    now: DateTime<Utc>,
-    successor: &NewRefreshToken,
-) -> Result<RotateOutcome, StoreError> {
+async fn rotate_alone(db: &DatabaseConnection, rotation: Rotation) -> Result<RotateOutcome, StoreError> {
     let transaction = db.begin().await?;
-    let outcome = rotate_in(&transaction, digest, now, successor).await?;
+    let mut outcomes = rotate_in(&transaction, std::slice::from_ref(&rotation)).await?;
     transaction.commit().await?;
-    Ok(outcome)
+    outcomes.pop().ok_or(StoreError::Malformed("rotation outcome"))
 }
 
-/// The rotation's statements, inside the caller's transaction.
-async fn rotate_in(
+/// The statements of `batch`, inside the caller's transaction: one consuming UPDATE per token,
+/// then the successors of those consumed in one INSERT (none of them can be presented before
+/// the commit, so none is needed earlier).
+async fn rotate_in(transaction: &DatabaseTransaction, batch: &[Rotation]) -> Result<Vec<RotateOutcome>, StoreError> {
+    let mut outcomes = Vec::with_capacity(batch.len());
+    let mut successors = Vec::new();
+    for (digest, now, successor) in batch {
+        let outcome = consume(transaction, digest, *now).await?;
+        if matches!(outcome, RotateOutcome::Rotated(_)) {
+            successors.push(active_model(successor)?);
+        }
+        outcomes.push(outcome);
+    }
+    if !successors.is_empty() {
+        refresh_tokens::Entity::insert_many(successors)
+            .exec_without_returning(transaction)
+            .await
+            .map_err(on_unique_violation("refresh token"))?;
+    }
+    Ok(outcomes)
+}
+
+/// Consumes the token with `digest`: one conditional UPDATE (`rotated_at IS NULL AND revoked_at
+/// IS NULL`) returning the row. The database serialises concurrent updates of the row, so
+/// exactly one caller gets it back; the others learn from the row why it was not theirs.
+async fn consume(
     transaction: &DatabaseTransaction,
     digest: &SecretDigest,
     now: DateTime<Utc>,
-    successor: &NewRefreshToken,
 ) -> Result<RotateOutcome, StoreError> {
     let consumed = refresh_tokens::Entity::update_many()
         .col_expr(refresh_tokens::Column::RotatedAt, Expr::value(now))
         .filter(refresh_tokens::Column::Id.eq(digest.as_str()))
         .filter(refresh_tokens::Column::RotatedAt.is_null())
         .filter(refresh_tokens::Column::RevokedAt.is_null())
-        .exec(transaction)
-        .await?
-        .rows_affected
-        == 1;
-    if consumed {
-        refresh_tokens::Entity::insert(active_model(successor)?)
-            .exec_without_returning(transaction)
-            .await
-            .map_err(on_unique_violation("refresh token"))?;
+        .exec_with_returning(transaction)
+        .await?;
+    if let Some(row) = consumed.into_iter().next() {
+        return Ok(RotateOutcome::Rotated(Box::new(to_domain(row)?)));
     }
     let row = refresh_tokens::Entity::find_by_id(digest.as_str()).one(transaction).await?;
-    Ok(match (consumed, row) {
-        (true, Some(row)) => RotateOutcome::Rotated(Box::new(to_domain(row)?)),
-        (false, Some(row)) if row.revoked_at.is_some() => RotateOutcome::Revoked,
-        (false, Some(row)) if row.rotated_at.is_some() => {
+    Ok(match row {
+        Some(row) if row.revoked_at.is_some() => RotateOutcome::Revoked,
+        Some(row) if row.rotated_at.is_some() => {
             RotateOutcome::Reused { family_id: FamilyId::from_stored(row.family_id) }
         }
         _ => RotateOutcome::Unknown,
