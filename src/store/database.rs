@@ -46,6 +46,10 @@ impl Database {
             .max_connections(max_connections)
             .connect_timeout(Duration::from_secs(5))
             .acquire_timeout(ACQUIRE_TIMEOUT)
+            // A connection in use within the last second is alive: pinging it on every acquire
+            // cost a round trip (a thread hop on SQLite) per statement. One idle for longer may
+            // have been cut by a database restart or a proxy, so it is pinged first.
+            .test_before_acquire_if_idle_for(Duration::from_secs(1))
             .sqlx_logging(false)
             // Per connection of the pool: WAL lets readers proceed during a write; a busy timeout
             // turns brief lock contention into a short wait instead of an error.

@@ -597,6 +597,9 @@ async fn a_postgres_restart_is_ridden_out_without_restarting_ferrid() {
         let (_, body) = ready(node).await;
         assert_eq!(body["status"], "unavailable", "{body}");
         eprintln!("PostgreSQL down: /ready 503 after {took:?}: {body}");
+        // A client looked up within the cache's lifetime lets /authorize answer without the
+        // database; once it has expired, every probe below needs PostgreSQL.
+        tokio::time::sleep(ferrid::oauth::registry::CLIENT_CACHE_TTL).await;
 
         let http = http();
         let login = json!({"email": "ann@example.com", "password": PASSWORD});
