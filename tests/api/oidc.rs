@@ -7,9 +7,11 @@ use ferrid::{
     oauth::{ClientMetadata, ClientType, GrantType, RedirectUri},
 };
 use openidconnect::{
-    AccessTokenHash, AuthenticationFlow, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
-    OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
-    core::{CoreClient, CoreProviderMetadata, CoreResponseType, CoreUserInfoClaims},
+    AccessTokenHash, AuthenticationFlow, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet,
+    EndpointNotSet, EndpointSet, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, Scope,
+    TokenResponse,
+    core::{CoreClient, CoreProviderMetadata, CoreResponseType, CoreTokenResponse, CoreUserInfoClaims},
+    reqwest::Client as HttpClient,
 };
 
 use crate::{
@@ -71,11 +73,55 @@ pub fn authorize_url_at(base: &str, client_id: &str, scope: &str, extra: &[(&str
     (url.to_string(), verifier.secret().to_owned())
 }
 
-fn http() -> openidconnect::reqwest::Client {
+fn http() -> HttpClient {
     openidconnect::reqwest::ClientBuilder::new()
         .redirect(openidconnect::reqwest::redirect::Policy::none())
         .build()
         .unwrap()
+}
+
+/// The crate's client as discovery configures it.
+type RelyingParty =
+    CoreClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointMaybeSet, EndpointMaybeSet>;
+
+/// The relying party `client_id`, configured from ferrid's discovery document (OIDC Discovery
+/// §4: the crate checks that `issuer` equals the URL it discovered).
+async fn discover(app: &TestApp, http: &HttpClient, client_id: String, secret: Option<String>) -> RelyingParty {
+    let metadata =
+        CoreProviderMetadata::discover_async(IssuerUrl::new(app.address.clone()).unwrap(), http).await.unwrap();
+    CoreClient::from_provider_metadata(metadata, ClientId::new(client_id), secret.map(ClientSecret::new))
+        .set_redirect_uri(RedirectUrl::new(REDIRECT.to_owned()).unwrap())
+}
+
+/// One sign-in as the crate makes it: an authorization request with PKCE for `openid` and
+/// `scopes`, the login in `browser`, and the code redeemed.
+struct SignedIn {
+    landing: Landing,
+    state: CsrfToken,
+    nonce: Nonce,
+    tokens: CoreTokenResponse,
+}
+
+async fn sign_in(rp: &RelyingParty, http: &HttpClient, browser: &Browser, email: &str, scopes: &[&str]) -> SignedIn {
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, state, nonce) = rp
+        .authorize_url(
+            AuthenticationFlow::<CoreResponseType>::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .add_scopes(scopes.iter().map(|scope| Scope::new((*scope).to_owned())))
+        .set_pkce_challenge(challenge)
+        .url();
+    let landing = browser.sign_in(url.as_str(), email, PASSWORD).await;
+    let tokens = rp
+        .exchange_code(AuthorizationCode::new(landing.code()))
+        .unwrap()
+        .set_pkce_verifier(verifier)
+        .request_async(http)
+        .await
+        .unwrap();
+    SignedIn { landing, state, nonce, tokens }
 }
 
 async fn confidential_client_signs_in_refreshes_and_gets_sso(backend: Backend) {
@@ -83,38 +129,14 @@ async fn confidential_client_signs_in_refreshes_and_gets_sso(backend: Backend) {
     create_user(&app, "ann@example.com").await;
     let (client_id, secret) = create_client(&app, ClientType::Confidential).await;
     let http = http();
-
-    // OIDC Discovery §4: the crate checks that `issuer` equals the URL it discovered.
-    let metadata =
-        CoreProviderMetadata::discover_async(IssuerUrl::new(app.address.clone()).unwrap(), &http).await.unwrap();
-    let client = CoreClient::from_provider_metadata(metadata, ClientId::new(client_id), secret.map(ClientSecret::new))
-        .set_redirect_uri(RedirectUrl::new(REDIRECT.to_owned()).unwrap());
-
-    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    let (url, state, nonce) = client
-        .authorize_url(
-            AuthenticationFlow::<CoreResponseType>::AuthorizationCode,
-            CsrfToken::new_random,
-            Nonce::new_random,
-        )
-        .add_scope(Scope::new("email".to_owned()))
-        .add_scope(Scope::new("profile".to_owned()))
-        .add_scope(Scope::new("offline_access".to_owned()))
-        .set_pkce_challenge(challenge)
-        .url();
+    let client = discover(&app, &http, client_id, secret).await;
     let browser = Browser::new(&app.address);
-    let landing = browser.sign_in(url.as_str(), "ann@example.com", PASSWORD).await;
+    let SignedIn { landing, state, nonce, tokens } =
+        sign_in(&client, &http, &browser, "ann@example.com", &["email", "profile", "offline_access"]).await;
     // RFC 6749 §4.1.2 + RFC 9207 §2: code, the client's state, and our issuer.
     assert_eq!(landing.param("state").as_deref(), Some(state.secret().as_str()), "{landing:?}");
     assert_eq!(landing.param("iss").as_deref(), Some(app.address.as_str()));
 
-    let tokens = client
-        .exchange_code(AuthorizationCode::new(landing.code()))
-        .unwrap()
-        .set_pkce_verifier(verifier)
-        .request_async(&http)
-        .await
-        .unwrap();
     let id_token = tokens.id_token().expect("an ID token for scope openid");
     let claims = id_token.claims(&client.id_token_verifier(), &nonce).expect("the crate verifies our ID token");
     assert_eq!(claims.email().map(|e| e.as_str()), Some("ann@example.com"));
@@ -169,27 +191,9 @@ async fn public_client_signs_in_with_pkce_only(backend: Backend) {
     create_user(&app, "bo@example.com").await;
     let (client_id, _) = create_client(&app, ClientType::Public).await;
     let http = http();
-    let metadata =
-        CoreProviderMetadata::discover_async(IssuerUrl::new(app.address.clone()).unwrap(), &http).await.unwrap();
-    let client = CoreClient::from_provider_metadata(metadata, ClientId::new(client_id), None)
-        .set_redirect_uri(RedirectUrl::new(REDIRECT.to_owned()).unwrap());
-    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    let (url, _, nonce) = client
-        .authorize_url(
-            AuthenticationFlow::<CoreResponseType>::AuthorizationCode,
-            CsrfToken::new_random,
-            Nonce::new_random,
-        )
-        .set_pkce_challenge(challenge)
-        .url();
-    let landing = Browser::new(&app.address).sign_in(url.as_str(), "bo@example.com", PASSWORD).await;
-    let tokens = client
-        .exchange_code(AuthorizationCode::new(landing.code()))
-        .unwrap()
-        .set_pkce_verifier(verifier)
-        .request_async(&http)
-        .await
-        .unwrap();
+    let client = discover(&app, &http, client_id, None).await;
+    let SignedIn { nonce, tokens, .. } =
+        sign_in(&client, &http, &Browser::new(&app.address), "bo@example.com", &[]).await;
     let claims = tokens.id_token().unwrap().claims(&client.id_token_verifier(), &nonce).unwrap();
     assert!(claims.email().is_none(), "no email claim without the email scope");
     assert!(tokens.refresh_token().is_none(), "no refresh token without offline_access");
@@ -205,31 +209,11 @@ async fn refresh_omits_the_id_token_for_a_client_that_keeps_its_first(backend: B
     metadata.id_token_on_refresh = false;
     let (client_id, secret) = register(&app, metadata).await;
     let http = http();
-    let metadata =
-        CoreProviderMetadata::discover_async(IssuerUrl::new(app.address.clone()).unwrap(), &http).await.unwrap();
-    let client = CoreClient::from_provider_metadata(metadata, ClientId::new(client_id), secret.map(ClientSecret::new))
-        .set_redirect_uri(RedirectUrl::new(REDIRECT.to_owned()).unwrap());
-    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    let (url, _, nonce) = client
-        .authorize_url(
-            AuthenticationFlow::<CoreResponseType>::AuthorizationCode,
-            CsrfToken::new_random,
-            Nonce::new_random,
-        )
-        .add_scope(Scope::new("offline_access".to_owned()))
-        .set_pkce_challenge(challenge)
-        .url();
-    let landing = Browser::new(&app.address).sign_in(url.as_str(), "cy@example.com", PASSWORD).await;
-    let tokens = client
-        .exchange_code(AuthorizationCode::new(landing.code()))
-        .unwrap()
-        .set_pkce_verifier(verifier)
-        .request_async(&http)
-        .await
-        .unwrap();
-    let claims =
-        tokens.id_token().expect("the code exchange still returns one").claims(&client.id_token_verifier(), &nonce);
-    let subject = claims.unwrap().subject().clone();
+    let client = discover(&app, &http, client_id, secret).await;
+    let SignedIn { nonce, tokens, .. } =
+        sign_in(&client, &http, &Browser::new(&app.address), "cy@example.com", &["offline_access"]).await;
+    let id_token = tokens.id_token().expect("the code exchange still returns one");
+    let subject = id_token.claims(&client.id_token_verifier(), &nonce).unwrap().subject().clone();
 
     let refresh_token = tokens.refresh_token().unwrap();
     let refreshed = client.exchange_refresh_token(refresh_token).unwrap().request_async(&http).await.unwrap();
