@@ -445,7 +445,7 @@ impl RawConfig {
         let shutdown_grace =
             Duration::from_secs(number("SHUTDOWN_GRACE_SECS", self.shutdown_grace_secs, 30, 0..=3600)?.into());
         // SQLite has one writer, and each connection is a thread with its own statements and
-        // malloc arena (about 1 MiB apiece): four are as fast as ten on the embedded default.
+        // malloc arena (about 2 MiB apiece): four are as fast as ten on the embedded default.
         let default_connections = if database_url.starts_with("sqlite:") { 4 } else { 10 };
         let database_max_connections =
             number("DATABASE_MAX_CONNECTIONS", self.database_max_connections, default_connections, 1..=1000)?;
