@@ -26,8 +26,8 @@
 # then the scaling curve of refresh-rotation and client-credentials at 1, 8, 32 and 128
 # connections. Per scenario: requests/s, p50, p99, non-2xx answers, server CPU seconds and
 # ferrid's peak RSS (VmHWM) during it; per backend: start to the first 200 from discovery, idle
-# RSS, the peak RSS over every scenario, and
-# argon2id's own rate at the configured parameters. One table on stdout, and JSON lines (one per
+# RSS, the peak RSS over every scenario, and argon2id's own rate at the configured parameters
+# (memory reused, as ferrid's hashing threads do). One table on stdout, and JSON lines (one per
 # scenario) at the end, also written to $FERRID_BENCH_JSON if set.
 #
 # PostgreSQL runs in a database created for the run and dropped after it; Redis keys live under

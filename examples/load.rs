@@ -197,7 +197,7 @@ fn argon2_rate(args: &[String]) {
     let mut hashes = 0u64;
     while started.elapsed() < Duration::from_secs(seconds) {
         hasher
-            .hash_password_into_with_memory(b"violet-harbour-42", b"sixteen-byte-salt", &mut output, &mut blocks)
+            .hash_password_into_with_memory(b"violet-harbour-42", b"sixteen-byte-sal", &mut output, &mut blocks)
             .expect("argon2id hashes");
         hashes += 1;
     }

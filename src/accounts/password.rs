@@ -89,7 +89,7 @@ struct HashingThreads {
 /// to wait behind a 10 ms hash on a shared core (client_credentials p99 during a login storm
 /// went from 300 ms to 5 ms), while hashes still get every cycle nothing else wants. Not lower:
 /// at 5 they keep about a quarter of a core that other requests saturate (10 left them a tenth).
-pub const HASHING_NICENESS: i32 = 5;
+const HASHING_NICENESS: i32 = 5;
 
 /// Lowers the calling thread's priority to [`HASHING_NICENESS`]; best effort.
 fn yield_to_request_handling() {

@@ -66,11 +66,11 @@ impl RefreshTokenRepository {
     ) -> Result<RotateOutcome, StoreError> {
         let rotation = (digest.clone(), now, successor.clone());
         let Some(rotations) = &self.rotations else {
-            return rotate_alone(&self.db, rotation).await;
+            return rotate_alone(&self.db, &rotation).await;
         };
         match rotations.submit(rotation).await {
             Ok(outcome) => outcome,
-            Err(Some(rotation)) => rotate_alone(&self.db, rotation).await,
+            Err(Some(rotation)) => rotate_alone(&self.db, &rotation).await,
             Err(None) => {
                 Err(StoreError::Unavailable { backend: "database", detail: "the rotation writer stopped".into() })
             }
@@ -114,14 +114,14 @@ async fn rotate_together(db: &DatabaseConnection, batch: &[Rotation]) -> Vec<Res
     }
     let mut outcomes = Vec::with_capacity(batch.len());
     for rotation in batch {
-        outcomes.push(rotate_alone(db, rotation.clone()).await);
+        outcomes.push(rotate_alone(db, rotation).await);
     }
     outcomes
 }
 
-async fn rotate_alone(db: &DatabaseConnection, rotation: Rotation) -> Result<RotateOutcome, StoreError> {
+async fn rotate_alone(db: &DatabaseConnection, rotation: &Rotation) -> Result<RotateOutcome, StoreError> {
     let transaction = db.begin().await?;
-    let mut outcomes = rotate_in(&transaction, std::slice::from_ref(&rotation)).await?;
+    let mut outcomes = rotate_in(&transaction, std::slice::from_ref(rotation)).await?;
     transaction.commit().await?;
     outcomes.pop().ok_or(StoreError::Malformed("rotation outcome"))
 }
