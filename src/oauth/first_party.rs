@@ -82,7 +82,8 @@ async fn holder(state: &AppState, presented: &str) -> Result<Option<(UserId, Fam
 /// out is idempotent. Returns the user who was signed out, if any.
 pub async fn log_out(state: &AppState, presented: &str) -> Result<Option<UserId>, StoreError> {
     let Some((user, family, sid)) = holder(state, presented).await? else { return Ok(None) };
-    revoke_family(&state.refresh_tokens, state.short_lived.as_ref(), &family, state.clock.now()).await?;
+    let (store, live_for) = (state.short_lived.as_ref(), state.longest_access_token());
+    revoke_family(&state.refresh_tokens, store, &family, state.clock.now(), live_for).await?;
     if let Some(sid) = sid {
         end_session(state, user, &sid).await?;
     }

@@ -13,7 +13,7 @@ use super::{
     pkce::{CodeChallenge, CodeVerifier, verify_pkce},
     refresh_token::{FamilyId, RefreshGrant, RefreshLifetimes, ReuseWatch, issue_refresh_token, rotate_refresh_token},
     resource::Resource,
-    revocation::{deny_access_token, family_recently_revoked, record_family_access_token, revoke_family},
+    revocation::{deny_access_token, revoke_family},
     scope::Scope,
     session::{OpSession, RequestOrigin},
     tokens::{AccessTokenClaims, Authentication, IssuedAccessToken, issue_access_token, issue_id_token},
@@ -235,10 +235,14 @@ async fn redeem_code(
         sid: Some(&grant.sid),
         nonce: grant.nonce.as_deref(),
     };
-    let mut response = mint(state, client, &user, &scope, &authentication, jkt, IdToken::ForOpenId).await?;
+    let opens_family =
+        scope.contains("offline_access") && client.metadata.grant_types.contains(&GrantType::RefreshToken);
+    let family = opens_family.then(FamilyId::generate);
+    let mut response =
+        mint(state, client, &user, &scope, &authentication, jkt, family.as_ref(), IdToken::ForOpenId).await?;
 
     let mut refresh_family = None;
-    if scope.contains("offline_access") && client.metadata.grant_types.contains(&GrantType::RefreshToken) {
+    if let Some(family) = family {
         let refresh_grant = RefreshGrant {
             client_id: client.id.clone(),
             user_id: user.id,
@@ -248,7 +252,7 @@ async fn redeem_code(
             amr: grant.amr.clone(),
             dpop_jkt: refresh_binding(client, jkt),
         };
-        let (token, family) = open_refresh_family(state, client, refresh_grant, &response.access, origin).await?;
+        let token = open_refresh_family(state, client, &family, refresh_grant, origin).await?;
         refresh_family = Some(family.as_str().to_owned());
         response.refresh_token = Some(token);
     }
@@ -265,21 +269,20 @@ async fn redeem_code(
     Ok(response.into_response())
 }
 
-/// Starts a refresh family for `grant`, its first member bound to the access token issued with
-/// it (so revoking the family denies that token too); returns the refresh token and the family.
+/// Starts the refresh `family` for `grant` (the access token issued with it already names the
+/// family, so revoking the family revokes that token too); returns the refresh token.
 async fn open_refresh_family(
     state: &AppState,
     client: &Client,
+    family: &FamilyId,
     grant: RefreshGrant,
-    access: &IssuedAccessToken,
     origin: &RequestOrigin,
-) -> Result<(String, FamilyId), OAuthError> {
+) -> Result<String, OAuthError> {
     let now = state.clock.now();
-    let (token, record) = issue_refresh_token(grant, now, refresh_lifetimes(state, client), origin.clone());
+    let lifetimes = refresh_lifetimes(state, client);
+    let (token, record) = issue_refresh_token(family.clone(), grant, now, lifetimes, origin.clone());
     state.refresh_tokens.insert(&record).await?;
-    record_family_access_token(state.short_lived.as_ref(), &record.family_id, &access.jti, access.expires_at, now)
-        .await?;
-    Ok((token.expose().to_owned(), record.family_id))
+    Ok(token.expose().to_owned())
 }
 
 /// Tokens for a user who has just signed in through one of ferrid's own applications, with no
@@ -295,6 +298,7 @@ pub async fn issue_to_session(
     origin: &RequestOrigin,
 ) -> Result<TokenResponse, OAuthError> {
     let subject = user.id.to_string();
+    let family = FamilyId::generate();
     let claims = AccessTokenClaims {
         subject: &subject,
         scope,
@@ -302,6 +306,7 @@ pub async fn issue_to_session(
         auth_time: Some(session.auth_time),
         sid: Some(&session.sid),
         jkt: None,
+        family: Some(&family),
     };
     let access = issue_access(state, client, &claims).await?;
     let grant = RefreshGrant {
@@ -313,7 +318,7 @@ pub async fn issue_to_session(
         amr: session.amr.clone(),
         dpop_jkt: None,
     };
-    let (refresh_token, _) = open_refresh_family(state, client, grant, &access, origin).await?;
+    let refresh_token = open_refresh_family(state, client, &family, grant, origin).await?;
     Ok(TokenResponse {
         expires_in: (access.expires_at - state.clock.now()).num_seconds(),
         access_token: access.token,
@@ -329,7 +334,8 @@ async fn revoke_redeemed(state: &AppState, redeemed: &RedeemedCode) -> Result<()
     let now = state.clock.now();
     if let Some(family) = &redeemed.refresh_family {
         let family = FamilyId::from_stored(family.as_str());
-        revoke_family(&state.refresh_tokens, state.short_lived.as_ref(), &family, now).await?;
+        let live_for = state.longest_access_token();
+        revoke_family(&state.refresh_tokens, state.short_lived.as_ref(), &family, now, live_for).await?;
     }
     deny_access_token(state.short_lived.as_ref(), &redeemed.access_token_jti, redeemed.access_token_expires_at, now)
         .await?;
@@ -351,7 +357,12 @@ async fn refresh(
     let store = state.short_lived.as_ref();
     let repo = &state.refresh_tokens;
     let lifetimes = refresh_lifetimes(state, client);
-    let watch = ReuseWatch { metrics: state.metrics.as_ref(), audit: &state.audit, origin };
+    let watch = ReuseWatch {
+        metrics: state.metrics.as_ref(),
+        audit: &state.audit,
+        origin,
+        access_tokens_live_for: state.longest_access_token(),
+    };
     let rotated = rotate_refresh_token(presented, client, scope, now, repo, store, &watch, lifetimes, jkt).await?;
     super::refresh_origin::apply_policy(state, client, &rotated, origin).await?;
     let grant = &rotated.record.grant;
@@ -363,15 +374,8 @@ async fn refresh(
         admin::grantable_scope(&state.access_control, user.id, &rotated.access_scope).await.map_err(internal)?;
     // OIDC Core §12.2: the refresh response "might not contain an id_token"; the client chooses.
     let id_token = if client.metadata.id_token_on_refresh { IdToken::ForOpenId } else { IdToken::Omit };
-    let mut response = mint(state, client, &user, &access_scope, &authentication, jkt, id_token).await?;
-    let access = &response.access;
-    record_family_access_token(store, &rotated.family_id, &access.jti, access.expires_at, now).await?;
-    // The family may have been revoked (a concurrent replay, RFC 9700 §4.14.2, or RFC 7009)
-    // after the rotation but before the token above was recorded, and so missed: deny it too.
-    // The response still goes out, as the rotation did succeed; every token in it is dead.
-    if family_recently_revoked(store, &rotated.family_id).await? {
-        deny_access_token(store, &access.jti, access.expires_at, now).await?;
-    }
+    let family = Some(&rotated.family_id);
+    let mut response = mint(state, client, &user, &access_scope, &authentication, jkt, family, id_token).await?;
     response.refresh_token = Some(rotated.token.expose().to_owned());
     Ok(response.into_response())
 }
@@ -403,6 +407,7 @@ async fn client_credentials(
         auth_time: None,
         sid: None,
         jkt,
+        family: None,
     };
     let access = issue_access(state, client, &claims).await?;
     Ok(TokenResponse {
@@ -495,6 +500,7 @@ enum IdToken {
 }
 
 /// The access token, and for OpenID requests the ID token unless `id_token` omits it.
+#[allow(clippy::too_many_arguments)]
 async fn mint(
     state: &AppState,
     client: &Client,
@@ -502,6 +508,7 @@ async fn mint(
     scope: &Scope,
     authentication: &Authentication<'_>,
     jkt: Option<&str>,
+    family: Option<&FamilyId>,
     id_token: IdToken,
 ) -> Result<Minted, OAuthError> {
     let now = state.clock.now();
@@ -514,6 +521,7 @@ async fn mint(
         auth_time: Some(authentication.auth_time),
         sid: authentication.sid,
         jkt,
+        family,
     };
     let access = issue_access(state, client, &claims).await?;
     let id_token = if id_token == IdToken::ForOpenId && scope.contains("openid") {

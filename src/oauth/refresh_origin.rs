@@ -123,7 +123,8 @@ pub async fn apply_policy(
         }
         RefreshOriginPolicy::Reauthenticate => {
             let now = state.clock.now();
-            revoke_family(&state.refresh_tokens, state.short_lived.as_ref(), &rotated.family_id, now).await?;
+            let (store, live_for) = (state.short_lived.as_ref(), state.longest_access_token());
+            revoke_family(&state.refresh_tokens, store, &rotated.family_id, now, live_for).await?;
             state.audit.record(event.failed()).await;
             Err(OAuthError::InvalidGrant("the refresh came from a new network or device: sign in again".into()))
         }

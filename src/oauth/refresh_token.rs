@@ -19,7 +19,7 @@ use crate::{
     accounts::UserId,
     audit::{Actor, AuditEvent, AuditLog, kinds},
     metrics::Metrics,
-    store::{ShortLivedStore, sql::RefreshTokenRepository},
+    store::{ShortLivedStore, StoreError, sql::RefreshTokenRepository},
 };
 
 /// The tokens descending from one authorization grant (RFC 9700 §4.14.2). Not a secret.
@@ -137,9 +137,10 @@ pub struct RotatedRefreshToken {
     pub previous_origin: RequestOrigin,
 }
 
-/// Starts a new family for a grant (the authorization_code grant, RFC 6749 §4.1.4 / §1.5). The
+/// Starts `family` for a grant (the authorization_code grant, RFC 6749 §4.1.4 / §1.5). The
 /// caller stores the record and hands the secret to the client.
 pub fn issue_refresh_token(
+    family_id: FamilyId,
     grant: RefreshGrant,
     now: DateTime<Utc>,
     lifetimes: RefreshLifetimes,
@@ -149,7 +150,7 @@ pub fn issue_refresh_token(
     let token = OpaqueSecret::generate();
     let record = NewRefreshToken {
         digest: token.digest(),
-        family_id: FamilyId::generate(),
+        family_id,
         grant,
         issued_at: now,
         expires_at: (now + lifetimes.idle).min(family_expires_at),
@@ -231,7 +232,7 @@ async fn reject_reuse(
     now: DateTime<Utc>,
 ) -> OAuthError {
     watch.metrics.refresh_token_reuse_detected();
-    match super::revocation::revoke_family(repo, store, family_id, now).await {
+    match super::revocation::revoke_family(repo, store, family_id, now, watch.access_tokens_live_for).await {
         Ok(revoked) => {
             tracing::warn!(family_id = %family_id, revoked, "refresh token reuse detected; the family is revoked");
             let client = record.grant.client_id.as_str();
@@ -247,11 +248,13 @@ async fn reject_reuse(
     }
 }
 
-/// Who hears about a detected reuse: the metrics and the audit log, with the request's origin.
+/// Who hears about a detected reuse: the metrics and the audit log, with the request's origin;
+/// and how long the family's access tokens live, so its revocation outlives them.
 pub struct ReuseWatch<'a> {
     pub metrics: &'a Metrics,
     pub audit: &'a AuditLog,
     pub origin: &'a RequestOrigin,
+    pub access_tokens_live_for: std::time::Duration,
 }
 
 /// A rotated token presented again within its client's reuse grace window: a second successor in
@@ -335,22 +338,46 @@ pub async fn rotate_refresh_token(
     }
     let access_scope = access_scope(requested_scope, &record.grant.scope)?;
     let (token, next) = successor(&record, now, lifetimes, origin.clone());
-    match repo.rotate(&digest, now, &next).await? {
-        RotateOutcome::Rotated(_) => Ok(RotatedRefreshToken {
+    let rotated = match repo.rotate(&digest, now, &next).await? {
+        RotateOutcome::Rotated(_) => RotatedRefreshToken {
             family_id: next.family_id.clone(),
             record: next,
             token,
             access_scope,
             previous_origin: record.origin,
-        }),
+        },
         // Another request consumed it between our read and our update: a concurrent replay —
         // or, for a client with a grace window, a race between its own requests.
         RotateOutcome::Reused { .. } if grace > Duration::zero() => {
-            reissue_within_grace(&record, Some(access_scope), now, repo, lifetimes, origin).await
+            reissue_within_grace(&record, Some(access_scope), now, repo, lifetimes, origin).await?
         }
-        RotateOutcome::Reused { family_id } => Err(reject_reuse(repo, store, watch, &record, &family_id, now).await),
-        RotateOutcome::Revoked | RotateOutcome::Unknown => Err(invalid_grant()),
+        RotateOutcome::Reused { family_id } => {
+            return Err(reject_reuse(repo, store, watch, &record, &family_id, now).await);
+        }
+        RotateOutcome::Revoked | RotateOutcome::Unknown => return Err(invalid_grant()),
+    };
+    revoke_again_if_revoked_meanwhile(&rotated.family_id, repo, store, now).await?;
+    Ok(rotated)
+}
+
+/// A revocation of the family running alongside this rotation (a concurrent replay, RFC 9700
+/// §4.14.2, or RFC 7009) may have missed the successor: on PostgreSQL its UPDATE does not see a
+/// row committed after it began. The revocation marks the family before it updates the rows,
+/// and this looks for the mark after the successor committed, so either the revocation's UPDATE
+/// saw the successor, or the mark is here and the family is revoked again, the successor with it.
+/// The rotation itself did succeed, so its answer still goes out; every token in it is dead (the
+/// access token by the same mark).
+async fn revoke_again_if_revoked_meanwhile(
+    family: &FamilyId,
+    repo: &RefreshTokenRepository,
+    store: &dyn ShortLivedStore,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    if super::revocation::family_revoked(store, family).await? {
+        let revoked = repo.revoke_family(family, now).await?;
+        tracing::info!(family_id = %family, revoked, "the family was revoked during its rotation");
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -396,23 +423,30 @@ mod tests {
 
     #[test]
     fn a_new_family_has_idle_and_absolute_expiry_rfc_9700_4_14_2() {
-        let (token, record) = issue_refresh_token(grant(), t0(), RefreshLifetimes::default(), RequestOrigin::default());
+        let family = FamilyId::generate();
+        let (token, record) =
+            issue_refresh_token(family.clone(), grant(), t0(), RefreshLifetimes::default(), RequestOrigin::default());
+        assert_eq!(record.family_id, family);
         assert!(record.digest.matches(&token));
         assert_ne!(record.digest.as_str(), token.expose(), "only the digest is stored");
         assert_eq!(record.expires_at, t0() + Duration::days(7));
         assert_eq!(record.family_expires_at, t0() + Duration::days(30));
-        let (_, other) = issue_refresh_token(grant(), t0(), RefreshLifetimes::default(), RequestOrigin::default());
-        assert_ne!(record.family_id, other.family_id, "each grant starts its own family");
 
         // An idle lifetime longer than the absolute one is capped by it.
         let short = RefreshLifetimes { idle: Duration::days(7), absolute: Duration::days(1) };
-        let (_, record) = issue_refresh_token(grant(), t0(), short, RequestOrigin::default());
+        let (_, record) = issue_refresh_token(FamilyId::generate(), grant(), t0(), short, RequestOrigin::default());
         assert_eq!(record.expires_at, record.family_expires_at);
     }
 
     #[test]
     fn a_successor_keeps_the_grant_and_never_outlives_the_family_rfc_6749_6() {
-        let (_, first) = issue_refresh_token(grant(), t0(), RefreshLifetimes::default(), RequestOrigin::default());
+        let (_, first) = issue_refresh_token(
+            FamilyId::generate(),
+            grant(),
+            t0(),
+            RefreshLifetimes::default(),
+            RequestOrigin::default(),
+        );
         let first = stored(first);
         let (token, next) =
             successor(&first, t0() + Duration::days(1), RefreshLifetimes::default(), RequestOrigin::default());
@@ -437,7 +471,13 @@ mod tests {
 
     #[test]
     fn only_a_live_token_of_this_client_is_usable_rfc_6749_6() {
-        let (_, record) = issue_refresh_token(grant(), t0(), RefreshLifetimes::default(), RequestOrigin::default());
+        let (_, record) = issue_refresh_token(
+            FamilyId::generate(),
+            grant(),
+            t0(),
+            RefreshLifetimes::default(),
+            RequestOrigin::default(),
+        );
         let record = stored(record);
         let client = record.grant.client_id.clone();
         let now = t0() + Duration::hours(1);

@@ -64,7 +64,10 @@ pub async fn revoke_token(
         // still have live access tokens.
         Found::Refresh(record) => {
             let revoked = match record.revoked_at {
-                None => revoke_family(&state.refresh_tokens, store, &record.family_id, now).await?,
+                None => {
+                    let live_for = state.longest_access_token();
+                    revoke_family(&state.refresh_tokens, store, &record.family_id, now, live_for).await?
+                }
                 Some(_) => 0,
             };
             tracing::info!(family_id = %record.family_id, revoked, "refresh token family revoked");

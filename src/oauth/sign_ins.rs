@@ -52,7 +52,9 @@ pub async fn revoke_application(state: &AppState, user: UserId, family: &str) ->
     let owned =
         state.refresh_tokens.live_for_user(user, now).await?.into_iter().any(|g| g.family_id.as_str() == family);
     if owned {
-        revoke_family(&state.refresh_tokens, state.short_lived.as_ref(), &FamilyId::from_stored(family), now).await?;
+        let family = FamilyId::from_stored(family);
+        revoke_family(&state.refresh_tokens, state.short_lived.as_ref(), &family, now, state.longest_access_token())
+            .await?;
     }
     Ok(owned)
 }
@@ -90,7 +92,7 @@ async fn log_out_all_but(
     // marker has whole seconds; a kept session must be able to refresh at once, so its cut-off
     // is the second before (its current access token may go too: the refresh replaces it).
     let cutoff = if keep_sid.is_some() { now - chrono::Duration::seconds(1) } else { now };
-    let longest_access_token = state.config.key_ring.retain_retired;
+    let longest_access_token = state.longest_access_token();
     revoke_tokens_issued_before(state.short_lived.as_ref(), &user.to_string(), cutoff, longest_access_token).await?;
     let sids = state.sessions.end_all_for_user(user, keep_sid, now).await?;
     let families: Vec<_> = state
@@ -101,7 +103,8 @@ async fn log_out_all_but(
         .filter(|family| keep_sid.is_none() || family.sid.as_deref() != keep_sid)
         .collect();
     for family in &families {
-        revoke_family(&state.refresh_tokens, state.short_lived.as_ref(), &family.family_id, now).await?;
+        revoke_family(&state.refresh_tokens, state.short_lived.as_ref(), &family.family_id, now, longest_access_token)
+            .await?;
     }
     let (sessions, applications) = (sids.len() as u64, families.len() as u64);
     tracing::info!(%user, sessions, applications, kept_one = keep_sid.is_some(), "logged out everywhere");

@@ -11,6 +11,8 @@ use super::{
     Client,
     access_token::{AccessGrant, AccessTokenRecord},
     client::AccessTokenFormat,
+    refresh_token::FamilyId,
+    revocation::access_token_jti,
     scope::Scope,
 };
 use crate::config::Issuer;
@@ -43,6 +45,9 @@ pub struct AccessTokenClaims<'a> {
     pub sid: Option<&'a str>,
     /// The thumbprint of the DPoP key the token is bound to (RFC 9449 §6).
     pub jkt: Option<&'a str>,
+    /// The refresh family the token is minted with, named in its `jti` so that revoking the
+    /// family revokes the token (see [`super::revocation`]).
+    pub family: Option<&'a FamilyId>,
 }
 
 fn seconds(at: DateTime<Utc>) -> Value {
@@ -84,7 +89,7 @@ pub fn issue_access_token(
         subject: claims.subject.to_owned(),
         client_id: client.id.as_str().to_owned(),
         scope: claims.scope.clone(),
-        jti: keys::random_id(16),
+        jti: access_token_jti(claims.family),
         issued_at: now,
         expires_at: now + lifetime,
         audience,

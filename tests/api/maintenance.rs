@@ -5,7 +5,7 @@ use ferrid::{
     accounts::{Email, NewUser},
     maintenance::{SweepReport, sweep},
     oauth::{
-        ClientType, RefreshGrant, RefreshLifetimes, Scope,
+        ClientType, FamilyId, RefreshGrant, RefreshLifetimes, Scope,
         access_token::{AccessGrant, AccessTokenRecord},
         issue_refresh_token,
         session::{OpSession, RequestOrigin},
@@ -47,9 +47,15 @@ async fn expired_sessions_tokens_and_refresh_families_are_swept(backend: Backend
         amr: vec!["pwd".into()],
         dpop_jkt: None,
     };
-    let (_, old_family) =
-        issue_refresh_token(grant.clone(), now - Duration::days(40), RefreshLifetimes::default(), Default::default());
-    let (_, live_family) = issue_refresh_token(grant, now, RefreshLifetimes::default(), Default::default());
+    let (_, old_family) = issue_refresh_token(
+        FamilyId::generate(),
+        grant.clone(),
+        now - Duration::days(40),
+        RefreshLifetimes::default(),
+        Default::default(),
+    );
+    let (_, live_family) =
+        issue_refresh_token(FamilyId::generate(), grant, now, RefreshLifetimes::default(), Default::default());
     for token in [&old_family, &live_family] {
         app.state.refresh_tokens.insert(token).await.unwrap();
     }

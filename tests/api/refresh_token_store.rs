@@ -25,6 +25,7 @@ on_every_backend!(
     a_token_is_bound_to_its_client_rfc_6749_6,
     idle_and_absolute_expiry_end_the_family_rfc_9700_4_14_2,
     scope_may_narrow_but_never_widen_rfc_6749_6,
+    a_successor_a_racing_revocation_missed_is_revoked_after_all_rfc_9700_4_14_2,
 );
 
 fn t0() -> DateTime<Utc> {
@@ -74,8 +75,13 @@ async fn fixture(backend: Backend) -> Fixture {
 impl Fixture {
     /// Starts a family at `now`, as the authorization_code grant does.
     async fn issue(&self, now: DateTime<Utc>) -> (OpaqueSecret, FamilyId) {
-        let (token, record) =
-            issue_refresh_token(self.grant.clone(), now, RefreshLifetimes::default(), RequestOrigin::default());
+        let (token, record) = issue_refresh_token(
+            FamilyId::generate(),
+            self.grant.clone(),
+            now,
+            RefreshLifetimes::default(),
+            RequestOrigin::default(),
+        );
         self.repo.insert(&record).await.unwrap();
         (token, record.family_id)
     }
@@ -109,6 +115,7 @@ impl Fixture {
                 metrics: &self.app.state.metrics,
                 audit: &self.app.state.audit,
                 origin: &RequestOrigin::default(),
+                access_tokens_live_for: self.app.state.longest_access_token(),
             },
             RefreshLifetimes::default(),
             None,
@@ -176,6 +183,32 @@ async fn reuse_of_a_rotated_token_revokes_the_whole_family_rfc_9700_4_14_2(backe
     // Other families of the same user and client are untouched.
     assert_eq!(f.live_tokens(&unrelated_family).await.len(), 1);
     assert!(f.rotate(&unrelated, None, t0() + Duration::hours(5)).await.is_ok());
+}
+
+/// A revocation that runs alongside a rotation can miss its successor: on PostgreSQL the
+/// revocation's UPDATE does not see a row committed after it began. Here the revocation has
+/// already run when the family's live token is stored, as if it had missed it; the rotation of
+/// that token finds the family's mark after its commit and revokes the family again, so the
+/// successor it hands out is dead on arrival.
+async fn a_successor_a_racing_revocation_missed_is_revoked_after_all_rfc_9700_4_14_2(backend: Backend) {
+    let f = fixture(backend).await;
+    let family = FamilyId::generate();
+    let store = f.app.state.short_lived.as_ref();
+    ferrid::oauth::revocation::revoke_family(&f.repo, store, &family, t0(), f.app.state.longest_access_token())
+        .await
+        .unwrap();
+    let (missed, record) = issue_refresh_token(
+        family.clone(),
+        f.grant.clone(),
+        t0(),
+        RefreshLifetimes::default(),
+        RequestOrigin::default(),
+    );
+    f.repo.insert(&record).await.unwrap();
+
+    let successor = f.rotate(&missed, None, t0() + Duration::hours(1)).await.unwrap().token;
+    assert!(f.live_tokens(&family).await.is_empty(), "the successor of that rotation is revoked too");
+    assert_eq!(code(f.rotate(&successor, None, t0() + Duration::hours(2)).await), "invalid_grant");
 }
 
 async fn parallel_rotations_of_one_token_succeed_exactly_once_design_7_1(backend: Backend) {
