@@ -58,7 +58,7 @@ pub use lifetimes::{LifetimeOverrides, Lifetimes};
 pub use pkce::{CodeChallenge, CodeVerifier, PkceError, verify_pkce};
 pub use refresh_token::{
     FamilyId, NewRefreshToken, RefreshGrant, RefreshLifetimes, RefreshTokenRecord, ReuseWatch, RotateOutcome,
-    RotatedRefreshToken, issue_refresh_token, rotate_refresh_token,
+    RotatedRefreshToken, RotationTerms, issue_refresh_token, rotate_refresh_token,
 };
 pub use registry::{ClientRegistry, RegistryError};
 pub use scope::{Scope, ScopeError};

@@ -100,14 +100,43 @@ pub struct RefreshTokenRecord {
 /// The result of atomically consuming a refresh token (see [`RefreshTokenRepository::rotate`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RotateOutcome {
-    /// This call consumed the token and stored its successor; the record is the consumed token.
-    Rotated(Box<RefreshTokenRecord>),
-    /// The token had already been consumed: it is being replayed (RFC 9700 §4.14.2).
-    Reused {
-        family_id: FamilyId,
-    },
-    Revoked,
-    Unknown,
+    /// This call consumed the token and stored its successor.
+    Rotated { consumed: Box<RefreshTokenRecord>, successor: Box<NewRefreshToken> },
+    /// The token did not meet the [`RotationTerms`] and is untouched: here is how it is stored,
+    /// for the caller to tell why (none: no such token).
+    Refused(Option<Box<RefreshTokenRecord>>),
+}
+
+/// What a rotation asks of the presented token, checked by the very statement that consumes it
+/// (so a refresh reads nothing first), and how its successor is made from it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RotationTerms {
+    /// The token must be this client's (RFC 6749 §6), live at `now` (neither rotated, revoked
+    /// nor expired), and, if its family is bound to a DPoP key, presented with a proof by that
+    /// key (RFC 9449 §5).
+    pub client_id: ClientId,
+    pub now: DateTime<Utc>,
+    pub proof_jkt: Option<String>,
+    /// The successor's digest, idle lifetime and origin; the rest comes from the consumed token.
+    pub successor_digest: SecretDigest,
+    pub idle: Duration,
+    pub origin: RequestOrigin,
+}
+
+impl RotationTerms {
+    /// The next token of `consumed`'s family: same grant (the original scope, RFC 6749 §6), a
+    /// fresh idle lifetime that never outlives the family.
+    pub fn successor_of(&self, consumed: &RefreshTokenRecord) -> NewRefreshToken {
+        NewRefreshToken {
+            digest: self.successor_digest.clone(),
+            family_id: consumed.family_id.clone(),
+            grant: consumed.grant.clone(),
+            issued_at: self.now,
+            expires_at: (self.now + self.idle).min(consumed.family_expires_at),
+            family_expires_at: consumed.family_expires_at,
+            origin: self.origin.clone(),
+        }
+    }
 }
 
 /// How long refresh tokens live: `idle` since the last rotation, `absolute` since the family began.
@@ -160,25 +189,24 @@ pub fn issue_refresh_token(
     (token, record)
 }
 
-/// The next token of `record`'s family: same grant (the original scope, RFC 6749 §6), a fresh
-/// idle lifetime that never outlives the family.
-fn successor(
-    record: &RefreshTokenRecord,
+/// A new refresh token and the terms on which it succeeds the presented one.
+fn rotation_terms(
+    client: &ClientId,
     now: DateTime<Utc>,
     lifetimes: RefreshLifetimes,
     origin: RequestOrigin,
-) -> (OpaqueSecret, NewRefreshToken) {
+    proof_jkt: Option<&str>,
+) -> (OpaqueSecret, RotationTerms) {
     let token = OpaqueSecret::generate();
-    let next = NewRefreshToken {
-        digest: token.digest(),
-        family_id: record.family_id.clone(),
-        grant: record.grant.clone(),
-        issued_at: now,
-        expires_at: (now + lifetimes.idle).min(record.family_expires_at),
-        family_expires_at: record.family_expires_at,
+    let terms = RotationTerms {
+        client_id: client.clone(),
+        now,
+        proof_jkt: proof_jkt.map(str::to_owned),
+        successor_digest: token.digest(),
+        idle: lifetimes.idle,
         origin,
     };
-    (token, next)
+    (token, terms)
 }
 
 /// RFC 6749 §6: the requested scope "MUST NOT include any scope not originally granted"; when
@@ -195,20 +223,31 @@ fn invalid_grant() -> OAuthError {
     OAuthError::InvalidGrant("the refresh token is invalid, expired or revoked".to_owned())
 }
 
-/// Why a stored token cannot be used, before anything is consumed.
+/// Why a stored token cannot be used.
 #[derive(Debug, PartialEq, Eq)]
 enum Unusable {
     /// Issued to another client (RFC 6749 §6: the token is bound to its client).
     OtherClient,
+    /// Its family is bound to a DPoP key and the request proved another key, or none (RFC 9449 §5).
+    OtherKey,
     Revoked,
     /// Already rotated: a replay (RFC 9700 §4.14.2).
     Reused,
     Expired,
 }
 
-fn check_usable(record: &RefreshTokenRecord, client: &ClientId, now: DateTime<Utc>) -> Result<(), Unusable> {
+/// The checks of [`RotationTerms`], in the order their answers take precedence: a token of
+/// another client says nothing else about it; a bound family is not touched without its key.
+fn check_usable(
+    record: &RefreshTokenRecord,
+    client: &ClientId,
+    now: DateTime<Utc>,
+    proof_jkt: Option<&str>,
+) -> Result<(), Unusable> {
     if &record.grant.client_id != client {
         Err(Unusable::OtherClient)
+    } else if record.grant.dpop_jkt.as_deref().is_some_and(|bound| proof_jkt != Some(bound)) {
+        Err(Unusable::OtherKey)
     } else if record.revoked_at.is_some() {
         Err(Unusable::Revoked)
     } else if record.rotated_at.is_some() {
@@ -228,9 +267,9 @@ async fn reject_reuse(
     store: &dyn ShortLivedStore,
     watch: &ReuseWatch<'_>,
     record: &RefreshTokenRecord,
-    family_id: &FamilyId,
     now: DateTime<Utc>,
 ) -> OAuthError {
+    let family_id = &record.family_id;
     watch.metrics.refresh_token_reuse_detected();
     match super::revocation::revoke_family(repo, store, family_id, now, watch.access_tokens_live_for).await {
         Ok(revoked) => {
@@ -257,42 +296,75 @@ pub struct ReuseWatch<'a> {
     pub access_tokens_live_for: std::time::Duration,
 }
 
-/// A rotated token presented again within its client's reuse grace window: a second successor in
-/// the same family instead of revoking it. This is the weaker mode a client opts into when its
-/// parallel requests race one refresh token; a thief using the token within the window goes
-/// unnoticed, which strict rotation (the default, no window) would catch.
-async fn reissue_within_grace(
-    record: &RefreshTokenRecord,
+/// One refresh request as the steps of [`rotate_refresh_token`] share it.
+struct Refresh<'a> {
+    client: &'a Client,
     requested_scope: Option<Scope>,
     now: DateTime<Utc>,
-    repo: &RefreshTokenRepository,
+    repo: &'a RefreshTokenRepository,
+    store: &'a dyn ShortLivedStore,
+    watch: &'a ReuseWatch<'a>,
     lifetimes: RefreshLifetimes,
-    origin: &RequestOrigin,
-) -> Result<RotatedRefreshToken, OAuthError> {
-    let access_scope = access_scope(requested_scope, &record.grant.scope)?;
-    let (token, next) = successor(record, now, lifetimes, origin.clone());
-    repo.insert(&next).await?;
-    tracing::info!(family_id = %record.family_id, "rotated refresh token reused within the client's grace window");
-    Ok(RotatedRefreshToken {
-        family_id: next.family_id.clone(),
-        record: next,
-        token,
-        access_scope,
-        previous_origin: record.origin.clone(),
-    })
+    proof_jkt: Option<&'a str>,
+}
+
+impl Refresh<'_> {
+    /// The answer for a token that cannot be rotated: a replay revokes its family, unless it
+    /// falls within the client's reuse grace window; anything else is `invalid_grant` (or, for a
+    /// bound family presented without its key, `invalid_dpop_proof`) and leaves it untouched.
+    async fn refuse(self, record: &RefreshTokenRecord, reason: Unusable) -> Result<RotatedRefreshToken, OAuthError> {
+        let grace = Duration::seconds(self.client.metadata.refresh_token_reuse_grace_secs.into());
+        match reason {
+            Unusable::OtherKey => {
+                Err(OAuthError::InvalidDpopProof("the refresh token is bound to another DPoP key".to_owned()))
+            }
+            // Without a grace window every reuse is one, even from a request that started before
+            // the winning rotation (its `now` precedes `rotated_at`).
+            Unusable::Reused
+                if grace > Duration::zero() && record.rotated_at.is_some_and(|rotated| self.now < rotated + grace) =>
+            {
+                self.reissue_within_grace(record).await
+            }
+            Unusable::Reused => Err(reject_reuse(self.repo, self.store, self.watch, record, self.now).await),
+            reason => {
+                tracing::info!(?reason, "refresh token rejected");
+                Err(invalid_grant())
+            }
+        }
+    }
+
+    /// A rotated token presented again within its client's reuse grace window: a second
+    /// successor in the same family instead of revoking it. This is the weaker mode a client opts
+    /// into when its parallel requests race one refresh token; a thief using the token within the
+    /// window goes unnoticed, which strict rotation (the default, no window) would catch.
+    async fn reissue_within_grace(self, record: &RefreshTokenRecord) -> Result<RotatedRefreshToken, OAuthError> {
+        let access_scope = access_scope(self.requested_scope, &record.grant.scope)?;
+        let (token, terms) =
+            rotation_terms(&self.client.id, self.now, self.lifetimes, self.watch.origin.clone(), self.proof_jkt);
+        let next = terms.successor_of(record);
+        self.repo.insert(&next).await?;
+        tracing::info!(family_id = %record.family_id, "rotated refresh token reused within the client's grace window");
+        Ok(RotatedRefreshToken {
+            family_id: next.family_id.clone(),
+            record: next,
+            token,
+            access_scope,
+            previous_origin: record.origin.clone(),
+        })
+    }
 }
 
 /// The refresh_token grant (RFC 6749 §6) with rotation (RFC 9700 §4.14.2).
 ///
 /// Steps: the client may use the grant (`unauthorized_client`); the token exists, belongs to
-/// this client, is neither revoked nor expired (`invalid_grant`) — checked before anything is
-/// consumed, so another client presenting a stolen token cannot burn it; the requested scope is
-/// within the original (`invalid_scope`); then the token is consumed and its successor stored in
-/// one transaction, so that of concurrent refreshes exactly one succeeds. A token that was
-/// already consumed is a replay: its whole family, the newest token included, is revoked.
-///
-/// A family bound to a DPoP key (RFC 9449 §5) is refreshed only with a proof by that key,
-/// `proof_jkt`; without one the token is left untouched (`invalid_dpop_proof`).
+/// this client, is neither revoked nor expired (`invalid_grant`), and a family bound to a DPoP
+/// key (RFC 9449 §5) is refreshed only with a proof by that key, `proof_jkt`
+/// (`invalid_dpop_proof`) — all checked by the statement that consumes the token, so another
+/// client presenting a stolen token cannot burn it; then its successor is stored in the same
+/// transaction, so that of concurrent refreshes exactly one succeeds. A token that was already
+/// consumed is a replay: its whole family, the newest token included, is revoked. A narrower
+/// scope is checked against the grant first (`invalid_scope`), so that a bad request loses
+/// nothing; that takes a read before the rotation, which a refresh without `scope` skips.
 #[tracing::instrument(skip_all, fields(client_id = %client.id, grant_type = "refresh_token"))]
 #[allow(clippy::too_many_arguments)]
 pub async fn rotate_refresh_token(
@@ -306,55 +378,39 @@ pub async fn rotate_refresh_token(
     lifetimes: RefreshLifetimes,
     proof_jkt: Option<&str>,
 ) -> Result<RotatedRefreshToken, OAuthError> {
-    let origin = watch.origin;
     if !client.metadata.grant_types.contains(&GrantType::RefreshToken) {
         return Err(OAuthError::UnauthorizedClient("the client may not use the refresh_token grant".to_owned()));
     }
+    let refresh = Refresh { client, requested_scope, now, repo, store, watch, lifetimes, proof_jkt };
     let digest = presented.digest();
-    let Some(record) = repo.find(&digest).await? else {
-        return Err(invalid_grant());
-    };
-    if record.grant.client_id == client.id
-        && let Some(bound) = record.grant.dpop_jkt.as_deref()
-        && proof_jkt != Some(bound)
-    {
-        return Err(OAuthError::InvalidDpopProof("the refresh token is bound to another DPoP key".to_owned()));
-    }
-    let grace = Duration::seconds(client.metadata.refresh_token_reuse_grace_secs.into());
-    match check_usable(&record, &client.id, now) {
-        Ok(()) => {}
-        // Without a grace window every reuse is one, even from a request that started before the
-        // winning rotation (its `now` precedes `rotated_at`).
-        Err(Unusable::Reused)
-            if grace > Duration::zero() && record.rotated_at.is_some_and(|rotated| now < rotated + grace) =>
-        {
-            return reissue_within_grace(&record, requested_scope, now, repo, lifetimes, origin).await;
+    if let Some(requested) = &refresh.requested_scope {
+        let Some(record) = repo.find(&digest).await? else { return Err(invalid_grant()) };
+        if let Err(reason) = check_usable(&record, &client.id, now, proof_jkt) {
+            return refresh.refuse(&record, reason).await;
         }
-        Err(Unusable::Reused) => return Err(reject_reuse(repo, store, watch, &record, &record.family_id, now).await),
-        Err(reason) => {
-            tracing::info!(?reason, "refresh token rejected");
-            return Err(invalid_grant());
-        }
+        access_scope(Some(requested.clone()), &record.grant.scope)?;
     }
-    let access_scope = access_scope(requested_scope, &record.grant.scope)?;
-    let (token, next) = successor(&record, now, lifetimes, origin.clone());
-    let rotated = match repo.rotate(&digest, now, &next).await? {
-        RotateOutcome::Rotated(_) => RotatedRefreshToken {
-            family_id: next.family_id.clone(),
-            record: next,
-            token,
-            access_scope,
-            previous_origin: record.origin,
+    let (token, terms) = rotation_terms(&client.id, now, lifetimes, watch.origin.clone(), proof_jkt);
+    let (consumed, successor) = match repo.rotate(&digest, &terms).await? {
+        RotateOutcome::Rotated { consumed, successor } => (consumed, successor),
+        RotateOutcome::Refused(None) => return Err(invalid_grant()),
+        // Not consumed, and why shows in the row — most often another request consumed it: a
+        // replay, or for a client with a grace window, a race between its own requests.
+        RotateOutcome::Refused(Some(record)) => match check_usable(&record, &client.id, now, proof_jkt) {
+            Err(reason) => return refresh.refuse(&record, reason).await,
+            // The database and these checks disagree (they never should): refuse, revoke nothing.
+            Ok(()) => {
+                tracing::warn!(family_id = %record.family_id, "a usable refresh token was not consumed");
+                return Err(invalid_grant());
+            }
         },
-        // Another request consumed it between our read and our update: a concurrent replay —
-        // or, for a client with a grace window, a race between its own requests.
-        RotateOutcome::Reused { .. } if grace > Duration::zero() => {
-            reissue_within_grace(&record, Some(access_scope), now, repo, lifetimes, origin).await?
-        }
-        RotateOutcome::Reused { family_id } => {
-            return Err(reject_reuse(repo, store, watch, &record, &family_id, now).await);
-        }
-        RotateOutcome::Revoked | RotateOutcome::Unknown => return Err(invalid_grant()),
+    };
+    let rotated = RotatedRefreshToken {
+        family_id: successor.family_id.clone(),
+        access_scope: access_scope(refresh.requested_scope, &consumed.grant.scope)?,
+        record: *successor,
+        token,
+        previous_origin: consumed.origin,
     };
     revoke_again_if_revoked_meanwhile(&rotated.family_id, repo, store, now).await?;
     Ok(rotated)
@@ -448,15 +504,23 @@ mod tests {
             RequestOrigin::default(),
         );
         let first = stored(first);
-        let (token, next) =
-            successor(&first, t0() + Duration::days(1), RefreshLifetimes::default(), RequestOrigin::default());
+        let successor = |now| {
+            let (token, terms) = rotation_terms(
+                &first.grant.client_id,
+                now,
+                RefreshLifetimes::default(),
+                RequestOrigin::default(),
+                None,
+            );
+            (token, terms.successor_of(&first))
+        };
+        let (token, next) = successor(t0() + Duration::days(1));
         assert!(next.digest.matches(&token));
         assert_ne!(next.digest, first.digest);
         assert_eq!((&next.family_id, &next.grant), (&first.family_id, &first.grant));
         assert_eq!(next.expires_at, t0() + Duration::days(8));
 
-        let (_, late) =
-            successor(&first, t0() + Duration::days(27), RefreshLifetimes::default(), RequestOrigin::default());
+        let (_, late) = successor(t0() + Duration::days(27));
         assert_eq!(late.expires_at, first.family_expires_at);
     }
 
@@ -481,14 +545,26 @@ mod tests {
         let record = stored(record);
         let client = record.grant.client_id.clone();
         let now = t0() + Duration::hours(1);
-        assert_eq!(check_usable(&record, &client, now), Ok(()));
-        assert_eq!(check_usable(&record, &ClientId::parse("other").unwrap(), now), Err(Unusable::OtherClient));
-        assert_eq!(check_usable(&record, &client, record.expires_at), Err(Unusable::Expired));
+        assert_eq!(check_usable(&record, &client, now, None), Ok(()));
+        assert_eq!(check_usable(&record, &client, now, Some("any key")), Ok(()), "an unbound family takes any");
+        assert_eq!(check_usable(&record, &ClientId::parse("other").unwrap(), now, None), Err(Unusable::OtherClient));
+        assert_eq!(check_usable(&record, &client, record.expires_at, None), Err(Unusable::Expired));
         let rotated = RefreshTokenRecord { rotated_at: Some(now), ..record.clone() };
-        assert_eq!(check_usable(&rotated, &client, now), Err(Unusable::Reused));
+        assert_eq!(check_usable(&rotated, &client, now, None), Err(Unusable::Reused));
         let revoked = RefreshTokenRecord { revoked_at: Some(now), ..rotated };
-        assert_eq!(check_usable(&revoked, &client, now), Err(Unusable::Revoked));
-        let family_over = RefreshTokenRecord { expires_at: t0() + Duration::days(60), ..record };
-        assert_eq!(check_usable(&family_over, &client, t0() + Duration::days(30)), Err(Unusable::Expired));
+        assert_eq!(check_usable(&revoked, &client, now, None), Err(Unusable::Revoked));
+        let family_over = RefreshTokenRecord { expires_at: t0() + Duration::days(60), ..record.clone() };
+        assert_eq!(check_usable(&family_over, &client, t0() + Duration::days(30), None), Err(Unusable::Expired));
+
+        // RFC 9449 §5: a bound family needs a proof by its key, and that answer comes before
+        // whether the token was already used, so a replay without the key revokes nothing.
+        let mut bound = record;
+        bound.grant.dpop_jkt = Some("key".to_owned());
+        assert_eq!(check_usable(&bound, &client, now, Some("key")), Ok(()));
+        for proof in [None, Some("other key")] {
+            assert_eq!(check_usable(&bound, &client, now, proof), Err(Unusable::OtherKey));
+        }
+        let bound_rotated = RefreshTokenRecord { rotated_at: Some(now), ..bound };
+        assert_eq!(check_usable(&bound_rotated, &client, now, None), Err(Unusable::OtherKey));
     }
 }

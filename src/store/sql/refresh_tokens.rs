@@ -5,13 +5,15 @@
 use chrono::{DateTime, Utc};
 use entity::refresh_tokens;
 use keys::SecretDigest;
-use sea_orm::{ActiveValue::Set, DatabaseConnection, DatabaseTransaction, TransactionTrait, entity::prelude::*};
+use sea_orm::{
+    ActiveValue::Set, Condition, DatabaseConnection, DatabaseTransaction, TransactionTrait, entity::prelude::*,
+};
 
 use super::on_unique_violation;
 use crate::{
     accounts::UserId,
     oauth::{
-        ClientId, FamilyId, NewRefreshToken, RefreshGrant, RefreshTokenRecord, RotateOutcome, Scope,
+        ClientId, FamilyId, NewRefreshToken, RefreshGrant, RefreshTokenRecord, RotateOutcome, RotationTerms, Scope,
         session::RequestOrigin,
     },
     store::{StoreError, group_commit::GroupCommit},
@@ -24,8 +26,8 @@ pub struct RefreshTokenRepository {
     rotations: Option<GroupCommit<Rotation, Result<RotateOutcome, StoreError>>>,
 }
 
-/// One rotation: the presented token's digest, the time, and its successor.
-type Rotation = (SecretDigest, DateTime<Utc>, NewRefreshToken);
+/// One rotation: the presented token's digest and what consuming it takes.
+type Rotation = (SecretDigest, RotationTerms);
 
 /// The most rotations one transaction carries.
 const ROTATION_BATCH: usize = 64;
@@ -52,19 +54,15 @@ impl RefreshTokenRepository {
         refresh_tokens::Entity::find_by_id(digest.as_str()).one(&self.db).await?.map(to_domain).transpose()
     }
 
-    /// Consumes the token with `digest` and stores `successor`, in one transaction: either both
-    /// happen or neither, so a crash cannot leave a family without its live token.
+    /// Consumes the token with `digest` if it meets `terms` and stores its successor, in one
+    /// transaction: either both happen or neither, so a crash cannot leave a family without its
+    /// live token.
     ///
-    /// The consume step is one conditional UPDATE (`rotated_at IS NULL AND revoked_at IS NULL`);
-    /// the database serialises concurrent updates of the row, so exactly one caller sees a row
-    /// affected. The others learn from the row why it was not theirs.
-    pub async fn rotate(
-        &self,
-        digest: &SecretDigest,
-        now: DateTime<Utc>,
-        successor: &NewRefreshToken,
-    ) -> Result<RotateOutcome, StoreError> {
-        let rotation = (digest.clone(), now, successor.clone());
+    /// The consume step is one conditional UPDATE (see [`consume`]); the database serialises
+    /// concurrent updates of the row, so exactly one caller sees a row affected. The others learn
+    /// from the row why it was not theirs.
+    pub async fn rotate(&self, digest: &SecretDigest, terms: &RotationTerms) -> Result<RotateOutcome, StoreError> {
+        let rotation = (digest.clone(), terms.clone());
         let Some(rotations) = &self.rotations else {
             return rotate_alone(&self.db, &rotation).await;
         };
@@ -132,11 +130,18 @@ async fn rotate_alone(db: &DatabaseConnection, rotation: &Rotation) -> Result<Ro
 async fn rotate_in(transaction: &DatabaseTransaction, batch: &[Rotation]) -> Result<Vec<RotateOutcome>, StoreError> {
     let mut outcomes = Vec::with_capacity(batch.len());
     let mut successors = Vec::new();
-    for (digest, now, successor) in batch {
-        let outcome = consume(transaction, digest, *now).await?;
-        if matches!(outcome, RotateOutcome::Rotated(_)) {
-            successors.push(active_model(successor)?);
-        }
+    for (digest, terms) in batch {
+        let outcome = match consume(transaction, digest, terms).await? {
+            Some(consumed) => {
+                let successor = terms.successor_of(&consumed);
+                successors.push(active_model(&successor)?);
+                RotateOutcome::Rotated { consumed: Box::new(consumed), successor: Box::new(successor) }
+            }
+            None => {
+                let row = refresh_tokens::Entity::find_by_id(digest.as_str()).one(transaction).await?;
+                RotateOutcome::Refused(row.map(to_domain).transpose()?.map(Box::new))
+            }
+        };
         outcomes.push(outcome);
     }
     if !successors.is_empty() {
@@ -148,32 +153,32 @@ async fn rotate_in(transaction: &DatabaseTransaction, batch: &[Rotation]) -> Res
     Ok(outcomes)
 }
 
-/// Consumes the token with `digest`: one conditional UPDATE (`rotated_at IS NULL AND revoked_at
-/// IS NULL`) returning the row. The database serialises concurrent updates of the row, so
-/// exactly one caller gets it back; the others learn from the row why it was not theirs.
+/// Consumes the token with `digest` if it meets `terms`: one conditional UPDATE returning the
+/// row — not rotated, not revoked, this client's, not expired, and bound to no DPoP key or to
+/// the proof's. The database serialises concurrent updates of the row, so exactly one caller
+/// gets it back.
 async fn consume(
     transaction: &DatabaseTransaction,
     digest: &SecretDigest,
-    now: DateTime<Utc>,
-) -> Result<RotateOutcome, StoreError> {
+    terms: &RotationTerms,
+) -> Result<Option<RefreshTokenRecord>, StoreError> {
+    use refresh_tokens::Column;
+    let key = match &terms.proof_jkt {
+        Some(jkt) => Condition::any().add(Column::DpopJkt.is_null()).add(Column::DpopJkt.eq(jkt.as_str())),
+        None => Condition::all().add(Column::DpopJkt.is_null()),
+    };
     let consumed = refresh_tokens::Entity::update_many()
-        .col_expr(refresh_tokens::Column::RotatedAt, Expr::value(now))
-        .filter(refresh_tokens::Column::Id.eq(digest.as_str()))
-        .filter(refresh_tokens::Column::RotatedAt.is_null())
-        .filter(refresh_tokens::Column::RevokedAt.is_null())
+        .col_expr(Column::RotatedAt, Expr::value(terms.now))
+        .filter(Column::Id.eq(digest.as_str()))
+        .filter(Column::RotatedAt.is_null())
+        .filter(Column::RevokedAt.is_null())
+        .filter(Column::ClientId.eq(terms.client_id.as_str()))
+        .filter(Column::ExpiresAt.gt(terms.now))
+        .filter(Column::FamilyExpiresAt.gt(terms.now))
+        .filter(key)
         .exec_with_returning(transaction)
         .await?;
-    if let Some(row) = consumed.into_iter().next() {
-        return Ok(RotateOutcome::Rotated(Box::new(to_domain(row)?)));
-    }
-    let row = refresh_tokens::Entity::find_by_id(digest.as_str()).one(transaction).await?;
-    Ok(match row {
-        Some(row) if row.revoked_at.is_some() => RotateOutcome::Revoked,
-        Some(row) if row.rotated_at.is_some() => {
-            RotateOutcome::Reused { family_id: FamilyId::from_stored(row.family_id) }
-        }
-        _ => RotateOutcome::Unknown,
-    })
+    consumed.into_iter().next().map(to_domain).transpose()
 }
 
 fn active_model(new: &NewRefreshToken) -> Result<refresh_tokens::ActiveModel, StoreError> {
@@ -231,7 +236,7 @@ impl RefreshTokenRepository {
     /// is over, or they were revoked and have expired. Rotated tokens of a live family stay, so
     /// their reuse is still recognised (RFC 9700 §4.14.2). Returns how many were deleted.
     pub async fn delete_expired(&self, now: DateTime<Utc>, limit: u64) -> Result<u64, StoreError> {
-        use sea_orm::{Condition, QuerySelect};
+        use sea_orm::QuerySelect;
         let ids: Vec<String> = refresh_tokens::Entity::find()
             .select_only()
             .column(refresh_tokens::Column::Id)
