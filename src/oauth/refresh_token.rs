@@ -343,6 +343,7 @@ impl Refresh<'_> {
             rotation_terms(&self.client.id, self.now, self.lifetimes, self.watch.origin.clone(), self.proof_jkt);
         let next = terms.successor_of(record);
         self.repo.insert(&next).await?;
+        revoke_again_if_revoked_meanwhile(&next.family_id, self.repo, self.store, self.now).await?;
         tracing::info!(family_id = %record.family_id, "rotated refresh token reused within the client's grace window");
         Ok(RotatedRefreshToken {
             family_id: next.family_id.clone(),
