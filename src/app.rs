@@ -257,13 +257,13 @@ impl AppState {
         Ok(state)
     }
 
-    /// The lifetimes that apply to `client`: its own overrides over the configured defaults.
     /// The longest an access token signed by this node's ring can live: the configuration makes
     /// retired keys stay published at least that long (`KEY_RETAIN_RETIRED_SECS`).
     pub fn longest_access_token(&self) -> std::time::Duration {
         self.config.key_ring.retain_retired
     }
 
+    /// The lifetimes that apply to `client`: its own overrides over the configured defaults.
     pub fn lifetimes_for(&self, client: &crate::oauth::Client) -> crate::oauth::Lifetimes {
         self.config.lifetimes.for_client(&client.metadata.lifetimes)
     }
