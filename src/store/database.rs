@@ -26,11 +26,13 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 #[derive(Clone, Debug)]
 pub struct Database {
     connection: DatabaseConnection,
+    /// See [`Database::writer`].
+    writer: DatabaseConnection,
 }
 
 impl Database {
-    /// Opens the pool. For SQLite the parent folder is created first so that the embedded
-    /// default works on a fresh clone.
+    /// Opens the pool, and for a SQLite file the [writer](Database::writer) too. For SQLite the
+    /// parent folder is created first so that the embedded default works on a fresh clone.
     pub async fn connect(url: &Sensitive, max_connections: u32) -> Result<Self, StoreError> {
         let url = url.expose();
         if let Some(path) = sqlite_path(url)
@@ -41,42 +43,36 @@ impl Database {
                 detail: format!("cannot create {}: {e}", parent.display()),
             })?;
         }
-        let mut options = ConnectOptions::new(url.to_owned());
-        options
-            .max_connections(max_connections)
-            .connect_timeout(Duration::from_secs(5))
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            // A connection in use within the last second is alive: pinging it on every acquire
-            // cost a round trip (a thread hop on SQLite) per statement. One idle for longer may
-            // have been cut by a database restart or a proxy, so it is pinged first.
-            .test_before_acquire_if_idle_for(Duration::from_secs(1))
-            .sqlx_logging(false)
-            // Per connection of the pool: WAL lets readers proceed during a write; a busy timeout
-            // turns brief lock contention into a short wait instead of an error.
-            .map_sqlx_sqlite_opts(|sqlite| {
-                sqlite
-                    .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
-                    .busy_timeout(Duration::from_secs(5))
-                    .foreign_keys(true)
-            });
-        let connection = sea_orm::Database::connect(options)
-            .await
-            .map_err(|e| StoreError::Unavailable { backend: "database", detail: e.to_string() })?;
-        Ok(Self { connection })
+        let connection = open(url, max_connections).await?;
+        // A file has one writer at a time; an in-memory database exists only in its pool.
+        let writer = if sqlite_path(url).is_some() { open(url, 1).await? } else { connection.clone() };
+        Ok(Self { connection, writer })
     }
 
     pub fn connection(&self) -> &DatabaseConnection {
         &self.connection
     }
 
+    /// The connection for the writes that arrive together at a busy endpoint (the group commits
+    /// of refresh-token rotations and audit records). On SQLite it is a connection of its own,
+    /// so those writers take turns in-process: sharing the pool, they met on SQLite's write lock,
+    /// whose busy handler sleeps 1 to 100 ms before each retry, and every commit by another
+    /// connection emptied their page cache. Elsewhere it is the pool.
+    pub fn writer(&self) -> &DatabaseConnection {
+        &self.writer
+    }
+
     /// Counts every failed statement in `ferrid_store_errors_total{store="database"}` by its
     /// class. Call before the connection is cloned: clones made earlier do not report.
     pub fn report_failures_to(&mut self, metrics: Arc<Metrics>) {
-        self.connection.set_metric_callback(move |info| {
-            if info.failed {
-                metrics.store_error(StoreKind::Database, statement_class(&info.statement.sql));
-            }
-        });
+        for connection in [&mut self.connection, &mut self.writer] {
+            let metrics = metrics.clone();
+            connection.set_metric_callback(move |info| {
+                if info.failed {
+                    metrics.store_error(StoreKind::Database, statement_class(&info.statement.sql));
+                }
+            });
+        }
     }
 
     /// How many connections of the pool are open, busy and allowed, right now.
@@ -117,8 +113,34 @@ impl Database {
 
     pub async fn close(self) {
         // Closing can only fail if the pool is already gone, which is what we want anyway.
+        let _ = self.writer.close().await;
         let _ = self.connection.close().await;
     }
+}
+
+/// A pool of at most `max_connections` to `url`.
+async fn open(url: &str, max_connections: u32) -> Result<DatabaseConnection, StoreError> {
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .max_connections(max_connections)
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        // A connection in use within the last second is alive: pinging it on every acquire
+        // cost a round trip (a thread hop on SQLite) per statement. One idle for longer may
+        // have been cut by a database restart or a proxy, so it is pinged first.
+        .test_before_acquire_if_idle_for(Duration::from_secs(1))
+        .sqlx_logging(false)
+        // Per connection of the pool: WAL lets readers proceed during a write; a busy timeout
+        // turns brief lock contention into a short wait instead of an error.
+        .map_sqlx_sqlite_opts(|sqlite| {
+            sqlite
+                .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                .busy_timeout(Duration::from_secs(5))
+                .foreign_keys(true)
+        });
+    sea_orm::Database::connect(options)
+        .await
+        .map_err(|e| StoreError::Unavailable { backend: "database", detail: e.to_string() })
 }
 
 /// The operation class of a SQL statement, from its first keyword: a closed set of labels.

@@ -126,7 +126,7 @@ async fn malformed_audit_filters_are_400(backend: Backend) {
 
 async fn audit_records_past_the_retention_are_swept(backend: Backend) {
     let app = spawn_app(backend).await;
-    let repository = AuditRepository::new(app.state.database.connection().clone());
+    let repository = AuditRepository::new(app.state.database.connection().clone(), app.state.database.writer().clone());
     let now = app.state.clock.now();
     let event = AuditEvent::new(kinds::ADMIN_USER_DISABLE, &Actor::system());
     // The default retention is 365 days.

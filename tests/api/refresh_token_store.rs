@@ -59,7 +59,8 @@ async fn fixture(backend: Backend) -> Fixture {
         .await
         .unwrap();
     let client = register(&app, vec![GrantType::AuthorizationCode, GrantType::RefreshToken]).await;
-    let repo = RefreshTokenRepository::new(app.state.database.connection().clone());
+    let repo =
+        RefreshTokenRepository::new(app.state.database.connection().clone(), app.state.database.writer().clone());
     let grant = RefreshGrant {
         client_id: client.id.clone(),
         user_id: user.id,

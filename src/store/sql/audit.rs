@@ -18,11 +18,13 @@ const SHORT_LEN: usize = 64;
 #[derive(Clone, Debug)]
 pub struct AuditRepository {
     db: DatabaseConnection,
+    /// Appends go through the database's writer (see `Database::writer`).
+    writer: DatabaseConnection,
 }
 
 impl AuditRepository {
-    pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+    pub fn new(db: DatabaseConnection, writer: DatabaseConnection) -> Self {
+        Self { db, writer }
     }
 
     /// Appends `events` in one statement, so one commit (one fsync) makes all of them durable.
@@ -31,7 +33,7 @@ impl AuditRepository {
             return Ok(());
         }
         audit_events::Entity::insert_many(events.iter().map(|(id, at, event)| row(*id, *at, event)))
-            .exec_without_returning(&self.db)
+            .exec_without_returning(&self.writer)
             .await?;
         Ok(())
     }
@@ -73,7 +75,7 @@ impl AuditRepository {
             return Ok(0);
         }
         let result =
-            audit_events::Entity::delete_many().filter(audit_events::Column::Id.is_in(ids)).exec(&self.db).await?;
+            audit_events::Entity::delete_many().filter(audit_events::Column::Id.is_in(ids)).exec(&self.writer).await?;
         Ok(result.rows_affected)
     }
 }

@@ -22,6 +22,8 @@ use crate::{
 #[derive(Clone)]
 pub struct RefreshTokenRepository {
     db: DatabaseConnection,
+    /// Every write goes through the database's writer (see `Database::writer`).
+    writer: DatabaseConnection,
     /// Rotations arriving together are committed together (absent outside a tokio runtime).
     rotations: Option<GroupCommit<Rotation, Result<RotateOutcome, StoreError>>>,
 }
@@ -33,18 +35,18 @@ type Rotation = (SecretDigest, RotationTerms);
 const ROTATION_BATCH: usize = 64;
 
 impl RefreshTokenRepository {
-    pub fn new(db: DatabaseConnection) -> Self {
-        let batch_db = db.clone();
+    pub fn new(db: DatabaseConnection, writer: DatabaseConnection) -> Self {
+        let batch_writer = writer.clone();
         let rotations = GroupCommit::spawn(ROTATION_BATCH, move |batch: Vec<Rotation>| {
-            let db = batch_db.clone();
-            async move { rotate_together(&db, &batch).await }
+            let writer = batch_writer.clone();
+            async move { rotate_together(&writer, &batch).await }
         });
-        Self { db, rotations }
+        Self { db, writer, rotations }
     }
 
     pub async fn insert(&self, new: &NewRefreshToken) -> Result<(), StoreError> {
         refresh_tokens::Entity::insert(active_model(new)?)
-            .exec_without_returning(&self.db)
+            .exec_without_returning(&self.writer)
             .await
             .map_err(on_unique_violation("refresh token"))?;
         Ok(())
@@ -64,11 +66,11 @@ impl RefreshTokenRepository {
     pub async fn rotate(&self, digest: &SecretDigest, terms: &RotationTerms) -> Result<RotateOutcome, StoreError> {
         let rotation = (digest.clone(), terms.clone());
         let Some(rotations) = &self.rotations else {
-            return rotate_alone(&self.db, &rotation).await;
+            return rotate_alone(&self.writer, &rotation).await;
         };
         match rotations.submit(rotation).await {
             Ok(outcome) => outcome,
-            Err(Some(rotation)) => rotate_alone(&self.db, &rotation).await,
+            Err(Some(rotation)) => rotate_alone(&self.writer, &rotation).await,
             Err(None) => {
                 Err(StoreError::Unavailable { backend: "database", detail: "the rotation writer stopped".into() })
             }
@@ -81,7 +83,7 @@ impl RefreshTokenRepository {
             .col_expr(refresh_tokens::Column::RevokedAt, Expr::value(now))
             .filter(refresh_tokens::Column::FamilyId.eq(family_id.as_str()))
             .filter(refresh_tokens::Column::RevokedAt.is_null())
-            .exec(&self.db)
+            .exec(&self.writer)
             .await?;
         Ok(result.rows_affected)
     }
@@ -254,8 +256,10 @@ impl RefreshTokenRepository {
         if ids.is_empty() {
             return Ok(0);
         }
-        let result =
-            refresh_tokens::Entity::delete_many().filter(refresh_tokens::Column::Id.is_in(ids)).exec(&self.db).await?;
+        let result = refresh_tokens::Entity::delete_many()
+            .filter(refresh_tokens::Column::Id.is_in(ids))
+            .exec(&self.writer)
+            .await?;
         Ok(result.rows_affected)
     }
 }
