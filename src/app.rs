@@ -34,7 +34,7 @@ use crate::{
         sql::{
             AccessControlRepository, AccessTokenRepository, AuditRepository, ClientRepository, ConsentRepository,
             FederatedIdentityRepository, MailOutboxRepository, MfaFactorRepository, RefreshTokenRepository,
-            SessionRepository, SqlKeyStore, UserRepository,
+            SessionRepository, SqlKeyStore, UserRepository, Writer,
         },
     },
 };
@@ -156,6 +156,7 @@ impl AppState {
         let hasher = PasswordHasher::new(config.password_hashing).context("invalid argon2 parameters")?;
         hasher.prepare_decoy();
         let connection = database.connection().clone();
+        let writer = Writer::new(database.writer().clone());
         let kek = load_kek(config.key_ring.kek.as_ref(), &config.data_dir)?;
         let signing_algs: Vec<keys::SigningAlg> = config
             .key_ring
@@ -238,13 +239,9 @@ impl AppState {
             ),
             sessions: SessionRepository::new(connection.clone()),
             consents: ConsentRepository::new(connection.clone()),
-            refresh_tokens: RefreshTokenRepository::new(connection.clone(), database.writer().clone()),
+            refresh_tokens: RefreshTokenRepository::new(connection.clone(), writer.clone()),
             access_tokens: AccessTokenRepository::new(connection.clone()),
-            audit: AuditLog::new(
-                AuditRepository::new(connection, database.writer().clone()),
-                clock.clone(),
-                metrics.clone(),
-            ),
+            audit: AuditLog::new(AuditRepository::new(connection, writer), clock.clone(), metrics.clone()),
             keys: Arc::new(keys),
             verified_tokens: Arc::default(),
             config: Arc::new(config),

@@ -16,7 +16,7 @@ use crate::{
     clock::Clock,
     metrics::Metrics,
     oauth::session::RequestOrigin,
-    store::{StoreError, group_commit::GroupCommit, sql::AuditRepository},
+    store::{StoreError, sql::AuditRepository},
 };
 
 /// Every event kind ferrid writes: `<area>.<object>.<action>`, stable names to query by.
@@ -307,48 +307,25 @@ pub struct AuditLog {
     /// Keeps this node's ids strictly increasing within one millisecond, so "newest first"
     /// holds for events recorded in quick succession.
     ids: Arc<Mutex<ContextV7>>,
-    /// The group-commit writer (absent outside a tokio runtime): records made at the same time
-    /// share one statement and one commit, so a busy token endpoint pays one fsync per batch
-    /// instead of one per token, and each caller still returns only once its record is durable.
-    writer: Option<GroupCommit<AuditRow, ()>>,
 }
 
 /// One record as written: its id, when it happened, and the event.
-type AuditRow = (Uuid, DateTime<Utc>, AuditEvent);
-
-/// The most records one commit carries.
-const BATCH: usize = 256;
+pub type AuditRow = (Uuid, DateTime<Utc>, AuditEvent);
 
 impl AuditLog {
     pub fn new(repository: AuditRepository, clock: Arc<dyn Clock>, metrics: Arc<Metrics>) -> Self {
-        let batch_repository = repository.clone();
-        let writer = GroupCommit::spawn(BATCH, move |records: Vec<AuditRow>| {
-            let repository = batch_repository.clone();
-            async move {
-                write(&repository, &records).await;
-                vec![(); records.len()]
-            }
-        });
         let ids = Arc::new(Mutex::new(ContextV7::new().with_additional_precision()));
-        Self { repository, clock, metrics, ids, writer }
+        Self { repository, clock, metrics, ids }
     }
 
-    /// Appends `event` and returns once it is committed. A change that happened is not undone
-    /// when its record cannot be written; the failure is logged loudly (with the event, which
-    /// holds no secrets) instead.
+    /// Appends `event` and returns once it is committed: records made at the same time share one
+    /// commit, with the refresh-token rotations of the moment (`store::sql::Writer`). A change
+    /// that happened is not undone when its record cannot be written; the failure is logged
+    /// loudly (with the event, which holds no secrets) instead.
     pub async fn record(&self, event: AuditEvent) {
         let now = self.clock.now();
         // UUIDv7 from the log's clock, so ids sort like `occurred_at` even under a test clock.
-        let record = (uuid_v7_at(&self.ids, now), now, event);
-        let record = match &self.writer {
-            // The writer reports its own failures.
-            Some(writer) => match writer.submit(record).await {
-                Ok(()) | Err(None) => return,
-                Err(Some(record)) => record,
-            },
-            None => record,
-        };
-        write(&self.repository, std::slice::from_ref(&record)).await;
+        self.repository.append((uuid_v7_at(&self.ids, now), now, event)).await;
     }
 
     /// Every sign-in attempt, on every channel, is recorded here (`auth.login`): one place decides
@@ -386,31 +363,6 @@ impl AuditLog {
     pub async fn delete_older_than(&self, cutoff: DateTime<Utc>, limit: u64) -> Result<u64, StoreError> {
         self.repository.delete_older_than(cutoff, limit).await
     }
-}
-
-/// Commits `records` together; if that fails, one by one, so one bad record costs only itself —
-/// unless the database is unreachable, which retrying each record would only wait out again.
-async fn write(repository: &AuditRepository, records: &[AuditRow]) {
-    if records.len() > 1 {
-        match repository.insert_many(records).await {
-            Ok(()) => return,
-            Err(error @ StoreError::Unavailable { .. }) => {
-                records.iter().for_each(|record| report_unwritten(&error, &record.2));
-                return;
-            }
-            Err(_) => {}
-        }
-    }
-    for record in records {
-        if let Err(error) = repository.insert_many(std::slice::from_ref(record)).await {
-            report_unwritten(&error, &record.2);
-        }
-    }
-}
-
-fn report_unwritten(error: &StoreError, event: &AuditEvent) {
-    tracing::error!(%error, kind = event.kind, outcome = event.outcome.as_str(), ?event.subject_user,
-        client_id = ?event.client_id, target = ?event.target, "could not write the audit record");
 }
 
 fn uuid_v7_at(context: &Mutex<ContextV7>, at: DateTime<Utc>) -> Uuid {

@@ -7,7 +7,7 @@ use ferrid::{
     accounts::{Email, NewUser},
     audit::{Actor, AuditEvent, kinds},
     maintenance::sweep,
-    store::sql::AuditRepository,
+    store::sql::{AuditRepository, Writer},
 };
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -126,13 +126,14 @@ async fn malformed_audit_filters_are_400(backend: Backend) {
 
 async fn audit_records_past_the_retention_are_swept(backend: Backend) {
     let app = spawn_app(backend).await;
-    let repository = AuditRepository::new(app.state.database.connection().clone(), app.state.database.writer().clone());
+    let repository =
+        AuditRepository::new(app.state.database.connection().clone(), Writer::new(app.state.database.writer().clone()));
     let now = app.state.clock.now();
     let event = AuditEvent::new(kinds::ADMIN_USER_DISABLE, &Actor::system());
     // The default retention is 365 days.
     let old = (uuid::Uuid::now_v7(), now - Duration::days(366), event.clone());
     let recent = (uuid::Uuid::now_v7(), now - Duration::days(364), event);
-    repository.insert_many(&[old, recent]).await.unwrap();
+    tokio::join!(repository.append(old), repository.append(recent));
     assert_eq!(sweep(&app.state).await.unwrap().audit_events, 1);
     let query = ferrid::audit::AuditQuery { limit: 10, ..Default::default() };
     let left = app.state.audit.query(&query).await.unwrap();

@@ -6,6 +6,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use entity::refresh_tokens;
 use ferrid::{
     accounts::{Email, NewUser},
+    audit::{Actor, AuditEvent, AuditQuery, kinds},
     oauth::{
         Client, ClientMetadata, ClientType, FamilyId, GrantType, OAuthError, RedirectUri, RefreshGrant,
         RefreshLifetimes, ReuseWatch, RotatedRefreshToken, Scope, issue_refresh_token, rotate_refresh_token,
@@ -26,6 +27,7 @@ on_every_backend!(
     idle_and_absolute_expiry_end_the_family_rfc_9700_4_14_2,
     scope_may_narrow_but_never_widen_rfc_6749_6,
     a_successor_a_racing_revocation_missed_is_revoked_after_all_rfc_9700_4_14_2,
+    rotations_and_audit_records_made_together_each_get_their_own_answer_design_7_5,
 );
 
 fn t0() -> DateTime<Utc> {
@@ -59,8 +61,8 @@ async fn fixture(backend: Backend) -> Fixture {
         .await
         .unwrap();
     let client = register(&app, vec![GrantType::AuthorizationCode, GrantType::RefreshToken]).await;
-    let repo =
-        RefreshTokenRepository::new(app.state.database.connection().clone(), app.state.database.writer().clone());
+    // The server's own: its rotations share the writer with the server's audit records.
+    let repo = app.state.refresh_tokens.clone();
     let grant = RefreshGrant {
         client_id: client.id.clone(),
         user_id: user.id,
@@ -242,6 +244,43 @@ async fn parallel_rotations_of_one_token_succeed_exactly_once_design_7_1(backend
         .await
         .unwrap();
     assert_eq!(rows.len(), 2, "one successor, not one per attempt");
+}
+
+/// The writer commits the rotations and audit records waiting together in one transaction
+/// (`store::sql::Writer`), yet each caller gets its own answer, and every write is durable when
+/// its caller hears back (DESIGN §7.5).
+async fn rotations_and_audit_records_made_together_each_get_their_own_answer_design_7_5(backend: Backend) {
+    const EACH: i64 = 24;
+    let f = &fixture(backend).await;
+    let now = t0() + Duration::minutes(1);
+    let mut families = Vec::new();
+    for _ in 0..EACH {
+        families.push(f.issue(t0()).await);
+    }
+    let target = uuid::Uuid::new_v4().to_string();
+    let rotations = families.iter().map(|(token, family)| async move {
+        let rotated = f.rotate(token, None, now).await.unwrap();
+        assert_eq!(&rotated.family_id, family, "the answer is this rotation's");
+        // Durable on return: the successor is stored and the presented token consumed.
+        assert_eq!(f.live_tokens(family).await, [rotated.token.digest().as_str()]);
+    });
+    let records = (0..EACH).map(|n| {
+        let (audit, target) = (&f.app.state.audit, target.clone());
+        async move {
+            let mut event = AuditEvent::new(kinds::ADMIN_USER_DISABLE, &Actor::system());
+            event.target = Some(target);
+            event.details = Some(serde_json::json!({ "n": n }));
+            audit.record(event).await;
+        }
+    });
+    tokio::join!(futures::future::join_all(rotations), futures::future::join_all(records));
+    let query = AuditQuery { limit: 200, ..Default::default() };
+    let mut numbers: Vec<i64> = (f.app.state.audit.query(&query).await.unwrap().into_iter())
+        .filter(|r| r.event.target.as_deref() == Some(target.as_str()))
+        .map(|r| r.event.details.unwrap()["n"].as_i64().unwrap())
+        .collect();
+    numbers.sort_unstable();
+    assert_eq!(numbers, (0..EACH).collect::<Vec<_>>(), "every record once");
 }
 
 async fn a_token_is_bound_to_its_client_rfc_6749_6(backend: Backend) {

@@ -2,9 +2,10 @@ use chrono::{DateTime, Utc};
 use entity::audit_events;
 use sea_orm::{ActiveValue::Set, DatabaseConnection, QueryOrder, QuerySelect, entity::prelude::*};
 
+use super::writer::Writer;
 use crate::{
     accounts::UserId,
-    audit::{Actor, AuditEvent, AuditQuery, AuditRecord, Outcome, StoredEvent},
+    audit::{Actor, AuditEvent, AuditQuery, AuditRecord, AuditRow, Outcome, StoredEvent},
     oauth::session::RequestOrigin,
     store::StoreError,
 };
@@ -15,27 +16,21 @@ const USER_AGENT_LEN: usize = 512;
 const TARGET_LEN: usize = 200;
 const SHORT_LEN: usize = 64;
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct AuditRepository {
     db: DatabaseConnection,
-    /// Appends go through the database's writer (see `Database::writer`).
-    writer: DatabaseConnection,
+    /// Every write goes through the database's writer; appends are group-committed there.
+    writer: Writer,
 }
 
 impl AuditRepository {
-    pub fn new(db: DatabaseConnection, writer: DatabaseConnection) -> Self {
+    pub fn new(db: DatabaseConnection, writer: Writer) -> Self {
         Self { db, writer }
     }
 
-    /// Appends `events` in one statement, so one commit (one fsync) makes all of them durable.
-    pub async fn insert_many(&self, events: &[(Uuid, DateTime<Utc>, AuditEvent)]) -> Result<(), StoreError> {
-        if events.is_empty() {
-            return Ok(());
-        }
-        audit_events::Entity::insert_many(events.iter().map(|(id, at, event)| row(*id, *at, event)))
-            .exec_without_returning(&self.writer)
-            .await?;
-        Ok(())
+    /// Appends `record` and returns once it is committed, or reported as lost.
+    pub async fn append(&self, record: AuditRow) {
+        self.writer.append(record).await;
     }
 
     pub async fn query(&self, query: &AuditQuery, limit: u64) -> Result<Vec<AuditRecord>, StoreError> {
@@ -74,10 +69,23 @@ impl AuditRepository {
         if ids.is_empty() {
             return Ok(0);
         }
-        let result =
-            audit_events::Entity::delete_many().filter(audit_events::Column::Id.is_in(ids)).exec(&self.writer).await?;
+        let result = audit_events::Entity::delete_many()
+            .filter(audit_events::Column::Id.is_in(ids))
+            .exec(self.writer.connection())
+            .await?;
         Ok(result.rows_affected)
     }
+}
+
+/// Appends `records` in one statement, so one commit (one fsync) makes all of them durable.
+pub(super) async fn insert_many(db: &impl ConnectionTrait, records: &[AuditRow]) -> Result<(), StoreError> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    audit_events::Entity::insert_many(records.iter().map(|(id, at, event)| row(*id, *at, event)))
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
 }
 
 /// The row for one event, its free text cut to the column widths.

@@ -13,6 +13,7 @@ mod mfa_factors;
 mod refresh_tokens;
 mod sessions;
 mod users;
+mod writer;
 
 pub use access_control::AccessControlRepository;
 pub use access_tokens::AccessTokenRepository;
@@ -26,6 +27,7 @@ pub use mfa_factors::MfaFactorRepository;
 pub use refresh_tokens::{FamilySignIn, GrantSummary, RefreshTokenRepository};
 pub use sessions::{SessionRepository, SessionSummary, SignInRecord};
 pub use users::UserRepository;
+pub use writer::Writer;
 
 use sea_orm::{DbErr, SqlErr};
 

@@ -9,44 +9,34 @@ use sea_orm::{
     ActiveValue::Set, Condition, DatabaseConnection, DatabaseTransaction, TransactionTrait, entity::prelude::*,
 };
 
-use super::on_unique_violation;
+use super::{on_unique_violation, writer::Writer};
 use crate::{
     accounts::UserId,
     oauth::{
         ClientId, FamilyId, NewRefreshToken, RefreshGrant, RefreshTokenRecord, RotateOutcome, RotationTerms, Scope,
         session::RequestOrigin,
     },
-    store::{StoreError, group_commit::GroupCommit},
+    store::StoreError,
 };
 
 #[derive(Clone)]
 pub struct RefreshTokenRepository {
     db: DatabaseConnection,
-    /// Every write goes through the database's writer (see `Database::writer`).
-    writer: DatabaseConnection,
-    /// Rotations arriving together are committed together (absent outside a tokio runtime).
-    rotations: Option<GroupCommit<Rotation, Result<RotateOutcome, StoreError>>>,
+    /// Every write goes through the database's writer; rotations are group-committed there.
+    writer: Writer,
 }
 
 /// One rotation: the presented token's digest and what consuming it takes.
-type Rotation = (SecretDigest, RotationTerms);
-
-/// The most rotations one transaction carries.
-const ROTATION_BATCH: usize = 64;
+pub(super) type Rotation = (SecretDigest, RotationTerms);
 
 impl RefreshTokenRepository {
-    pub fn new(db: DatabaseConnection, writer: DatabaseConnection) -> Self {
-        let batch_writer = writer.clone();
-        let rotations = GroupCommit::spawn(ROTATION_BATCH, move |batch: Vec<Rotation>| {
-            let writer = batch_writer.clone();
-            async move { rotate_together(&writer, &batch).await }
-        });
-        Self { db, writer, rotations }
+    pub fn new(db: DatabaseConnection, writer: Writer) -> Self {
+        Self { db, writer }
     }
 
     pub async fn insert(&self, new: &NewRefreshToken) -> Result<(), StoreError> {
         refresh_tokens::Entity::insert(active_model(new)?)
-            .exec_without_returning(&self.writer)
+            .exec_without_returning(self.writer.connection())
             .await
             .map_err(on_unique_violation("refresh token"))?;
         Ok(())
@@ -64,17 +54,7 @@ impl RefreshTokenRepository {
     /// concurrent updates of the row, so exactly one caller sees a row affected. The others learn
     /// from the row why it was not theirs.
     pub async fn rotate(&self, digest: &SecretDigest, terms: &RotationTerms) -> Result<RotateOutcome, StoreError> {
-        let rotation = (digest.clone(), terms.clone());
-        let Some(rotations) = &self.rotations else {
-            return rotate_alone(&self.writer, &rotation).await;
-        };
-        match rotations.submit(rotation).await {
-            Ok(outcome) => outcome,
-            Err(Some(rotation)) => rotate_alone(&self.writer, &rotation).await,
-            Err(None) => {
-                Err(StoreError::Unavailable { backend: "database", detail: "the rotation writer stopped".into() })
-            }
-        }
+        self.writer.rotate((digest.clone(), terms.clone())).await
     }
 
     /// Revokes every token of a family that is not revoked yet; returns how many were.
@@ -83,53 +63,28 @@ impl RefreshTokenRepository {
             .col_expr(refresh_tokens::Column::RevokedAt, Expr::value(now))
             .filter(refresh_tokens::Column::FamilyId.eq(family_id.as_str()))
             .filter(refresh_tokens::Column::RevokedAt.is_null())
-            .exec(&self.writer)
+            .exec(self.writer.connection())
             .await?;
         Ok(result.rows_affected)
     }
 }
 
-/// Rotations in one transaction, in arrival order, so a token presented twice in one batch is
-/// consumed once and the second sees it rotated. If the batch cannot commit, each rotation is
-/// tried again in a transaction of its own, so one failure costs only its own request — unless
-/// the database is unreachable, which each retry would only wait out again.
-async fn rotate_together(db: &DatabaseConnection, batch: &[Rotation]) -> Vec<Result<RotateOutcome, StoreError>> {
-    if batch.len() > 1 {
-        let together = async {
-            let transaction = db.begin().await?;
-            let outcomes = rotate_in(&transaction, batch).await?;
-            transaction.commit().await?;
-            Ok::<_, StoreError>(outcomes)
-        };
-        match together.await {
-            Ok(outcomes) => return outcomes.into_iter().map(Ok).collect(),
-            Err(StoreError::Unavailable { backend, detail }) => {
-                return batch
-                    .iter()
-                    .map(|_| Err(StoreError::Unavailable { backend, detail: detail.clone() }))
-                    .collect();
-            }
-            Err(_) => {}
-        }
-    }
-    let mut outcomes = Vec::with_capacity(batch.len());
-    for rotation in batch {
-        outcomes.push(rotate_alone(db, rotation).await);
-    }
-    outcomes
-}
-
-async fn rotate_alone(db: &DatabaseConnection, rotation: &Rotation) -> Result<RotateOutcome, StoreError> {
+/// One rotation in a transaction of its own.
+pub(super) async fn rotate_alone(db: &DatabaseConnection, rotation: &Rotation) -> Result<RotateOutcome, StoreError> {
     let transaction = db.begin().await?;
     let mut outcomes = rotate_in(&transaction, std::slice::from_ref(rotation)).await?;
     transaction.commit().await?;
     outcomes.pop().ok_or(StoreError::Malformed("rotation outcome"))
 }
 
-/// The statements of `batch`, inside the caller's transaction: one consuming UPDATE per token,
-/// then the successors of those consumed in one INSERT (none of them can be presented before
-/// the commit, so none is needed earlier).
-async fn rotate_in(transaction: &DatabaseTransaction, batch: &[Rotation]) -> Result<Vec<RotateOutcome>, StoreError> {
+/// The statements of `batch`, in arrival order inside the caller's transaction, so a token
+/// presented twice in one batch is consumed once and the second sees it rotated: one consuming
+/// UPDATE per token, then the successors of those consumed in one INSERT (none of them can be
+/// presented before the commit, so none is needed earlier).
+pub(super) async fn rotate_in(
+    transaction: &DatabaseTransaction,
+    batch: &[Rotation],
+) -> Result<Vec<RotateOutcome>, StoreError> {
     let mut outcomes = Vec::with_capacity(batch.len());
     let mut successors = Vec::new();
     for (digest, terms) in batch {
@@ -258,7 +213,7 @@ impl RefreshTokenRepository {
         }
         let result = refresh_tokens::Entity::delete_many()
             .filter(refresh_tokens::Column::Id.is_in(ids))
-            .exec(&self.writer)
+            .exec(self.writer.connection())
             .await?;
         Ok(result.rows_affected)
     }
