@@ -260,7 +260,7 @@ wrk_figures() {
   echo "${rps:-null} $p50 $p99 ${non2xx:-0}"
 }
 
-# FERRID_BENCH_PROFILE=DIR: each fixed-request scenario also runs under `perf record` (software
+# FERRID_BENCH_PROFILE=DIR: each fixed-request scenario and the login storm also run under `perf record` (software
 # cpu-clock sampling with call graphs, which works where hardware counters are not exposed), and
 # DIR gets <backend>-<scenario>.perf.data plus a text report of where ferrid's CPU time went.
 profile_start() {
@@ -330,7 +330,9 @@ login_storm() {
   login_body="{\"email\":\"$email\",\"password\":\"$password\"}"
   reset_peak_rss
   before=$(cpu_seconds)
+  profile_start "login-storm"
   wrk_run "$dir/wrk-storm-alone.txt" "$connections" /api/auth/login login.lua BENCH_BODY="$login_body"
+  profile_stop
   after=$(cpu_seconds)
   take_peak
   # shellcheck disable=SC2046

@@ -44,8 +44,10 @@ impl Database {
             })?;
         }
         let connection = open(url, max_connections).await?;
-        // A file has one writer at a time; an in-memory database exists only in its pool.
-        let writer = if sqlite_path(url).is_some() { open(url, 1).await? } else { connection.clone() };
+        // A file has one writer at a time; an in-memory database exists only in its pool, and a
+        // pool of one connection is its own writer.
+        let writer =
+            if sqlite_path(url).is_some() && max_connections > 1 { open(url, 1).await? } else { connection.clone() };
         Ok(Self { connection, writer })
     }
 
