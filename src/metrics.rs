@@ -315,7 +315,7 @@ impl Metrics {
         let pool_max_connections = Gauge::default();
         registry.register(
             "database_pool_max_connections",
-            "The most database connections this node opens (FERRID_DATABASE_MAX_CONNECTIONS)",
+            "The most database connections this node opens (FERRID_DATABASE_MAX_CONNECTIONS, plus the SQLite writer's)",
             pool_max_connections.clone(),
         );
         Self {

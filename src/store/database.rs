@@ -26,8 +26,9 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 #[derive(Clone, Debug)]
 pub struct Database {
     connection: DatabaseConnection,
-    /// See [`Database::writer`].
-    writer: DatabaseConnection,
+    /// A connection of its own for the writer, or none when the pool is the writer (see
+    /// [`Database::writer`]).
+    writer: Option<DatabaseConnection>,
 }
 
 impl Database {
@@ -46,8 +47,7 @@ impl Database {
         let connection = open(url, max_connections).await?;
         // A file has one writer at a time; an in-memory database exists only in its pool, and a
         // pool of one connection is its own writer.
-        let writer =
-            if sqlite_path(url).is_some() && max_connections > 1 { open(url, 1).await? } else { connection.clone() };
+        let writer = if sqlite_path(url).is_some() && max_connections > 1 { Some(open(url, 1).await?) } else { None };
         Ok(Self { connection, writer })
     }
 
@@ -55,19 +55,20 @@ impl Database {
         &self.connection
     }
 
-    /// The connection for the writes that arrive together at a busy endpoint (the group commits
-    /// of refresh-token rotations and audit records). On SQLite it is a connection of its own,
-    /// so those writers take turns in-process: sharing the pool, they met on SQLite's write lock,
-    /// whose busy handler sleeps 1 to 100 ms before each retry, and every commit by another
-    /// connection emptied their page cache. Elsewhere it is the pool.
+    /// The connection the busiest tables are written through: refresh tokens and audit records,
+    /// whose writes arriving together are group-committed (`store::sql::Writer`). On a SQLite
+    /// file it is a connection of its own, so those writers take turns in-process: sharing the
+    /// pool, they met on SQLite's write lock, whose busy handler sleeps 1 to 100 ms before each
+    /// retry, and every commit by another connection emptied their page cache. Elsewhere (and
+    /// for a pool of one) it is the pool.
     pub fn writer(&self) -> &DatabaseConnection {
-        &self.writer
+        self.writer.as_ref().unwrap_or(&self.connection)
     }
 
     /// Counts every failed statement in `ferrid_store_errors_total{store="database"}` by its
     /// class. Call before the connection is cloned: clones made earlier do not report.
     pub fn report_failures_to(&mut self, metrics: Arc<Metrics>) {
-        for connection in [&mut self.connection, &mut self.writer] {
+        for connection in std::iter::once(&mut self.connection).chain(self.writer.as_mut()) {
             let metrics = metrics.clone();
             connection.set_metric_callback(move |info| {
                 if info.failed {
@@ -77,17 +78,26 @@ impl Database {
         }
     }
 
-    /// How many connections of the pool are open, busy and allowed, right now.
+    /// How many connections of the pool (and the writer's own, if any) are open, busy and
+    /// allowed, right now.
     pub fn pool_usage(&self) -> PoolUsage {
         fn usage<DB: sea_orm::sqlx::Database>(pool: &sea_orm::sqlx::Pool<DB>) -> PoolUsage {
             let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX);
             PoolUsage { in_use: pool.size().saturating_sub(idle), idle, max: pool.options().get_max_connections() }
         }
-        match self.connection.get_database_backend() {
-            sea_orm::DatabaseBackend::Postgres => usage(self.connection.get_postgres_connection_pool()),
-            sea_orm::DatabaseBackend::Sqlite => usage(self.connection.get_sqlite_connection_pool()),
+        let of = |connection: &DatabaseConnection| match connection.get_database_backend() {
+            sea_orm::DatabaseBackend::Postgres => usage(connection.get_postgres_connection_pool()),
+            sea_orm::DatabaseBackend::Sqlite => usage(connection.get_sqlite_connection_pool()),
             _ => PoolUsage { in_use: 0, idle: 0, max: 0 },
-        }
+        };
+        std::iter::once(&self.connection).chain(self.writer.as_ref()).map(of).fold(
+            PoolUsage { in_use: 0, idle: 0, max: 0 },
+            |total, pool| PoolUsage {
+                in_use: total.in_use + pool.in_use,
+                idle: total.idle + pool.idle,
+                max: total.max + pool.max,
+            },
+        )
     }
 
     pub async fn migrate_up(&self, steps: Option<u32>) -> Result<(), StoreError> {
@@ -115,7 +125,9 @@ impl Database {
 
     pub async fn close(self) {
         // Closing can only fail if the pool is already gone, which is what we want anyway.
-        let _ = self.writer.close().await;
+        if let Some(writer) = self.writer {
+            let _ = writer.close().await;
+        }
         let _ = self.connection.close().await;
     }
 }
