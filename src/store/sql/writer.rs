@@ -85,9 +85,9 @@ impl Writer {
     }
 }
 
-/// Commits `batch` in one transaction and answers in its order. If that fails, each write is
-/// tried again on its own, so one failure costs only itself — unless the database is
-/// unreachable, which each retry would only wait out again.
+/// Commits `batch` in one transaction and answers in its order. If that fails, each write of a
+/// batch of several is tried again on its own, so one failure costs only itself — unless the
+/// database is unreachable, which each retry would only wait out again.
 async fn commit(db: &DatabaseConnection, batch: Vec<Write>) -> Vec<Written> {
     let order: Vec<bool> = batch.iter().map(|write| matches!(write, Write::Rotation(_))).collect();
     let (mut rotations, mut records) = (Vec::new(), Vec::new());
@@ -116,6 +116,14 @@ async fn commit(db: &DatabaseConnection, batch: Vec<Write>) -> Vec<Written> {
             records.iter().for_each(|record| report_unwritten(&unavailable(), &record.2));
             rotations.iter().map(|_| Err(unavailable())).collect()
         }
+        // A write alone already: trying it again would fail the same way.
+        Err(error) if order.len() == 1 => match records.first() {
+            Some(record) => {
+                report_unwritten(&error, &record.2);
+                Vec::new()
+            }
+            None => vec![Err(error)],
+        },
         Err(_) => {
             let mut rotated = Vec::with_capacity(rotations.len());
             for rotation in &rotations {
