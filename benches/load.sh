@@ -260,9 +260,10 @@ wrk_figures() {
   echo "${rps:-null} $p50 $p99 ${non2xx:-0}"
 }
 
-# FERRID_BENCH_PROFILE=DIR: each fixed-request scenario and the login storm also run under `perf record` (software
-# cpu-clock sampling with call graphs, which works where hardware counters are not exposed), and
-# DIR gets <backend>-<scenario>.perf.data plus a text report of where ferrid's CPU time went.
+# FERRID_BENCH_PROFILE=DIR: each fixed-request scenario and the login storm also run under
+# `perf record` (software cpu-clock sampling with call graphs, which works where hardware counters
+# are not exposed), and DIR gets <backend>-<scenario>.perf.data plus a text report of where
+# ferrid's CPU time went.
 profile_start() {
   profiler=''
   [[ -n ${FERRID_BENCH_PROFILE:-} ]] || return 0
