@@ -124,6 +124,15 @@ pub struct RotationTerms {
 }
 
 impl RotationTerms {
+    /// Whether a token that was neither rotated nor revoked meets these terms: what the
+    /// consuming statement checks, so that a batch's consumed rows find their rotations.
+    pub fn admits(&self, token: &RefreshTokenRecord) -> bool {
+        token.grant.client_id == self.client_id
+            && token.grant.dpop_jkt.as_deref().is_none_or(|bound| self.proof_jkt.as_deref() == Some(bound))
+            && self.now < token.expires_at
+            && self.now < token.family_expires_at
+    }
+
     /// The next token of `consumed`'s family: same grant (the original scope, RFC 6749 §6), a
     /// fresh idle lifetime that never outlives the family.
     pub fn successor_of(&self, consumed: &RefreshTokenRecord) -> NewRefreshToken {

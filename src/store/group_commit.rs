@@ -25,8 +25,8 @@ impl<J, R> Clone for GroupCommit<J, R> {
 
 impl<J: Send + 'static, R: Send + 'static> GroupCommit<J, R> {
     /// Starts the writer on the current tokio runtime (none outside one: callers then write
-    /// directly). `commit` gets every job waiting, at most `most`, and returns one outcome per
-    /// job, in order.
+    /// directly). `commit` gets every job waiting, and those the tasks already running are about
+    /// to submit ([`gather_the_rest`]), at most `most`, and returns one outcome per job, in order.
     pub fn spawn<C, F>(most: usize, commit: C) -> Option<Self>
     where
         C: Fn(Vec<J>) -> F + Send + 'static,
@@ -37,6 +37,7 @@ impl<J: Send + 'static, R: Send + 'static> GroupCommit<J, R> {
         runtime.spawn(async move {
             let mut batch = Vec::with_capacity(most);
             while waiting.recv_many(&mut batch, most).await > 0 {
+                gather_the_rest(&mut waiting, &mut batch, most).await;
                 let (jobs, submitters): (Vec<J>, Vec<_>) = batch.drain(..).map(|s| (s.job, s.outcome)).unzip();
                 for (outcome, submitter) in commit(jobs).await.into_iter().zip(submitters) {
                     // A submitter that went away (its request was cancelled) needs no answer.
@@ -56,6 +57,26 @@ impl<J: Send + 'static, R: Send + 'static> GroupCommit<J, R> {
             return Err(Some(rejected.job));
         }
         answer.await.map_err(|_| None)
+    }
+}
+
+/// Adds to `batch` what the tasks already running are about to submit: yields to them, takes
+/// what arrived, and yields again while each turn brings more and the batch has room. Under load
+/// those writes join this commit instead of each paying a commit (an fsync) of its own; when no
+/// other task is ready, the yield returns at once and nothing waits.
+async fn gather_the_rest<T>(waiting: &mut mpsc::Receiver<T>, batch: &mut Vec<T>, most: usize) {
+    while batch.len() < most {
+        tokio::task::yield_now().await;
+        let before = batch.len();
+        while batch.len() < most {
+            match waiting.try_recv() {
+                Ok(submitted) => batch.push(submitted),
+                Err(_) => break,
+            }
+        }
+        if batch.len() == before {
+            break;
+        }
     }
 }
 
@@ -92,6 +113,39 @@ mod tests {
             assert_eq!(outcome.ok(), Some(n * 2));
         }
         assert!(batches.load(Ordering::SeqCst) < 64, "every job was committed alone");
+    }
+
+    #[tokio::test]
+    async fn jobs_from_tasks_still_running_join_the_batch_of_the_first() {
+        let sizes = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let recorded = sizes.clone();
+        let writer = GroupCommit::spawn(64, move |jobs: Vec<u32>| {
+            recorded.lock().unwrap().push(jobs.len());
+            async move { jobs }
+        })
+        .unwrap();
+        // Like requests whose input arrived together: each submitter makes the next runnable
+        // and then submits, so the first job reaches the writer while the others are runnable
+        // but have not submitted yet.
+        let (first, mut turn) = oneshot::channel::<()>();
+        let mut submitters = Vec::new();
+        for n in 0..16u32 {
+            let (next, next_turn) = oneshot::channel::<()>();
+            let (writer, my_turn) = (writer.clone(), std::mem::replace(&mut turn, next_turn));
+            submitters.push(tokio::spawn(async move {
+                my_turn.await.unwrap();
+                let _ = next.send(());
+                writer.submit(n).await
+            }));
+        }
+        // Every submitter waits for its turn before the first gets it.
+        tokio::task::yield_now().await;
+        first.send(()).unwrap();
+        for (n, submitter) in (0..).zip(submitters) {
+            assert_eq!(submitter.await.unwrap().ok(), Some(n));
+        }
+        let sizes = sizes.lock().unwrap().clone();
+        assert_eq!(sizes, [16], "the writer committed before the others submitted");
     }
 
     #[test]

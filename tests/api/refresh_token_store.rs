@@ -28,6 +28,7 @@ on_every_backend!(
     scope_may_narrow_but_never_widen_rfc_6749_6,
     a_successor_a_racing_revocation_missed_is_revoked_after_all_rfc_9700_4_14_2,
     rotations_and_audit_records_made_together_each_get_their_own_answer_design_7_5,
+    a_token_presented_by_two_clients_at_once_goes_to_its_own_rfc_6749_6,
 );
 
 fn t0() -> DateTime<Utc> {
@@ -297,6 +298,27 @@ async fn a_token_is_bound_to_its_client_rfc_6749_6(backend: Backend) {
     // Neither attempt consumed the token: it still works for its own client.
     assert_eq!(f.live_tokens(&family_id).await.len(), 1);
     assert!(f.rotate(&token, None, now).await.is_ok());
+}
+
+/// Rotations waiting together are consumed by one statement (`store::sql::refresh_tokens`): a
+/// token presented at the same moment by another client and by its own goes to its own client,
+/// whichever came first, and the other client's attempt revokes nothing (RFC 6749 §6).
+async fn a_token_presented_by_two_clients_at_once_goes_to_its_own_rfc_6749_6(backend: Backend) {
+    let f = fixture(backend).await;
+    let other = register(&f.app, vec![GrantType::AuthorizationCode, GrantType::RefreshToken]).await;
+    let now = t0() + Duration::hours(1);
+    for other_first in [true, false] {
+        let (token, family_id) = f.issue(t0()).await;
+        let (stolen, own) = if other_first {
+            tokio::join!(f.rotate_as(&other, &token, None, now), f.rotate(&token, None, now))
+        } else {
+            let (own, stolen) = tokio::join!(f.rotate(&token, None, now), f.rotate_as(&other, &token, None, now));
+            (stolen, own)
+        };
+        assert_eq!(code(stolen), "invalid_grant");
+        let own = own.expect("the token's own client rotates it");
+        assert_eq!(f.live_tokens(&family_id).await, [own.token.digest().as_str()], "the family lives on");
+    }
 }
 
 async fn idle_and_absolute_expiry_end_the_family_rfc_9700_4_14_2(backend: Backend) {

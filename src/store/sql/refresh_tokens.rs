@@ -2,6 +2,8 @@
 //! (RFC 9700 §4.14.2). Consuming a token is a single conditional UPDATE … RETURNING, so that of
 //! concurrent requests exactly one wins on SQLite and PostgreSQL alike (DESIGN §7.1).
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use entity::refresh_tokens;
 use keys::SecretDigest;
@@ -50,9 +52,9 @@ impl RefreshTokenRepository {
     /// transaction: either both happen or neither, so a crash cannot leave a family without its
     /// live token.
     ///
-    /// The consume step is one conditional UPDATE (see [`consume`]); the database serialises
-    /// concurrent updates of the row, so exactly one caller sees a row affected. The others learn
-    /// from the row why it was not theirs.
+    /// The consume step is one conditional UPDATE for this rotation and those committed with it
+    /// (see [`consume_all`]); the database serialises concurrent updates of the row, so exactly
+    /// one caller sees a row affected. The others learn from the row why it was not theirs.
     pub async fn rotate(&self, digest: &SecretDigest, terms: &RotationTerms) -> Result<RotateOutcome, StoreError> {
         self.writer.rotate((digest.clone(), terms.clone())).await
     }
@@ -77,18 +79,18 @@ pub(super) async fn rotate_alone(db: &DatabaseConnection, rotation: &Rotation) -
     outcomes.pop().ok_or(StoreError::Malformed("rotation outcome"))
 }
 
-/// The statements of `batch`, in arrival order inside the caller's transaction, so a token
-/// presented twice in one batch is consumed once and the second sees it rotated: one consuming
-/// UPDATE per token, then the successors of those consumed in one INSERT (none of them can be
-/// presented before the commit, so none is needed earlier).
+/// The statements of `batch` inside the caller's transaction: one UPDATE consumes every token
+/// that meets its rotation's terms (see [`consume_all`]), then the successors of those consumed
+/// are stored in one INSERT (none of them can be presented before the commit, so none is needed
+/// earlier). A rotation whose token was not consumed reads the row to tell why.
 pub(super) async fn rotate_in(
     transaction: &DatabaseTransaction,
     batch: &[Rotation],
 ) -> Result<Vec<RotateOutcome>, StoreError> {
     let mut outcomes = Vec::with_capacity(batch.len());
     let mut successors = Vec::new();
-    for (digest, terms) in batch {
-        let outcome = match consume(transaction, digest, terms).await? {
+    for ((digest, terms), consumed) in batch.iter().zip(consume_all(transaction, batch).await?) {
+        let outcome = match consumed {
             Some(consumed) => {
                 let successor = terms.successor_of(&consumed);
                 successors.push(active_model(&successor)?);
@@ -110,32 +112,49 @@ pub(super) async fn rotate_in(
     Ok(outcomes)
 }
 
-/// Consumes the token with `digest` if it meets `terms`: one conditional UPDATE returning the
-/// row — not rotated, not revoked, this client's, not expired, and bound to no DPoP key or to
-/// the proof's. The database serialises concurrent updates of the row, so exactly one caller
-/// gets it back.
-async fn consume(
+/// Consumes, in one conditional UPDATE … RETURNING, every token of `batch` that meets its
+/// rotation's terms: not rotated, not revoked, and for one of the rotations presenting it, that
+/// client's, not expired at its `now`, and bound to no DPoP key or to its proof's. The database
+/// serialises concurrent updates of a row, so exactly one statement gets it back; within the
+/// batch, a token presented twice goes to the first rotation (in arrival order) it admits, and
+/// the other finds it rotated, as if it had come after. Answers, per rotation in order, the token
+/// it consumed. `rotated_at` is the batch's latest `now`, the closest to when the statement runs.
+async fn consume_all(
     transaction: &DatabaseTransaction,
-    digest: &SecretDigest,
-    terms: &RotationTerms,
-) -> Result<Option<RefreshTokenRecord>, StoreError> {
+    batch: &[Rotation],
+) -> Result<Vec<Option<RefreshTokenRecord>>, StoreError> {
     use refresh_tokens::Column;
-    let key = match &terms.proof_jkt {
-        Some(jkt) => Condition::any().add(Column::DpopJkt.is_null()).add(Column::DpopJkt.eq(jkt.as_str())),
-        None => Condition::all().add(Column::DpopJkt.is_null()),
-    };
-    let consumed = refresh_tokens::Entity::update_many()
-        .col_expr(Column::RotatedAt, Expr::value(terms.now))
-        .filter(Column::Id.eq(digest.as_str()))
+    let Some(latest) = batch.iter().map(|(_, terms)| terms.now).max() else { return Ok(Vec::new()) };
+    let any_of_them = batch.iter().fold(Condition::any(), |any, (digest, terms)| {
+        let key = match &terms.proof_jkt {
+            Some(jkt) => Condition::any().add(Column::DpopJkt.is_null()).add(Column::DpopJkt.eq(jkt.as_str())),
+            None => Condition::all().add(Column::DpopJkt.is_null()),
+        };
+        any.add(
+            Condition::all()
+                .add(Column::Id.eq(digest.as_str()))
+                .add(Column::ClientId.eq(terms.client_id.as_str()))
+                .add(Column::ExpiresAt.gt(terms.now))
+                .add(Column::FamilyExpiresAt.gt(terms.now))
+                .add(key),
+        )
+    });
+    let rows = refresh_tokens::Entity::update_many()
+        .col_expr(Column::RotatedAt, Expr::value(latest))
         .filter(Column::RotatedAt.is_null())
         .filter(Column::RevokedAt.is_null())
-        .filter(Column::ClientId.eq(terms.client_id.as_str()))
-        .filter(Column::ExpiresAt.gt(terms.now))
-        .filter(Column::FamilyExpiresAt.gt(terms.now))
-        .filter(key)
+        .filter(any_of_them)
         .exec_with_returning(transaction)
         .await?;
-    consumed.into_iter().next().map(to_domain).transpose()
+    let mut consumed: HashMap<String, RefreshTokenRecord> =
+        rows.into_iter().map(|row| Ok((row.id.clone(), to_domain(row)?))).collect::<Result<_, StoreError>>()?;
+    Ok(batch
+        .iter()
+        .map(|(digest, terms)| match consumed.get(digest.as_str()) {
+            Some(record) if terms.admits(record) => consumed.remove(digest.as_str()),
+            _ => None,
+        })
+        .collect())
 }
 
 fn active_model(new: &NewRefreshToken) -> Result<refresh_tokens::ActiveModel, StoreError> {
