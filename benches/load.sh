@@ -281,8 +281,8 @@ profile_stop() {
     >"$profile_out.txt" 2>/dev/null || true
 }
 
-# FERRID_BENCH_ONLY=name,name: run only these fixed-request scenarios (and skip the flows, the
-# storm and the curve), e.g. to profile one of them.
+# FERRID_BENCH_ONLY=name,name: run only these fixed-request scenarios or login-storm (and skip
+# the flows and the curve), e.g. to profile one of them.
 selected() {
   [[ -z ${FERRID_BENCH_ONLY:-} || ",$FERRID_BENCH_ONLY," == *",$1,"* ]]
 }
@@ -405,9 +405,11 @@ bench_backend() {
   fi
   if [[ -z ${FERRID_BENCH_ONLY:-} ]]; then
     auth_code_flow
-    login_storm
-    echo "  scaling curve"
   fi
+  if selected login-storm; then
+    login_storm
+  fi
+  [[ -n ${FERRID_BENCH_ONLY:-} ]] || echo "  scaling curve"
   for c in "${curve[@]}"; do
     [[ -z ${FERRID_BENCH_ONLY:-} ]] || break
     fill_refresh_pool
