@@ -25,9 +25,10 @@ impl<J, R> Clone for GroupCommit<J, R> {
 
 impl<J: Send + 'static, R: Send + 'static> GroupCommit<J, R> {
     /// Starts the writer on the current tokio runtime (none outside one: callers then write
-    /// directly). `commit` gets every job waiting, and those the tasks already running are about
-    /// to submit ([`gather_the_rest`]), at most `most`, and returns one outcome per job, in order.
-    pub fn spawn<C, F>(most: usize, commit: C) -> Option<Self>
+    /// directly). `commit` gets every job waiting, with `gather` also those the tasks already
+    /// running are about to submit ([`gather_the_rest`]), at most `most`, and returns one outcome
+    /// per job, in order.
+    pub fn spawn<C, F>(most: usize, gather: bool, commit: C) -> Option<Self>
     where
         C: Fn(Vec<J>) -> F + Send + 'static,
         F: Future<Output = Vec<R>> + Send,
@@ -37,7 +38,9 @@ impl<J: Send + 'static, R: Send + 'static> GroupCommit<J, R> {
         runtime.spawn(async move {
             let mut batch = Vec::with_capacity(most);
             while waiting.recv_many(&mut batch, most).await > 0 {
-                gather_the_rest(&mut waiting, &mut batch, most).await;
+                if gather {
+                    gather_the_rest(&mut waiting, &mut batch, most).await;
+                }
                 let (jobs, submitters): (Vec<J>, Vec<_>) = batch.drain(..).map(|s| (s.job, s.outcome)).unzip();
                 for (outcome, submitter) in commit(jobs).await.into_iter().zip(submitters) {
                     // A submitter that went away (its request was cancelled) needs no answer.
@@ -93,7 +96,7 @@ mod tests {
     async fn concurrent_jobs_share_batches_and_each_gets_its_own_outcome() {
         let batches = Arc::new(AtomicUsize::new(0));
         let counted = batches.clone();
-        let writer = GroupCommit::spawn(8, move |jobs: Vec<u32>| {
+        let writer = GroupCommit::spawn(8, true, move |jobs: Vec<u32>| {
             let counted = counted.clone();
             async move {
                 counted.fetch_add(1, Ordering::SeqCst);
@@ -119,7 +122,7 @@ mod tests {
     async fn jobs_from_tasks_still_running_join_the_batch_of_the_first() {
         let sizes = Arc::new(std::sync::Mutex::new(Vec::new()));
         let recorded = sizes.clone();
-        let writer = GroupCommit::spawn(64, move |jobs: Vec<u32>| {
+        let writer = GroupCommit::spawn(64, true, move |jobs: Vec<u32>| {
             recorded.lock().unwrap().push(jobs.len());
             async move { jobs }
         })
@@ -150,6 +153,6 @@ mod tests {
 
     #[test]
     fn outside_a_runtime_there_is_no_writer() {
-        assert!(GroupCommit::<u32, u32>::spawn(8, |jobs: Vec<u32>| async move { jobs }).is_none());
+        assert!(GroupCommit::<u32, u32>::spawn(8, true, |jobs: Vec<u32>| async move { jobs }).is_none());
     }
 }

@@ -4,7 +4,7 @@
 //! refresh makes one of each, so rotations and the audit records of earlier requests share a
 //! commit instead of taking turns with commits of their own.
 
-use sea_orm::{DatabaseConnection, TransactionTrait};
+use sea_orm::{DatabaseConnection, DbBackend, TransactionTrait};
 
 use super::{audit, refresh_tokens};
 use crate::{
@@ -40,7 +40,12 @@ pub struct Writer {
 impl Writer {
     pub fn new(db: DatabaseConnection) -> Self {
         let batch_db = db.clone();
-        let batches = GroupCommit::spawn(BATCH, move |batch: Vec<Write>| {
+        // On SQLite a commit (an fsync, and hops to the connection's thread) costs far more than
+        // its rows, so the writer gathers what running requests are about to submit. On
+        // PostgreSQL that lined requests up behind each other's commits (client_credentials at
+        // 128 connections: 2,118 per second against 5,922), so it commits what is waiting.
+        let gather = db.get_database_backend() == DbBackend::Sqlite;
+        let batches = GroupCommit::spawn(BATCH, gather, move |batch: Vec<Write>| {
             let db = batch_db.clone();
             async move { commit(&db, batch).await }
         });
