@@ -577,4 +577,36 @@ mod tests {
         let bound_rotated = RefreshTokenRecord { rotated_at: Some(now), ..bound };
         assert_eq!(check_usable(&bound_rotated, &client, now, None), Err(Unusable::OtherKey));
     }
+
+    /// The terms a batch's consuming statement checks (`RotationTerms::admits`) accept a live
+    /// token exactly when `check_usable` does, so a consumed row finds the rotation it was for.
+    #[test]
+    fn rotation_terms_admit_a_live_token_exactly_when_it_is_usable() {
+        let (_, record) = issue_refresh_token(
+            FamilyId::generate(),
+            grant(),
+            t0(),
+            RefreshLifetimes::default(),
+            RequestOrigin::default(),
+        );
+        let unbound = stored(record);
+        let bound = RefreshTokenRecord {
+            grant: RefreshGrant { dpop_jkt: Some("key".to_owned()), ..unbound.grant.clone() },
+            ..unbound.clone()
+        };
+        let clients = [unbound.grant.client_id.clone(), ClientId::parse("other").unwrap()];
+        let times = [t0() + Duration::hours(1), unbound.expires_at, unbound.family_expires_at];
+        for token in [&unbound, &bound] {
+            for client in &clients {
+                for now in times {
+                    for proof in [None, Some("key"), Some("other key")] {
+                        let (_, terms) =
+                            rotation_terms(client, now, RefreshLifetimes::default(), RequestOrigin::default(), proof);
+                        let usable = check_usable(token, client, now, proof).is_ok();
+                        assert_eq!(terms.admits(token), usable, "{client:?} at {now} with {proof:?}");
+                    }
+                }
+            }
+        }
+    }
 }
