@@ -487,6 +487,18 @@ mod tests {
         }
     }
 
+    /// The first token of a new family, as stored.
+    fn live_token() -> RefreshTokenRecord {
+        let (_, record) = issue_refresh_token(
+            FamilyId::generate(),
+            grant(),
+            t0(),
+            RefreshLifetimes::default(),
+            RequestOrigin::default(),
+        );
+        stored(record)
+    }
+
     #[test]
     fn a_new_family_has_idle_and_absolute_expiry_rfc_9700_4_14_2() {
         let family = FamilyId::generate();
@@ -545,14 +557,7 @@ mod tests {
 
     #[test]
     fn only_a_live_token_of_this_client_is_usable_rfc_6749_6() {
-        let (_, record) = issue_refresh_token(
-            FamilyId::generate(),
-            grant(),
-            t0(),
-            RefreshLifetimes::default(),
-            RequestOrigin::default(),
-        );
-        let record = stored(record);
+        let record = live_token();
         let client = record.grant.client_id.clone();
         let now = t0() + Duration::hours(1);
         assert_eq!(check_usable(&record, &client, now, None), Ok(()));
@@ -582,14 +587,7 @@ mod tests {
     /// token exactly when `check_usable` does, so a consumed row finds the rotation it was for.
     #[test]
     fn rotation_terms_admit_a_live_token_exactly_when_it_is_usable() {
-        let (_, record) = issue_refresh_token(
-            FamilyId::generate(),
-            grant(),
-            t0(),
-            RefreshLifetimes::default(),
-            RequestOrigin::default(),
-        );
-        let unbound = stored(record);
+        let unbound = live_token();
         let bound = RefreshTokenRecord {
             grant: RefreshGrant { dpop_jkt: Some("key".to_owned()), ..unbound.grant.clone() },
             ..unbound.clone()
